@@ -1,0 +1,642 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strconv"
+
+	"github.com/google/uuid"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"berth.dev/berth/internal/store"
+)
+
+// maxBodyBytes bounds request bodies, as upstream's 3 MiB limit.
+const maxBodyBytes = 3 << 20
+
+// serveResource dispatches a resource request by verb and subresource.
+func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, req *request) {
+	in := req.info
+	if !req.res.Namespaced && in.Namespace != "" && !(in.Group == "" && in.Resource == "namespaces") {
+		s.writeError(w, req, apierrors.NewNotFound(req.res.GroupResource(), ""))
+		return
+	}
+	if in.Subresource != "" && !req.res.hasSubresource(in.Subresource) {
+		s.writeError(w, req, apierrors.NewNotFound(req.res.GroupResource(), in.Name))
+		return
+	}
+	if in.Subresource == "" && in.Verb != "get" && in.Verb != "list" && in.Verb != "watch" && !req.res.supports(in.Verb) {
+		s.writeError(w, req, methodNotSupported(req.res, in.Verb))
+		return
+	}
+	var err error
+	switch in.Verb {
+	case "get":
+		err = s.handleGet(w, r, req)
+	case "list":
+		err = s.handleList(w, r, req)
+	case "watch":
+		err = s.handleWatch(w, r, req)
+	case "create":
+		err = s.handleCreate(w, r, req)
+	case "update":
+		err = s.handleUpdate(w, r, req)
+	case "patch":
+		err = s.handlePatch(w, r, req)
+	case "delete":
+		err = s.handleDelete(w, r, req)
+	case "deletecollection":
+		err = s.handleDeleteCollection(w, r, req)
+	default:
+		err = methodNotSupported(req.res, in.Verb)
+	}
+	if err != nil {
+		s.writeError(w, req, err)
+	}
+}
+
+func (r *resource) hasSubresource(name string) bool {
+	for _, sub := range r.subresources() {
+		if sub.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// readBody reads a request body within the size limit.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, badRequest("reading request body: %v", err)
+	}
+	if len(b) > maxBodyBytes {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", maxBodyBytes))
+	}
+	return b, nil
+}
+
+// fieldValidation returns the request's fieldValidation mode; kubectl sends
+// Strict by default, other clients default to Warn as upstream.
+func fieldValidation(req *request) (string, error) {
+	switch v := req.query.Get("fieldValidation"); v {
+	case "", "Warn":
+		return "Warn", nil
+	case "Ignore", "Strict":
+		return v, nil
+	default:
+		return "", badRequest("fieldValidation parameter unsupported: %q", v)
+	}
+}
+
+// decodeBody decodes a request body into a new object of kind gvk, honouring
+// the Content-Type and fieldValidation.
+func (s *Server) decodeBody(r *http.Request, req *request, body []byte, gvk schema.GroupVersionKind, into runtime.Object) (runtime.Object, error) {
+	mode, err := fieldValidation(req)
+	if err != nil {
+		return nil, err
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var dec runtime.Decoder
+	switch ct {
+	case mediaProtobuf:
+		dec = s.protoSerializer
+	case mediaYAML:
+		dec = s.yamlSerializer
+		if mode != "Ignore" {
+			dec = s.strictYAML
+		}
+	case mediaJSON, "":
+		dec = s.jsonSerializer
+		if mode != "Ignore" {
+			dec = s.strictJSON
+		}
+	default:
+		return nil, unsupportedMediaType(ct)
+	}
+	obj, got, err := dec.Decode(body, &gvk, into)
+	if err != nil {
+		if strict, ok := runtime.AsStrictDecodingError(err); ok && obj != nil {
+			if mode == "Strict" {
+				return nil, badRequest("strict decoding error: %v", err)
+			}
+			for _, e := range strict.Errors() {
+				req.warnings = append(req.warnings, e.Error())
+			}
+		} else {
+			return nil, badRequest("the object provided is unrecognized (must be of type %s): %v", gvk.Kind, err)
+		}
+	}
+	if got != nil && (got.GroupVersion() != gvk.GroupVersion() || got.Kind != gvk.Kind) {
+		return nil, badRequest("the API version in the data (%s) does not match the expected API version (%s)", got.GroupVersion(), gvk.GroupVersion())
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return obj, nil
+}
+
+// dryRun reports whether the request asks for dryRun=All.
+func dryRun(req *request) (bool, error) {
+	for _, v := range req.query["dryRun"] {
+		if v != "All" {
+			return false, badRequest("dryRun: unsupported value %q, supported values: \"All\"", v)
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// encodeForStore encodes obj as stored: protobuf with its resourceVersion
+// cleared (the store revision is the resourceVersion).
+func (s *Server) encodeForStore(obj runtime.Object) ([]byte, error) {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	rv := acc.GetResourceVersion()
+	acc.SetResourceVersion("")
+	defer acc.SetResourceVersion(rv)
+	msg, err := obj.(protoMarshaler).Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return protoEnvelope(obj.GetObjectKind().GroupVersionKind(), msg)
+}
+
+// decode decodes a stored value into a new typed object with TypeMeta set.
+func (r *resource) decode(value []byte) (runtime.Object, error) {
+	obj := r.newObject()
+	if err := decodeEnvelope(value, obj); err != nil {
+		return nil, err
+	}
+	obj.GetObjectKind().SetGroupVersionKind(r.gvk)
+	return obj, nil
+}
+
+type protoUnmarshaler interface{ Unmarshal([]byte) error }
+
+func decodeEnvelope(value []byte, into runtime.Object) error {
+	if len(value) < len(protoMagic) || string(value[:len(protoMagic)]) != string(protoMagic) {
+		return errors.New("stored value is not a protobuf envelope")
+	}
+	var u runtime.Unknown
+	if err := u.Unmarshal(value[len(protoMagic):]); err != nil {
+		return err
+	}
+	m, ok := into.(protoUnmarshaler)
+	if !ok {
+		return fmt.Errorf("%T cannot be decoded from protobuf", into)
+	}
+	return m.Unmarshal(u.Raw)
+}
+
+// getStored reads an object from the store (a consistent read).
+func (s *Server) getStored(ctx context.Context, res *resource, namespace, name string) (runtime.Object, store.KeyValue, error) {
+	kv, err := s.store.Get(ctx, res.key(namespace, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, kv, notFound(res, name)
+	}
+	if err != nil {
+		return nil, kv, err
+	}
+	o, err := res.decodeStored(kv)
+	if err != nil {
+		return nil, kv, err
+	}
+	return o.obj, kv, nil
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, req *request) error {
+	res, in := req.res, req.info
+	var obj runtime.Object
+	var co *cachedObject
+	switch rv := req.query.Get("resourceVersion"); rv {
+	case "":
+		o, _, err := s.getStored(r.Context(), res, in.Namespace, in.Name)
+		if err != nil {
+			return err
+		}
+		obj = o
+	default:
+		min, err := parseRV(rv)
+		if err != nil {
+			return err
+		}
+		co, err = s.cache.get(r.Context(), res, res.key(in.Namespace, in.Name), min)
+		if err != nil {
+			return err
+		}
+		if co == nil {
+			return notFound(res, in.Name)
+		}
+		obj = co.obj
+	}
+	switch in.Subresource {
+	case "scale":
+		sc, err := scaleOf(obj)
+		if err != nil {
+			return err
+		}
+		s.writeObject(w, req, http.StatusOK, sc)
+		return nil
+	}
+	return s.writeOne(w, req, http.StatusOK, obj, co)
+}
+
+// writeOne writes a single object, as itself, a Table or metadata.
+func (s *Server) writeOne(w http.ResponseWriter, req *request, code int, obj runtime.Object, co *cachedObject) error {
+	switch req.out.as {
+	case "Table":
+		t, err := s.table(req, []runtime.Object{obj}, "", "")
+		if err != nil {
+			return err
+		}
+		s.writeObject(w, req, code, t)
+		return nil
+	case "PartialObjectMetadata":
+		s.writeObject(w, req, code, partialMetadata(obj, req.out.asVersion))
+		return nil
+	case "PartialObjectMetadataList":
+		return notAcceptable("PartialObjectMetadataList is for lists")
+	}
+	if co != nil && req.out.mediaType == mediaJSON {
+		b, err := s.objectJSON(co)
+		if err != nil {
+			return err
+		}
+		s.writeBytes(w, req, code, mediaJSON, b)
+		return nil
+	}
+	s.writeObject(w, req, code, obj)
+	return nil
+}
+
+func partialMetadata(obj runtime.Object, version string) *metav1.PartialObjectMetadata {
+	acc, _ := meta.Accessor(obj)
+	apiVersion, kind := obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
+	p := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
+	if om, ok := acc.(*metav1.ObjectMeta); ok {
+		p.ObjectMeta = *om
+	}
+	p.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/" + version, Kind: "PartialObjectMetadata"}
+	return p
+}
+
+func parseRV(rv string) (int64, error) {
+	n, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil || n < 0 {
+		return 0, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %q", rv))
+	}
+	return n, nil
+}
+
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, req *request) error {
+	res, in := req.res, req.info
+	if in.Subresource != "" || in.Name != "" {
+		return methodNotSupported(res, "create")
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	obj, err := s.decodeBody(r, req, body, res.gvk, res.newObject())
+	if err != nil {
+		return err
+	}
+	dry, err := dryRun(req)
+	if err != nil {
+		return err
+	}
+	out, err := s.create(r.Context(), req, res, in.Namespace, obj, dry)
+	if err != nil {
+		return err
+	}
+	return s.writeOne(w, req, http.StatusCreated, out, nil)
+}
+
+// create runs the create path for obj in namespace: metadata, defaults,
+// validation, admission and the store write (skipped for dry runs).
+func (s *Server) create(ctx context.Context, req *request, res *resource, namespace string, obj runtime.Object, dry bool) (runtime.Object, error) {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if res.Namespaced {
+		if acc.GetNamespace() == "" {
+			acc.SetNamespace(namespace)
+		} else if namespace != "" && acc.GetNamespace() != namespace {
+			return nil, badRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	} else {
+		acc.SetNamespace("")
+	}
+	if acc.GetName() == "" && acc.GetGenerateName() != "" {
+		acc.SetName(acc.GetGenerateName() + utilrand.String(5))
+	}
+	acc.SetUID(types.UID(uuid.NewString()))
+	acc.SetCreationTimestamp(metav1.NewTime(s.now().Truncate(1e9)))
+	acc.SetResourceVersion("")
+	acc.SetDeletionTimestamp(nil)
+	acc.SetDeletionGracePeriodSeconds(nil)
+	acc.SetSelfLink("")
+	if reflectField(obj, "Spec").IsValid() {
+		acc.SetGeneration(1)
+	} else {
+		acc.SetGeneration(0)
+	}
+	prepareForCreate(res, obj)
+	if res.Strategy.Default != nil {
+		res.Strategy.Default(obj)
+	}
+	if errs := s.validateCreate(res, obj, acc); len(errs) > 0 {
+		return nil, invalid(res, acc.GetName(), errs)
+	}
+	if res.Namespaced {
+		if err := s.checkNamespace(ctx, acc.GetNamespace()); err != nil {
+			return nil, err
+		}
+	}
+	if dry {
+		return obj, nil
+	}
+	value, err := s.encodeForStore(obj)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := s.store.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), value)
+	if errors.Is(err, store.ErrExists) {
+		return nil, alreadyExists(res, acc.GetName())
+	}
+	if err != nil {
+		return nil, err
+	}
+	acc.SetResourceVersion(strconv.FormatInt(rev, 10))
+	return obj, nil
+}
+
+func (s *Server) validateCreate(res *resource, obj runtime.Object, acc metav1.Object) field.ErrorList {
+	errs := apivalidation.ValidateObjectMetaAccessor(acc, res.Namespaced, nameValidator(res), field.NewPath("metadata"))
+	if res.Strategy.Validate != nil {
+		errs = append(errs, res.Strategy.Validate(obj)...)
+	}
+	return errs
+}
+
+func (s *Server) validateUpdate(res *resource, obj, old runtime.Object) field.ErrorList {
+	acc, _ := meta.Accessor(obj)
+	oldAcc, _ := meta.Accessor(old)
+	errs := apivalidation.ValidateObjectMetaAccessor(acc, res.Namespaced, nameValidator(res), field.NewPath("metadata"))
+	errs = append(errs, apivalidation.ValidateObjectMetaAccessorUpdate(acc, oldAcc, field.NewPath("metadata"))...)
+	if res.Strategy.Validate != nil {
+		errs = append(errs, res.Strategy.Validate(obj)...)
+	}
+	if res.Strategy.ValidateUpdate != nil {
+		errs = append(errs, res.Strategy.ValidateUpdate(obj, old)...)
+	}
+	return errs
+}
+
+// nameValidator is the metadata.name rule of a kind, as upstream.
+func nameValidator(res *resource) apivalidation.ValidateNameFunc {
+	switch {
+	case res.Group == "" && (res.Resource.Resource == "namespaces" || res.Resource.Resource == "services"):
+		if res.Resource.Resource == "services" {
+			return apivalidation.NameIsDNS1035Label
+		}
+		return apivalidation.ValidateNamespaceName
+	case res.Group == "rbac.authorization.k8s.io":
+		return func(name string, prefix bool) []string { return pathSegmentName(name, prefix) }
+	}
+	return apivalidation.NameIsDNSSubdomain
+}
+
+// pathSegmentName accepts any name usable as one URL path segment.
+func pathSegmentName(name string, prefix bool) []string {
+	if !prefix && (name == "." || name == "..") {
+		return []string{fmt.Sprintf("may not be '%s'", name)}
+	}
+	for _, bad := range []string{"/", "%"} {
+		for i := range len(name) {
+			if string(name[i]) == bad {
+				return []string{fmt.Sprintf("may not contain '%s'", bad)}
+			}
+		}
+	}
+	return nil
+}
+
+// checkNamespace refuses content in a missing or terminating namespace.
+func (s *Server) checkNamespace(ctx context.Context, name string) error {
+	nsRes := s.resources[schema.GroupVersion{Version: "v1"}]["namespaces"]
+	kv, err := s.store.Get(ctx, nsRes.key("", name))
+	if errors.Is(err, store.ErrNotFound) {
+		return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, name)
+	}
+	if err != nil {
+		return err
+	}
+	o, err := nsRes.decodeStored(kv)
+	if err != nil {
+		return err
+	}
+	if acc, _ := meta.Accessor(o.obj); acc.GetDeletionTimestamp() != nil {
+		return apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, name,
+			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", name))
+	}
+	return nil
+}
+
+func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, req *request) error {
+	res, in := req.res, req.info
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	dry, err := dryRun(req)
+	if err != nil {
+		return err
+	}
+	if in.Subresource == "scale" {
+		return s.updateScale(w, r, req, body, dry)
+	}
+	obj, err := s.decodeBody(r, req, body, res.gvk, res.newObject())
+	if err != nil {
+		return err
+	}
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	if acc.GetName() != in.Name {
+		return badRequest("the name of the object (%s) does not match the name on the URL (%s)", acc.GetName(), in.Name)
+	}
+	if res.Namespaced && acc.GetNamespace() != "" && acc.GetNamespace() != in.Namespace {
+		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	precondition := acc.GetResourceVersion()
+	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, precondition, dry, func(old runtime.Object) (runtime.Object, error) {
+		return obj.DeepCopyObject(), nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeOne(w, req, code, out, nil)
+}
+
+// errNoChange is returned by an update function that wants to write nothing.
+var errNoChange = errors.New("no change")
+
+// update applies change to the stored object and writes the result. With a
+// precondition resourceVersion the write fails with 409 Conflict if the
+// object moved on; without one it retries on conflict, as upstream's
+// GuaranteedUpdate. change gets a deep copy it may modify and returns the
+// new object (whose metadata the server fixes up).
+func (s *Server) update(ctx context.Context, req *request, res *resource, namespace, name, precondition string, dry bool, change func(old runtime.Object) (runtime.Object, error)) (runtime.Object, int, error) {
+	key := res.key(namespace, name)
+	for attempt := 0; ; attempt++ {
+		old, kv, err := s.getStored(ctx, res, namespace, name)
+		if err != nil {
+			if apierrors.IsNotFound(err) && allowCreateOnUpdate(res) && precondition == "" {
+				obj, err := change(nil)
+				if err != nil {
+					return nil, 0, err
+				}
+				out, err := s.create(ctx, req, res, namespace, obj, dry)
+				return out, http.StatusCreated, err
+			}
+			return nil, 0, err
+		}
+		if precondition != "" && precondition != strconv.FormatInt(kv.ModRevision, 10) {
+			return nil, 0, conflict(res, name)
+		}
+		obj, err := change(old.DeepCopyObject())
+		if errors.Is(err, errNoChange) {
+			return old, http.StatusOK, nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := s.prepareUpdate(req, res, obj, old); err != nil {
+			return nil, 0, err
+		}
+		if errs := s.validateUpdate(res, obj, old); len(errs) > 0 {
+			return nil, 0, invalid(res, name, errs)
+		}
+		acc, _ := meta.Accessor(obj)
+		// An object being deleted whose last finalizer is gone is deleted now.
+		if acc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) == 0 && !dry {
+			_, err := s.store.Delete(ctx, key, kv.ModRevision)
+			if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
+				continue
+			}
+			if err != nil {
+				return nil, 0, storeErr(res, name, err)
+			}
+			return obj, http.StatusOK, nil
+		}
+		value, err := s.encodeForStore(obj)
+		if err != nil {
+			return nil, 0, err
+		}
+		if string(value) == string(kv.Value) || dry {
+			// Nothing changed: no write, the resourceVersion stays, as upstream.
+			return old, http.StatusOK, nil
+		}
+		rev, err := s.store.Update(ctx, key, value, kv.ModRevision)
+		if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
+			continue
+		}
+		if err != nil {
+			return nil, 0, storeErr(res, name, err)
+		}
+		acc.SetResourceVersion(strconv.FormatInt(rev, 10))
+		return obj, http.StatusOK, nil
+	}
+}
+
+func storeErr(res *resource, name string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return conflict(res, name)
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(res, name)
+	}
+	return err
+}
+
+// allowCreateOnUpdate lists the kinds upstream lets PUT create.
+func allowCreateOnUpdate(res *resource) bool {
+	switch res.GroupResource() {
+	case schema.GroupResource{Resource: "endpoints"}, schema.GroupResource{Resource: "events"},
+		schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}:
+		return true
+	}
+	return false
+}
+
+// prepareUpdate makes obj a valid successor of old for the request's
+// subresource: server-owned metadata kept, spec/status split, generation.
+func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Object) error {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	oldAcc, _ := meta.Accessor(old)
+	sub := req.info.Subresource
+	if sub == "status" {
+		// A status write changes only the status.
+		status := reflectField(obj, "Status")
+		fresh := old.DeepCopyObject()
+		if f := reflectField(fresh, "Status"); f.IsValid() && status.IsValid() {
+			f.Set(status)
+		}
+		freshAcc, _ := meta.Accessor(fresh)
+		freshAcc.SetManagedFields(acc.GetManagedFields())
+		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(fresh).Elem())
+		acc, _ = meta.Accessor(obj)
+	} else if res.Status {
+		if f, o := reflectField(obj, "Status"), reflectField(old, "Status"); f.IsValid() && o.IsValid() {
+			f.Set(o)
+		}
+	}
+	acc.SetUID(oldAcc.GetUID())
+	acc.SetCreationTimestamp(oldAcc.GetCreationTimestamp())
+	acc.SetDeletionTimestamp(oldAcc.GetDeletionTimestamp())
+	acc.SetDeletionGracePeriodSeconds(oldAcc.GetDeletionGracePeriodSeconds())
+	acc.SetGeneration(oldAcc.GetGeneration())
+	acc.SetSelfLink("")
+	if res.Namespaced {
+		acc.SetNamespace(oldAcc.GetNamespace())
+	}
+	if sub != "status" && res.Strategy.Default != nil {
+		res.Strategy.Default(obj)
+	}
+	if spec, oldSpec := reflectField(obj, "Spec"), reflectField(old, "Spec"); spec.IsValid() && oldSpec.IsValid() {
+		if !apiequality.Semantic.DeepEqual(spec.Interface(), oldSpec.Interface()) {
+			acc.SetGeneration(oldAcc.GetGeneration() + 1)
+		}
+	}
+	return nil
+}
+
+// reflectField returns the named top-level field of a typed object.
+func reflectField(obj runtime.Object, name string) reflect.Value {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}
+	}
+	return v.Elem().FieldByName(name)
+}

@@ -1,0 +1,148 @@
+package apiserver
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	"berth.dev/berth/internal/registry"
+)
+
+// newScheme registers every built-in type berth serves, plus the meta types
+// (Status, Table, WatchEvent, PartialObjectMetadata).
+func newScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
+	if err := metav1.AddMetaToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// resource is one served resource with everything the handlers need.
+type resource struct {
+	registry.Resource
+	gvk     schema.GroupVersionKind
+	listGVK schema.GroupVersionKind
+	// prefix is the store key prefix, ending in "/".
+	prefix string
+	scheme *runtime.Scheme
+	cache  *cache
+}
+
+func (r *resource) groupVersion() schema.GroupVersion { return r.GroupVersionResource.GroupVersion() }
+
+// key returns the store key of one object.
+func (r *resource) key(namespace, name string) string {
+	if r.Namespaced {
+		return r.prefix + namespace + "/" + name
+	}
+	return r.prefix + name
+}
+
+// listPrefix is the store prefix for a list in namespace ("" means all).
+func (r *resource) listPrefix(namespace string) string {
+	if r.Namespaced && namespace != "" {
+		return r.prefix + namespace + "/"
+	}
+	return r.prefix
+}
+
+func (r *resource) newObject() runtime.Object {
+	obj, err := r.scheme.New(r.gvk)
+	if err != nil {
+		panic(fmt.Sprintf("resource %s has no type: %v", r.gvk, err)) // checked in newResources
+	}
+	return obj
+}
+
+func (r *resource) newList() runtime.Object {
+	obj, err := r.scheme.New(r.listGVK)
+	if err != nil {
+		panic(fmt.Sprintf("resource %s has no list type: %v", r.listGVK, err)) // checked in newResources
+	}
+	return obj
+}
+
+// storageKeyPrefix is where a group's resource lives in the store. It does
+// not include the version: every version of a resource shares its objects.
+func storageKeyPrefix(group, res string) string {
+	if group == "" {
+		group = "core"
+	}
+	return "/registry/" + group + "/" + res + "/"
+}
+
+// newResources builds the served resources from the registry table. A kind
+// served in a second version of the same group needs conversion to share
+// storage with the first; until berth converts, only the first is served.
+func newResources(s *runtime.Scheme, table []registry.Resource) ([]*resource, error) {
+	var out []*resource
+	seen := map[schema.GroupResource]bool{}
+	for _, rr := range table {
+		gr := rr.GroupResource()
+		if seen[gr] {
+			continue
+		}
+		seen[gr] = true
+		gvk := rr.GroupVersion().WithKind(rr.Kind)
+		r := &resource{
+			Resource: rr,
+			gvk:      gvk,
+			listGVK:  rr.GroupVersion().WithKind(rr.Kind + "List"),
+			prefix:   storageKeyPrefix(rr.Group, rr.GroupVersionResource.Resource),
+			scheme:   s,
+		}
+		if !s.Recognizes(r.gvk) || !s.Recognizes(r.listGVK) {
+			return nil, fmt.Errorf("resource %s: kind %s or its list is not in the scheme", rr.GroupVersionResource, gvk)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// codecs wraps the scheme's serializers.
+func newCodecs(s *runtime.Scheme) serializer.CodecFactory {
+	return serializer.NewCodecFactory(s, serializer.EnableStrict)
+}
+
+// verbs returns the verbs a resource supports.
+func (r *resource) verbs() []string {
+	if r.Verbs != nil {
+		return r.Verbs
+	}
+	return []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+}
+
+func (r *resource) supports(verb string) bool {
+	for _, v := range r.verbs() {
+		if v == verb {
+			return true
+		}
+	}
+	return false
+}
+
+// qualifiedName is resource.group as used in error messages ("deployments.apps").
+func (r *resource) qualifiedName() string {
+	if r.Group == "" {
+		return r.Resource.Resource
+	}
+	return r.Resource.Resource + "." + r.Group
+}
+
+// apiPath is the URL path of the resource's group version.
+func apiPath(gv schema.GroupVersion) string {
+	if gv.Group == "" {
+		return "/api/" + gv.Version
+	}
+	return strings.Join([]string{"/apis", gv.Group, gv.Version}, "/")
+}

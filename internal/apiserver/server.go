@@ -1,0 +1,417 @@
+// Package apiserver is berth's Kubernetes API server: the HTTP handler
+// chain (authentication, authorization, admission), discovery, and the
+// generic REST handlers that turn requests into store operations on typed
+// k8s.io/api objects, with the watch cache serving lists and watches.
+//
+// A request flows: requestInfo → authenticate → authorize → route →
+// decode → default → validate → store; reads come from the watch cache,
+// which follows the store through one watch.
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+
+	"berth.dev/berth/internal/auth"
+	"berth.dev/berth/internal/registry"
+	"berth.dev/berth/internal/store"
+	"berth.dev/berth/internal/version"
+)
+
+// Config configures a Server.
+type Config struct {
+	Store store.Store
+	// Resources is the table of served built-in resources (registry.Builtin()).
+	Resources []registry.Resource
+	// Authenticators are asked in order; the first that recognises the
+	// request's credentials decides.
+	Authenticators []auth.Authenticator
+	// Authorizers are asked in order; the first Allow or Deny decides, and
+	// a request nobody allows is refused.
+	Authorizers []auth.Authorizer
+	// OpenAPI serves /openapi/v2 and /openapi/v3; nil answers 404 there.
+	OpenAPI http.Handler
+	Logger  *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the API server. Its Handler serves requests once Run has loaded
+// the watch cache.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	store     store.Store
+	scheme    *runtime.Scheme
+	codecs    serializer.CodecFactory
+	resources map[schema.GroupVersion]map[string]*resource
+	groups    []schema.GroupVersion // served group versions, in discovery order
+	cache     *cache
+	ready     atomic.Bool
+
+	jsonSerializer   *jsonserializer.Serializer
+	yamlSerializer   *jsonserializer.Serializer
+	protoSerializer  *protobuf.Serializer
+	strictJSON       *jsonserializer.Serializer
+	strictYAML       *jsonserializer.Serializer
+	// aggregated holds the aggregated discovery documents of /api and /apis.
+	aggregated map[string]discoveryDoc
+}
+
+// New validates cfg and builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("apiserver: no store")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	sch, err := newScheme()
+	if err != nil {
+		return nil, err
+	}
+	res, err := newResources(sch, cfg.Resources)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:             cfg,
+		log:             cfg.Logger.With("component", "apiserver"),
+		now:             cfg.Now,
+		store:           cfg.Store,
+		scheme:          sch,
+		codecs:          newCodecs(sch),
+		resources:       map[schema.GroupVersion]map[string]*resource{},
+		jsonSerializer:  jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, sch, sch, jsonserializer.SerializerOptions{}),
+		yamlSerializer:  jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, sch, sch, jsonserializer.SerializerOptions{Yaml: true}),
+		strictJSON:      jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, sch, sch, jsonserializer.SerializerOptions{Strict: true}),
+		strictYAML:      jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, sch, sch, jsonserializer.SerializerOptions{Yaml: true, Strict: true}),
+		protoSerializer: protobuf.NewSerializer(sch, sch),
+	}
+	s.cache = newCache(cfg.Store, s.log)
+	for _, r := range res {
+		gv := r.groupVersion()
+		if s.resources[gv] == nil {
+			s.resources[gv] = map[string]*resource{}
+			s.groups = append(s.groups, gv)
+		}
+		s.resources[gv][r.Resource.Resource] = r
+		s.cache.add(r)
+	}
+	if err := s.buildDiscovery(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run loads the watch cache, creates the objects every cluster has, and
+// serves until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.cache.Run(ctx); err != nil {
+			s.log.Error("watch cache stopped", "err", err)
+		}
+	}()
+	defer func() { <-done }()
+	if err := s.waitCacheLoaded(ctx); err != nil {
+		return err
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return fmt.Errorf("creating default objects: %w", err)
+	}
+	s.ready.Store(true)
+	<-ctx.Done()
+	return nil
+}
+
+func (s *Server) waitCacheLoaded(ctx context.Context) error {
+	rev, _, err := s.store.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		s.cache.mu.RLock()
+		err := s.cache.waitForLocked(ctx, rev)
+		s.cache.mu.RUnlock()
+		if err == nil || ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// Ready reports whether the server has loaded its cache and defaults.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// request carries what the handlers need about one request.
+type request struct {
+	info     requestInfo
+	res      *resource
+	out      outputFormat
+	query    url.Values
+	user     auth.User
+	warnings []string
+}
+
+// Handler returns the API server's HTTP handler with the full chain.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	req := &request{info: parseRequestInfo(r), query: r.URL.Query()}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("handler panic", "path", r.URL.Path, "panic", p)
+			s.writeError(w, req, apierrors.NewInternalError(fmt.Errorf("internal error")))
+		}
+	}()
+	out, ok := negotiateOutput(r.Header.Get("Accept"))
+	if !ok && !isPublicPath(r.URL.Path) {
+		req.out = outputFormat{mediaType: mediaJSON}
+		s.writeError(w, req, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf", 0, false))
+		return
+	}
+	req.out = out
+
+	if s.servePublic(w, r) {
+		return
+	}
+	user, err := s.authenticate(r)
+	if err != nil {
+		s.writeError(w, req, err)
+		return
+	}
+	req.user = user
+	if err := s.authorize(r.Context(), req); err != nil {
+		s.writeError(w, req, err)
+		return
+	}
+	r = r.WithContext(auth.WithUser(r.Context(), user))
+	s.route(w, r, req)
+}
+
+// isPublicPath lists what anonymous clients may read.
+func isPublicPath(p string) bool {
+	switch p {
+	case "/healthz", "/livez", "/readyz", "/version", "/version/":
+		return true
+	}
+	return false
+}
+
+func (s *Server) servePublic(w http.ResponseWriter, r *http.Request) bool {
+	switch r.URL.Path {
+	case "/healthz", "/livez":
+		writeText(w, http.StatusOK, "ok")
+	case "/readyz":
+		if !s.Ready() {
+			writeText(w, http.StatusServiceUnavailable, "[-]cache not ready\nreadyz check failed")
+			return true
+		}
+		writeText(w, http.StatusOK, "ok")
+	case "/version", "/version/":
+		writeJSON(w, http.StatusOK, version.Info())
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *Server) authenticate(r *http.Request) (auth.User, error) {
+	for _, a := range s.cfg.Authenticators {
+		u, ok, err := a.Authenticate(r)
+		if err != nil {
+			s.log.Info("authentication failed", "remote", r.RemoteAddr, "err", err)
+			return auth.User{}, apierrors.NewUnauthorized("Unauthorized")
+		}
+		if ok {
+			return u, nil
+		}
+	}
+	return auth.User{}, apierrors.NewUnauthorized("Unauthorized")
+}
+
+func (s *Server) authorize(ctx context.Context, req *request) error {
+	in := req.info
+	a := auth.Attributes{
+		User: req.user, Verb: in.Verb, IsResource: in.IsResource, Namespace: in.Namespace,
+		APIGroup: in.Group, APIVersion: in.Version, Resource: in.Resource,
+		Subresource: in.Subresource, Name: in.Name, Path: in.Path,
+	}
+	reason := ""
+	for _, z := range s.cfg.Authorizers {
+		d, why, err := z.Authorize(ctx, a)
+		if err != nil {
+			return apierrors.NewInternalError(fmt.Errorf("authorizing: %w", err))
+		}
+		if d == auth.Allow {
+			return nil
+		}
+		if why != "" {
+			reason = why
+		}
+		if d == auth.Deny {
+			break
+		}
+	}
+	return forbidden(req, reason)
+}
+
+// forbidden builds upstream's 403 message:
+// `pods "x" is forbidden: User "u" cannot get resource "pods" in API group "" in the namespace "ns"`.
+func forbidden(req *request, reason string) error {
+	in := req.info
+	var msg string
+	if !in.IsResource {
+		msg = fmt.Sprintf("User %q cannot %s path %q", req.user.Name, in.Verb, in.Path)
+	} else {
+		res := in.Resource
+		if in.Subresource != "" {
+			res += "/" + in.Subresource
+		}
+		msg = fmt.Sprintf("User %q cannot %s resource %q in API group %q", req.user.Name, in.Verb, res, in.Group)
+		if in.Namespace != "" {
+			msg += fmt.Sprintf(" in the namespace %q", in.Namespace)
+		} else {
+			msg += " at the cluster scope"
+		}
+	}
+	if reason != "" {
+		msg += ": " + reason
+	}
+	return apierrors.NewForbidden(schema.GroupResource{Group: in.Group, Resource: in.Resource}, in.Name, errors.New(msg))
+}
+
+// route sends an authorized request to discovery, OpenAPI or a resource.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, req *request) {
+	in := req.info
+	if !in.IsResource {
+		s.serveNonResource(w, r, req)
+		return
+	}
+	gvr, ok := s.resources[schema.GroupVersion{Group: in.Group, Version: in.Version}]
+	if !ok {
+		s.writeError(w, req, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		return
+	}
+	res, ok := gvr[in.Resource]
+	if !ok {
+		s.writeError(w, req, apierrors.NewNotFound(schema.GroupResource{Group: in.Group, Resource: in.Resource}, ""))
+		return
+	}
+	req.res = res
+	s.serveResource(w, r, req)
+}
+
+func (s *Server) serveNonResource(w http.ResponseWriter, r *http.Request, req *request) {
+	p := r.URL.Path
+	switch {
+	case p == "/api" || p == "/api/":
+		s.serveAPIVersions(w, r, req)
+	case p == "/apis" || p == "/apis/":
+		s.serveAPIGroups(w, r, req)
+	case len(p) > len("/openapi/") && p[:len("/openapi/")] == "/openapi/" && s.cfg.OpenAPI != nil:
+		s.cfg.OpenAPI.ServeHTTP(w, r)
+	default:
+		if s.serveGroupDiscovery(w, r, req) {
+			return
+		}
+		s.writeError(w, req, apierrors.NewNotFound(schema.GroupResource{}, ""))
+	}
+}
+
+// writeObject encodes obj in the negotiated format.
+func (s *Server) writeObject(w http.ResponseWriter, req *request, code int, obj runtime.Object) {
+	if obj.GetObjectKind().GroupVersionKind().Empty() {
+		s.setTypeMeta(obj)
+	}
+	var buf bytes.Buffer
+	var err error
+	ct := req.out.mediaType
+	switch ct {
+	case mediaYAML:
+		err = s.yamlSerializer.Encode(obj, &buf)
+	case mediaProtobuf:
+		if err = s.protoSerializer.Encode(obj, &buf); err != nil {
+			buf.Reset()
+			ct, err = mediaJSON, s.jsonSerializer.Encode(obj, &buf)
+		}
+	default:
+		ct = mediaJSON
+		err = s.jsonSerializer.Encode(obj, &buf)
+	}
+	if err != nil {
+		s.log.Error("encoding response failed", "err", err)
+		http.Error(w, "encoding response failed", http.StatusInternalServerError)
+		return
+	}
+	s.writeBytes(w, req, code, ct, buf.Bytes())
+}
+
+func (s *Server) writeBytes(w http.ResponseWriter, req *request, code int, contentType string, b []byte) {
+	for _, warning := range req.warnings {
+		w.Header().Add("Warning", `299 - `+quoteWarning(warning))
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", "no-cache, private")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+func quoteWarning(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func writeText(w http.ResponseWriter, code int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(text))
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", mediaJSON)
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// setTypeMeta sets the apiVersion and kind of a typed object from the scheme.
+func (s *Server) setTypeMeta(obj runtime.Object) {
+	gvks, _, err := s.scheme.ObjectKinds(obj)
+	if err == nil && len(gvks) > 0 {
+		obj.GetObjectKind().SetGroupVersionKind(gvks[0])
+	}
+}
+
+// systemUser is the identity of writes the server makes itself.
+var systemUser = auth.User{Name: "system:apiserver", Groups: []string{auth.SystemMasters}}
