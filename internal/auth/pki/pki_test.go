@@ -289,12 +289,16 @@ func TestEnsureReissue(t *testing.T) {
 			setup: func(t *testing.T, dir string, cfg *Config) { cfg.Hostnames = nil },
 		},
 		{
-			name:  "more than 30 days left",
-			setup: func(t *testing.T, dir string, cfg *Config) { cfg.Now = clockAt(t0.Add(LeafValidity - RenewBefore - time.Hour)) },
+			name: "more than 30 days left",
+			setup: func(t *testing.T, dir string, cfg *Config) {
+				cfg.Now = clockAt(t0.Add(LeafValidity - RenewBefore - time.Hour))
+			},
 		},
 		{
-			name:  "within 30 days of expiry",
-			setup: func(t *testing.T, dir string, cfg *Config) { cfg.Now = clockAt(t0.Add(LeafValidity - RenewBefore + time.Hour)) },
+			name: "within 30 days of expiry",
+			setup: func(t *testing.T, dir string, cfg *Config) {
+				cfg.Now = clockAt(t0.Add(LeafValidity - RenewBefore + time.Hour))
+			},
 			// The admin certificate was made at the same time.
 			wantChanged: []string{adminCertFile, adminKeyFile, servingCertFile, servingKeyFile},
 		},
@@ -444,7 +448,9 @@ func TestEnsureRefusesBrokenFiles(t *testing.T) {
 	}{
 		{"ca.crt garbage", write(caCertFile, []byte("not a certificate")), "parsing ca.crt"},
 		{"ca.crt bad DER", write(caCertFile, pemOf("CERTIFICATE", []byte{0x30, 0x03, 0x01})), "parsing ca.crt"},
-		{"ca.crt is a leaf", func(t *testing.T, dir string) { copyFile(t, filepath.Join(dir, adminCertFile), filepath.Join(dir, caCertFile)) }, "not a CA"},
+		{"ca.crt is a leaf", func(t *testing.T, dir string) {
+			copyFile(t, filepath.Join(dir, adminCertFile), filepath.Join(dir, caCertFile))
+		}, "not a CA"},
 		{"ca.key missing", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, caKeyFile)) }, "reading CA key"},
 		{"ca.key of another key", write(caKeyFile, pemOf("PRIVATE KEY", ecDER)), "does not match"},
 		{"apiserver.crt truncated", func(t *testing.T, dir string) {
