@@ -26,13 +26,14 @@ func (s *Server) deleteOptions(r *http.Request, req *request) (*metav1.DeleteOpt
 		return nil, err
 	}
 	if len(body) > 0 {
-		gvk := metav1.SchemeGroupVersion.WithKind("DeleteOptions")
-		obj, err := s.decodeBody(r, req, body, gvk, opts)
-		if err != nil {
-			// Older clients send DeleteOptions in the resource's group version.
-			return nil, err
+		// Clients send DeleteOptions as meta.k8s.io/v1 or in the
+		// resource's own group version; all are the same type.
+		gvk := req.res.groupVersion().WithKind("DeleteOptions")
+		if _, _, err := s.jsonSerializer.Decode(body, &gvk, opts); err != nil {
+			if _, _, perr := s.protoSerializer.Decode(body, &gvk, opts); perr != nil {
+				return nil, badRequest("decoding DeleteOptions: %v", err)
+			}
 		}
-		opts = obj.(*metav1.DeleteOptions)
 	}
 	if err := metav1.Convert_url_Values_To_v1_DeleteOptions(&req.query, opts, nil); err != nil {
 		return nil, badRequest("%v", err)

@@ -19,7 +19,7 @@ func Command() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(versionCommand())
+	root.AddCommand(serverCommand(), versionCommand())
 	return root
 }
 

@@ -1,0 +1,183 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"berth.dev/berth/internal/apiserver"
+	"berth.dev/berth/internal/auth"
+	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/registry"
+	"berth.dev/berth/internal/store"
+	"berth.dev/berth/internal/store/bolt"
+)
+
+// serverOptions are the flags of `berth server`.
+type serverOptions struct {
+	dataDir      string
+	bindAddress  string
+	httpsPort    int
+	disableAgent bool
+	datastore    string
+	logLevel     string
+}
+
+func serverCommand() *cobra.Command {
+	o := serverOptions{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane (API server) and this machine's node",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServer(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", "/var/lib/berth", "directory for state, certificates and the admin kubeconfig")
+	f.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
+	f.IntVar(&o.httpsPort, "https-port", 6443, "port the API server listens on (0 picks a free one)")
+	f.BoolVar(&o.disableAgent, "disable-agent", false, "do not run a node agent in this process")
+	f.StringVar(&o.datastore, "datastore", "", "where state lives: empty for the embedded store in --data-dir, or etcd://host:port[,host:port...]")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runServer(ctx context.Context, o serverOptions) error {
+	log, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	if o.httpsPort < 0 || o.httpsPort > 65535 {
+		return fmt.Errorf("--https-port %d: out of range", o.httpsPort)
+	}
+	bind := net.ParseIP(o.bindAddress)
+	if bind == nil {
+		return fmt.Errorf("--bind-address %q: not an IP address", o.bindAddress)
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+	if err := os.Chmod(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("securing data dir: %w", err)
+	}
+	keys, err := pki.Ensure(pki.Config{Dir: filepath.Join(o.dataDir, "pki"), Logger: log})
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	api, err := apiserver.New(apiserver.Config{
+		Store:          st,
+		Resources:      registry.Builtin(),
+		Authenticators: []auth.Authenticator{&auth.X509{Roots: keys.CAPool()}},
+		Authorizers:    []auth.Authorizer{auth.Masters{}},
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(bind.String(), strconv.Itoa(o.httpsPort)))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	kubeconfig := filepath.Join(o.dataDir, "admin.kubeconfig")
+	certPEM, keyPEM := keys.AdminCert()
+	serverURL := "https://" + net.JoinHostPort(loopbackFor(bind), strconv.Itoa(port))
+	if err := pki.WriteKubeconfig(kubeconfig, serverURL, keys.CAPEM(), certPEM, keyPEM, "berth-admin"); err != nil {
+		ln.Close()
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		TLSConfig:         keys.ServingTLSConfig(),
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	apiDone := make(chan error, 1)
+	go func() { apiDone <- api.Run(ctx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.ServeTLS(ln, "", "") }()
+	log.Info("berth server listening", "url", serverURL, "kubeconfig", kubeconfig, "datastore", datastoreName(o))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-apiDone:
+	case runErr = <-serveDone:
+	}
+	cancel()
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = srv.Shutdown(shutdownCtx)
+	if runErr != nil && !errors.Is(runErr, http.ErrServerClosed) {
+		return runErr
+	}
+	return nil
+}
+
+// loopbackFor is the address the admin kubeconfig uses to reach a server
+// bound to bind.
+func loopbackFor(bind net.IP) string {
+	switch {
+	case bind.IsUnspecified() && bind.To4() == nil:
+		return "::1"
+	case bind.IsUnspecified():
+		return "127.0.0.1"
+	}
+	return bind.String()
+}
+
+func datastoreName(o serverOptions) string {
+	if o.datastore == "" {
+		return "embedded"
+	}
+	return o.datastore
+}
+
+// openStore opens the datastore the flags name.
+func openStore(ctx context.Context, o serverOptions, log *slog.Logger) (store.Store, error) {
+	if o.datastore == "" {
+		dir := filepath.Join(o.dataDir, "db")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating store dir: %w", err)
+		}
+		return bolt.New(bolt.Config{Path: filepath.Join(dir, "state.db"), Logger: log})
+	}
+	if rest, ok := strings.CutPrefix(o.datastore, "etcd://"); ok && rest != "" {
+		return openEtcd(ctx, strings.Split(rest, ","), log)
+	}
+	return nil, fmt.Errorf("--datastore %q: want etcd://host:port[,host:port...]", o.datastore)
+}
+
+func openEtcd(context.Context, []string, *slog.Logger) (store.Store, error) {
+	return nil, errors.New("--datastore etcd: not available in this build yet")
+}
