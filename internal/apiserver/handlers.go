@@ -372,15 +372,21 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	if dry {
 		return obj, nil
 	}
-	value, err := s.encodeForStore(obj)
+	undo, err := s.beforeWrite(ctx, res, acc.GetName(), obj, nil)
 	if err != nil {
 		return nil, err
 	}
-	rev, err := s.store.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), value)
-	if errors.Is(err, store.ErrExists) {
-		return nil, alreadyExists(res, acc.GetName())
-	}
+	value, err := s.encodeForStore(obj)
 	if err != nil {
+		undo()
+		return nil, err
+	}
+	rev, err := s.store.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), value)
+	if err != nil {
+		undo()
+		if errors.Is(err, store.ErrExists) {
+			return nil, alreadyExists(res, acc.GetName())
+		}
 		return nil, err
 	}
 	acc.SetResourceVersion(strconv.FormatInt(rev, 10))
@@ -545,23 +551,35 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 			if err != nil {
 				return nil, 0, storeErr(res, name, err)
 			}
+			s.afterWrite(ctx, res, nil, old)
 			return obj, http.StatusOK, nil
 		}
-		value, err := s.encodeForStore(obj)
+		if dry {
+			return obj, http.StatusOK, nil
+		}
+		undo, err := s.beforeWrite(ctx, res, name, obj, old)
 		if err != nil {
 			return nil, 0, err
 		}
-		if string(value) == string(kv.Value) || dry {
+		value, err := s.encodeForStore(obj)
+		if err != nil {
+			undo()
+			return nil, 0, err
+		}
+		if string(value) == string(kv.Value) {
 			// Nothing changed: no write, the resourceVersion stays, as upstream.
+			undo()
 			return old, http.StatusOK, nil
 		}
 		rev, err := s.store.Update(ctx, key, value, kv.ModRevision)
-		if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
-			continue
-		}
 		if err != nil {
+			undo()
+			if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
+				continue
+			}
 			return nil, 0, storeErr(res, name, err)
 		}
+		s.afterWrite(ctx, res, obj, old)
 		acc.SetResourceVersion(strconv.FormatInt(rev, 10))
 		return obj, http.StatusOK, nil
 	}
@@ -639,4 +657,27 @@ func reflectField(obj runtime.Object, name string) reflect.Value {
 		return reflect.Value{}
 	}
 	return v.Elem().FieldByName(name)
+}
+
+// beforeWrite runs the kind's write hook, turning its field errors into 422.
+func (s *Server) beforeWrite(ctx context.Context, res *resource, name string, obj, old runtime.Object) (undo func(), err error) {
+	h := s.hooks[res.GroupResource()]
+	if h == nil {
+		return func() {}, nil
+	}
+	undo, errs, err := h.beforeWrite(ctx, obj, old)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		undo()
+		return nil, invalid(res, name, errs)
+	}
+	return undo, nil
+}
+
+func (s *Server) afterWrite(ctx context.Context, res *resource, obj, old runtime.Object) {
+	if h := s.hooks[res.GroupResource()]; h != nil {
+		h.afterWrite(ctx, obj, old)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,16 @@ type Config struct {
 	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ServiceCIDR is where Service ClusterIPs come from; its first address
+	// is the kubernetes Service's. Zero means 10.43.0.0/16.
+	ServiceCIDR netip.Prefix
+	// NodePortBase and NodePortSize are the NodePort range; zero means
+	// 30000 and 2768 (30000-32767).
+	NodePortBase, NodePortSize int
+	// AdvertiseAddress and Port are where the default/kubernetes Service
+	// sends clients: this server's address as pods reach it.
+	AdvertiseAddress netip.Addr
+	Port             int
 }
 
 // Server is the API server. Its Handler serves requests once Run has loaded
@@ -70,6 +81,9 @@ type Server struct {
 	protoSerializer  *protobuf.Serializer
 	strictJSON       *jsonserializer.Serializer
 	strictYAML       *jsonserializer.Serializer
+	services *serviceAllocator
+	// hooks are the kind-specific write hooks.
+	hooks map[schema.GroupResource]writeHook
 	// aggregated holds the aggregated discovery documents of /api and /apis.
 	aggregated map[string]discoveryDoc
 }
@@ -84,6 +98,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if !cfg.ServiceCIDR.IsValid() {
+		cfg.ServiceCIDR = netip.MustParsePrefix("10.43.0.0/16")
+	}
+	if cfg.NodePortBase == 0 {
+		cfg.NodePortBase, cfg.NodePortSize = 30000, 2768
+	}
+	if cfg.NodePortSize <= 0 {
+		return nil, errors.New("apiserver: empty NodePort range")
+	}
+	if !cfg.AdvertiseAddress.IsValid() {
+		cfg.AdvertiseAddress = netip.MustParseAddr("127.0.0.1")
 	}
 	sch, err := newScheme()
 	if err != nil {
@@ -108,6 +134,8 @@ func New(cfg Config) (*Server, error) {
 		protoSerializer: protobuf.NewSerializer(sch, sch),
 	}
 	s.cache = newCache(cfg.Store, s.log)
+	s.services = newServiceAllocator(cfg.Store, cfg.ServiceCIDR, cfg.NodePortBase, cfg.NodePortSize)
+	s.hooks = map[schema.GroupResource]writeHook{{Resource: "services"}: serviceHook{s.services}}
 	for _, r := range res {
 		gv := r.groupVersion()
 		if s.resources[gv] == nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,6 +32,8 @@ type serverOptions struct {
 	disableAgent bool
 	datastore    string
 	logLevel     string
+	serviceCIDR  string
+	advertise    string
 }
 
 func serverCommand() *cobra.Command {
@@ -50,6 +53,8 @@ func serverCommand() *cobra.Command {
 	f.BoolVar(&o.disableAgent, "disable-agent", false, "do not run a node agent in this process")
 	f.StringVar(&o.datastore, "datastore", "", "where state lives: empty for the embedded store in --data-dir, or etcd://host:port[,host:port...]")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
+	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
 	return cmd
 }
 
@@ -73,6 +78,14 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if bind == nil {
 		return fmt.Errorf("--bind-address %q: not an IP address", o.bindAddress)
 	}
+	serviceCIDR, err := netip.ParsePrefix(o.serviceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	advertise, err := advertiseAddress(o.advertise)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data dir: %w", err)
 	}
@@ -89,22 +102,25 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	defer st.Close()
 
-	api, err := apiserver.New(apiserver.Config{
-		Store:          st,
-		Resources:      registry.Builtin(),
-		Authenticators: []auth.Authenticator{&auth.X509{Roots: keys.CAPool()}},
-		Authorizers:    []auth.Authorizer{auth.Masters{}},
-		Logger:         log,
-	})
-	if err != nil {
-		return err
-	}
-
 	ln, err := net.Listen("tcp", net.JoinHostPort(bind.String(), strconv.Itoa(o.httpsPort)))
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
+	api, err := apiserver.New(apiserver.Config{
+		Store:            st,
+		Resources:        registry.Builtin(),
+		Authenticators:   []auth.Authenticator{&auth.X509{Roots: keys.CAPool()}},
+		Authorizers:      []auth.Authorizer{auth.Masters{}},
+		Logger:           log,
+		ServiceCIDR:      serviceCIDR,
+		AdvertiseAddress: advertise,
+		Port:             port,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	kubeconfig := filepath.Join(o.dataDir, "admin.kubeconfig")
 	certPEM, keyPEM := keys.AdminCert()
 	serverURL := "https://" + net.JoinHostPort(loopbackFor(bind), strconv.Itoa(port))
@@ -142,6 +158,34 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return runErr
 	}
 	return nil
+}
+
+// advertiseAddress parses flag, or picks this machine's first global
+// unicast IPv4 address (loopback when it has none).
+func advertiseAddress(flag string) (netip.Addr, error) {
+	if flag != "" {
+		a, err := netip.ParseAddr(flag)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("--advertise-address: %w", err)
+		}
+		return a, nil
+	}
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr().Is4() && pfx.Addr().IsGlobalUnicast() {
+				return pfx.Addr(), nil
+			}
+		}
+	}
+	return netip.MustParseAddr("127.0.0.1"), nil
 }
 
 // loopbackFor is the address the admin kubeconfig uses to reach a server
