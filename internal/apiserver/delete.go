@@ -251,4 +251,3 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 	s.writeObject(w, req, http.StatusOK, list)
 	return nil
 }
-

@@ -76,12 +76,12 @@ type Server struct {
 	cache     *cache
 	ready     atomic.Bool
 
-	jsonSerializer   *jsonserializer.Serializer
-	yamlSerializer   *jsonserializer.Serializer
-	protoSerializer  *protobuf.Serializer
-	strictJSON       *jsonserializer.Serializer
-	strictYAML       *jsonserializer.Serializer
-	services *serviceAllocator
+	jsonSerializer  *jsonserializer.Serializer
+	yamlSerializer  *jsonserializer.Serializer
+	protoSerializer *protobuf.Serializer
+	strictJSON      *jsonserializer.Serializer
+	strictYAML      *jsonserializer.Serializer
+	services        *serviceAllocator
 	// hooks are the kind-specific write hooks.
 	hooks map[schema.GroupResource]writeHook
 	// aggregated holds the aggregated discovery documents of /api and /apis.
