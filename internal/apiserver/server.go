@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -154,14 +155,14 @@ func New(cfg Config) (*Server, error) {
 // Run loads the watch cache, creates the objects every cluster has, and
 // serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
 		if err := s.cache.Run(ctx); err != nil {
 			s.log.Error("watch cache stopped", "err", err)
 		}
-	}()
-	defer func() { <-done }()
+	})
+	wg.Go(func() { s.compactLoop(ctx) })
 	if err := s.waitCacheLoaded(ctx); err != nil {
 		return err
 	}
