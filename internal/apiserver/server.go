@@ -155,8 +155,10 @@ func New(cfg Config) (*Server, error) {
 // Run loads the watch cache, creates the objects every cluster has, and
 // serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer cancel()
 	wg.Go(func() {
 		if err := s.cache.Run(ctx); err != nil {
 			s.log.Error("watch cache stopped", "err", err)
