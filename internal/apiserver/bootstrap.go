@@ -87,7 +87,7 @@ func (s *Server) ensureCurrent(ctx context.Context, res *resource, obj runtime.O
 	}
 	acc, _ := meta.Accessor(obj)
 	req := &request{res: res, user: systemUser}
-	_, _, err := s.update(ctx, req, res, acc.GetNamespace(), acc.GetName(), "", false, func(old runtime.Object) (runtime.Object, error) {
+	_, _, err := s.update(ctx, req, res, acc.GetNamespace(), acc.GetName(), "", false, false, func(old runtime.Object) (runtime.Object, error) {
 		if old == nil {
 			return nil, notFound(res, acc.GetName())
 		}

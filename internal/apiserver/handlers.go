@@ -361,6 +361,11 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	if res.Strategy.Default != nil {
 		res.Strategy.Default(obj)
 	}
+	if !req.applied {
+		if err := s.trackUpdate(req, res, obj, nil); err != nil {
+			return nil, err
+		}
+	}
 	if errs := s.validateCreate(res, obj, acc); len(errs) > 0 {
 		return nil, invalid(res, acc.GetName(), errs)
 	}
@@ -493,7 +498,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, req *reque
 		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
 	}
 	precondition := acc.GetResourceVersion()
-	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, precondition, dry, func(old runtime.Object) (runtime.Object, error) {
+	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, precondition, allowCreateOnUpdate(res), dry, func(old runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
@@ -505,17 +510,18 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, req *reque
 // errNoChange is returned by an update function that wants to write nothing.
 var errNoChange = errors.New("no change")
 
-// update applies change to the stored object and writes the result. With a
+// update applies change to the stored object and writes the result; with
+// allowCreate, a missing object is created from change(nil). With a
 // precondition resourceVersion the write fails with 409 Conflict if the
 // object moved on; without one it retries on conflict, as upstream's
 // GuaranteedUpdate. change gets a deep copy it may modify and returns the
 // new object (whose metadata the server fixes up).
-func (s *Server) update(ctx context.Context, req *request, res *resource, namespace, name, precondition string, dry bool, change func(old runtime.Object) (runtime.Object, error)) (runtime.Object, int, error) {
+func (s *Server) update(ctx context.Context, req *request, res *resource, namespace, name, precondition string, allowCreate, dry bool, change func(old runtime.Object) (runtime.Object, error)) (runtime.Object, int, error) {
 	key := res.key(namespace, name)
 	for attempt := 0; ; attempt++ {
 		old, kv, err := s.getStored(ctx, res, namespace, name)
 		if err != nil {
-			if apierrors.IsNotFound(err) && allowCreateOnUpdate(res) && precondition == "" {
+			if apierrors.IsNotFound(err) && allowCreate && precondition == "" {
 				obj, err := change(nil)
 				if err != nil {
 					return nil, 0, err
@@ -647,7 +653,15 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 			acc.SetGeneration(oldAcc.GetGeneration() + 1)
 		}
 	}
-	return nil
+	if req.applied {
+		return nil
+	}
+	return s.trackUpdate(req, res, obj, old)
+}
+
+// reflectSet sets *dst to *src; both are pointers to the same struct type.
+func reflectSet(dst, src runtime.Object) {
+	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())
 }
 
 // reflectField returns the named top-level field of a typed object.

@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/registry"
@@ -48,7 +49,11 @@ type Config struct {
 	Authorizers []auth.Authorizer
 	// OpenAPI serves /openapi/v2 and /openapi/v3; nil answers 404 there.
 	OpenAPI http.Handler
-	Logger  *slog.Logger
+	// TypeConverter knows the schema of every built-in type (from the
+	// OpenAPI models). It enables managedFields and server-side apply;
+	// nil turns both off.
+	TypeConverter managedfields.TypeConverter
+	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// ServiceCIDR is where Service ClusterIPs come from; its first address
@@ -83,6 +88,7 @@ type Server struct {
 	strictJSON      *jsonserializer.Serializer
 	strictYAML      *jsonserializer.Serializer
 	services        *serviceAllocator
+	fields          *fieldManagers // nil without a TypeConverter
 	// hooks are the kind-specific write hooks.
 	hooks map[schema.GroupResource]writeHook
 	// aggregated holds the aggregated discovery documents of /api and /apis.
@@ -135,6 +141,9 @@ func New(cfg Config) (*Server, error) {
 		protoSerializer: protobuf.NewSerializer(sch, sch),
 	}
 	s.cache = newCache(cfg.Store, s.log)
+	if cfg.TypeConverter != nil {
+		s.fields = &fieldManagers{tc: cfg.TypeConverter, scheme: sch}
+	}
 	s.services = newServiceAllocator(cfg.Store, cfg.ServiceCIDR, cfg.NodePortBase, cfg.NodePortSize)
 	s.hooks = map[schema.GroupResource]writeHook{{Resource: "services"}: serviceHook{s.services}}
 	for _, r := range res {
@@ -196,12 +205,16 @@ func (s *Server) Ready() bool { return s.ready.Load() }
 
 // request carries what the handlers need about one request.
 type request struct {
-	info     requestInfo
-	res      *resource
-	out      outputFormat
-	query    url.Values
-	user     auth.User
-	warnings []string
+	info      requestInfo
+	res       *resource
+	out       outputFormat
+	query     url.Values
+	user      auth.User
+	userAgent string
+	warnings  []string
+	// applied marks a server-side apply: its field manager already
+	// recorded the managed fields.
+	applied bool
 }
 
 // Handler returns the API server's HTTP handler with the full chain.
@@ -210,7 +223,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	req := &request{info: parseRequestInfo(r), query: r.URL.Query()}
+	req := &request{info: parseRequestInfo(r), query: r.URL.Query(), userAgent: r.UserAgent()}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
