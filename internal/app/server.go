@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/openapi"
 	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
@@ -107,6 +109,16 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
+	docs, err := openapi.New(openapi.Config{Resources: registry.Builtin()})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	types, err := managedfields.NewTypeConverter(docs.Models(), false)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("building the type converter: %w", err)
+	}
 	api, err := apiserver.New(apiserver.Config{
 		Store:            st,
 		Resources:        registry.Builtin(),
@@ -116,6 +128,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 		ServiceCIDR:      serviceCIDR,
 		AdvertiseAddress: advertise,
 		Port:             port,
+		OpenAPI:          docs,
+		TypeConverter:    types,
 	})
 	if err != nil {
 		ln.Close()
