@@ -122,18 +122,9 @@ func (s *Server) trackUpdate(req *request, res *resource, obj, live runtime.Obje
 	}
 	out := fm.UpdateNoErrors(live, obj, managerName(req))
 	if out != obj {
-		copyInto(obj, out)
+		reflectSet(obj, out)
 	}
 	return nil
-}
-
-// copyInto replaces *dst with *src for two objects of the same type.
-func copyInto(dst, src runtime.Object) {
-	if u, ok := dst.(*unstructured.Unstructured); ok {
-		u.Object = src.(*unstructured.Unstructured).Object
-		return
-	}
-	reflectSet(dst, src)
 }
 
 // handleApply serves server-side apply (application/apply-patch+yaml):

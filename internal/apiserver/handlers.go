@@ -7,11 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"reflect"
 	"strconv"
 
 	"github.com/google/uuid"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -352,7 +350,7 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	acc.SetDeletionTimestamp(nil)
 	acc.SetDeletionGracePeriodSeconds(nil)
 	acc.SetSelfLink("")
-	if reflectField(obj, "Spec").IsValid() {
+	if hasSpec(obj) {
 		acc.SetGeneration(1)
 	} else {
 		acc.SetGeneration(0)
@@ -622,19 +620,14 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 	sub := req.info.Subresource
 	if sub == "status" {
 		// A status write changes only the status.
-		status := reflectField(obj, "Status")
 		fresh := old.DeepCopyObject()
-		if f := reflectField(fresh, "Status"); f.IsValid() && status.IsValid() {
-			f.Set(status)
-		}
+		copyStatus(fresh, obj)
 		freshAcc, _ := meta.Accessor(fresh)
 		freshAcc.SetManagedFields(acc.GetManagedFields())
-		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(fresh).Elem())
+		reflectSet(obj, fresh)
 		acc, _ = meta.Accessor(obj)
 	} else if res.Status {
-		if f, o := reflectField(obj, "Status"), reflectField(old, "Status"); f.IsValid() && o.IsValid() {
-			f.Set(o)
-		}
+		copyStatus(obj, old)
 	}
 	acc.SetUID(oldAcc.GetUID())
 	acc.SetCreationTimestamp(oldAcc.GetCreationTimestamp())
@@ -648,29 +641,13 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 	if sub != "status" && res.Strategy.Default != nil {
 		res.Strategy.Default(obj)
 	}
-	if spec, oldSpec := reflectField(obj, "Spec"), reflectField(old, "Spec"); spec.IsValid() && oldSpec.IsValid() {
-		if !apiequality.Semantic.DeepEqual(spec.Interface(), oldSpec.Interface()) {
-			acc.SetGeneration(oldAcc.GetGeneration() + 1)
-		}
+	if specChanged(obj, old, res.Status) {
+		acc.SetGeneration(oldAcc.GetGeneration() + 1)
 	}
 	if req.applied {
 		return nil
 	}
 	return s.trackUpdate(req, res, obj, old)
-}
-
-// reflectSet sets *dst to *src; both are pointers to the same struct type.
-func reflectSet(dst, src runtime.Object) {
-	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())
-}
-
-// reflectField returns the named top-level field of a typed object.
-func reflectField(obj runtime.Object, name string) reflect.Value {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return reflect.Value{}
-	}
-	return v.Elem().FieldByName(name)
 }
 
 // beforeWrite runs the kind's write hook, turning its field errors into 422.
