@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +26,7 @@ import (
 	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
+	"berth.dev/berth/internal/store/etcd"
 )
 
 // serverOptions are the flags of `berth server`.
@@ -36,6 +39,9 @@ type serverOptions struct {
 	logLevel     string
 	serviceCIDR  string
 	advertise    string
+	etcdCA       string
+	etcdCert     string
+	etcdKey      string
 }
 
 func serverCommand() *cobra.Command {
@@ -55,6 +61,9 @@ func serverCommand() *cobra.Command {
 	f.BoolVar(&o.disableAgent, "disable-agent", false, "do not run a node agent in this process")
 	f.StringVar(&o.datastore, "datastore", "", "where state lives: empty for the embedded store in --data-dir, or etcd://host:port[,host:port...]")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.etcdCA, "datastore-cafile", "", "CA bundle to verify the etcd servers (turns on TLS)")
+	f.StringVar(&o.etcdCert, "datastore-certfile", "", "client certificate for etcd")
+	f.StringVar(&o.etcdKey, "datastore-keyfile", "", "client key for etcd")
 	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
 	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
 	return cmd
@@ -231,11 +240,38 @@ func openStore(ctx context.Context, o serverOptions, log *slog.Logger) (store.St
 		return bolt.New(bolt.Config{Path: filepath.Join(dir, "state.db"), Logger: log})
 	}
 	if rest, ok := strings.CutPrefix(o.datastore, "etcd://"); ok && rest != "" {
-		return openEtcd(ctx, strings.Split(rest, ","), log)
+		return openEtcd(ctx, o, strings.Split(rest, ","), log)
 	}
 	return nil, fmt.Errorf("--datastore %q: want etcd://host:port[,host:port...]", o.datastore)
 }
 
-func openEtcd(context.Context, []string, *slog.Logger) (store.Store, error) {
-	return nil, errors.New("--datastore etcd: not available in this build yet")
+// openEtcd connects to an etcd cluster; with --datastore-cafile (and a
+// client certificate) the connection uses TLS.
+func openEtcd(ctx context.Context, o serverOptions, hosts []string, log *slog.Logger) (store.Store, error) {
+	var tlsCfg *tls.Config
+	scheme := "http://"
+	if o.etcdCA != "" {
+		ca, err := os.ReadFile(o.etcdCA)
+		if err != nil {
+			return nil, fmt.Errorf("--datastore-cafile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(ca) {
+			return nil, fmt.Errorf("--datastore-cafile %s: no certificates", o.etcdCA)
+		}
+		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		if o.etcdCert != "" || o.etcdKey != "" {
+			cert, err := tls.LoadX509KeyPair(o.etcdCert, o.etcdKey)
+			if err != nil {
+				return nil, fmt.Errorf("datastore client certificate: %w", err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+		scheme = "https://"
+	}
+	endpoints := make([]string, len(hosts))
+	for i, h := range hosts {
+		endpoints[i] = scheme + h
+	}
+	return etcd.New(ctx, etcd.Config{Endpoints: endpoints, TLS: tlsCfg, Logger: log})
 }
