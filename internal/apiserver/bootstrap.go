@@ -19,9 +19,9 @@ import (
 // and the default/kubernetes Service with endpoints leading to this server.
 // It is idempotent; the endpoints are rewritten when the address changed.
 func (s *Server) bootstrap(ctx context.Context) error {
-	core := s.resources[schema.GroupVersion{Version: "v1"}]
+	core := func(name string) *resource { return s.lookup(schema.GroupVersion{Version: "v1"}, name) }
 	for _, name := range []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease} {
-		if err := s.ensure(ctx, core["namespaces"], &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		if err := s.ensure(ctx, core("namespaces"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 			return err
 		}
 	}
@@ -37,7 +37,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			SessionAffinity: corev1.ServiceAffinityNone,
 		},
 	}
-	if err := s.ensure(ctx, core["services"], svc); err != nil {
+	if err := s.ensure(ctx, core("services"), svc); err != nil {
 		return err
 	}
 	addr := s.cfg.AdvertiseAddress.String()
@@ -61,10 +61,10 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: &port, Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
-	if err := s.ensureCurrent(ctx, core["endpoints"], ep, func(o runtime.Object) { o.(*corev1.Endpoints).Subsets = ep.Subsets }); err != nil {
+	if err := s.ensureCurrent(ctx, core("endpoints"), ep, func(o runtime.Object) { o.(*corev1.Endpoints).Subsets = ep.Subsets }); err != nil {
 		return err
 	}
-	return s.ensureCurrent(ctx, s.resources[discoveryv1.SchemeGroupVersion]["endpointslices"], slice, func(o runtime.Object) {
+	return s.ensureCurrent(ctx, s.lookup(discoveryv1.SchemeGroupVersion, "endpointslices"), slice, func(o runtime.Object) {
 		cur := o.(*discoveryv1.EndpointSlice)
 		cur.AddressType, cur.Endpoints, cur.Ports = slice.AddressType, slice.Endpoints, slice.Ports
 	})

@@ -421,8 +421,8 @@ func (s *Server) validateUpdate(res *resource, obj, old runtime.Object) field.Er
 // nameValidator is the metadata.name rule of a kind, as upstream.
 func nameValidator(res *resource) apivalidation.ValidateNameFunc {
 	switch {
-	case res.Group == "" && (res.Resource.Resource == "namespaces" || res.Resource.Resource == "services"):
-		if res.Resource.Resource == "services" {
+	case res.Group == "" && (res.name() == "namespaces" || res.name() == "services"):
+		if res.name() == "services" {
 			return apivalidation.NameIsDNS1035Label
 		}
 		return apivalidation.ValidateNamespaceName
@@ -449,7 +449,7 @@ func pathSegmentName(name string, prefix bool) []string {
 
 // checkNamespace refuses content in a missing or terminating namespace.
 func (s *Server) checkNamespace(ctx context.Context, name string) error {
-	nsRes := s.resources[schema.GroupVersion{Version: "v1"}]["namespaces"]
+	nsRes := s.lookup(schema.GroupVersion{Version: "v1"}, "namespaces")
 	kv, err := s.store.Get(ctx, nsRes.key("", name))
 	if errors.Is(err, store.ErrNotFound) {
 		return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, name)

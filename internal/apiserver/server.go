@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,16 +72,20 @@ type Config struct {
 // Server is the API server. Its Handler serves requests once Run has loaded
 // the watch cache.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	now       func() time.Time
-	store     store.Store
-	scheme    *runtime.Scheme
-	codecs    serializer.CodecFactory
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	store  store.Store
+	scheme *runtime.Scheme
+	codecs serializer.CodecFactory
+	cache  *cache
+
+	mu sync.RWMutex // guards resources, groups and aggregated
+	// resources are the served resources by group version and name.
 	resources map[schema.GroupVersion]map[string]*resource
-	groups    []schema.GroupVersion // served group versions, in discovery order
-	cache     *cache
-	ready     atomic.Bool
+	// groups are the served group versions, in discovery order.
+	groups []schema.GroupVersion
+	ready  atomic.Bool
 
 	jsonSerializer  *jsonserializer.Serializer
 	yamlSerializer  *jsonserializer.Serializer
@@ -147,18 +152,55 @@ func New(cfg Config) (*Server, error) {
 	s.services = newServiceAllocator(cfg.Store, cfg.ServiceCIDR, cfg.NodePortBase, cfg.NodePortSize)
 	s.hooks = map[schema.GroupResource]writeHook{{Resource: "services"}: serviceHook{s.services}}
 	for _, r := range res {
-		gv := r.groupVersion()
-		if s.resources[gv] == nil {
-			s.resources[gv] = map[string]*resource{}
-			s.groups = append(s.groups, gv)
+		if err := s.serve(context.Background(), r); err != nil {
+			return nil, err
 		}
-		s.resources[gv][r.Resource.Resource] = r
-		s.cache.add(r)
-	}
-	if err := s.buildDiscovery(); err != nil {
-		return nil, err
 	}
 	return s, nil
+}
+
+// serve adds r to the served resources and the cache.
+func (s *Server) serve(ctx context.Context, r *resource) error {
+	if r.storage == nil {
+		if err := s.cache.add(ctx, r); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gv := r.groupVersion()
+	if s.resources[gv] == nil {
+		s.resources[gv] = map[string]*resource{}
+		s.groups = append(s.groups, gv)
+	}
+	s.resources[gv][r.name()] = r
+	return s.buildDiscoveryLocked()
+}
+
+// unserve removes r from the served resources and the cache.
+func (s *Server) unserve(r *resource) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gv := r.groupVersion()
+	if s.resources[gv][r.name()] != r {
+		return nil
+	}
+	delete(s.resources[gv], r.name())
+	if len(s.resources[gv]) == 0 {
+		delete(s.resources, gv)
+		s.groups = slices.DeleteFunc(s.groups, func(g schema.GroupVersion) bool { return g == gv })
+	}
+	if r.storage == nil {
+		s.cache.remove(r)
+	}
+	return s.buildDiscoveryLocked()
+}
+
+// lookup finds a served resource.
+func (s *Server) lookup(gv schema.GroupVersion, name string) *resource {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.resources[gv][name]
 }
 
 // Run loads the watch cache, creates the objects every cluster has, and
@@ -357,13 +399,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, req *request) {
 		s.serveNonResource(w, r, req)
 		return
 	}
-	gvr, ok := s.resources[schema.GroupVersion{Group: in.Group, Version: in.Version}]
-	if !ok {
-		s.writeError(w, req, apierrors.NewNotFound(schema.GroupResource{}, ""))
-		return
-	}
-	res, ok := gvr[in.Resource]
-	if !ok {
+	res := s.lookup(schema.GroupVersion{Group: in.Group, Version: in.Version}, in.Resource)
+	if res == nil {
 		s.writeError(w, req, apierrors.NewNotFound(schema.GroupResource{Group: in.Group, Resource: in.Resource}, ""))
 		return
 	}
