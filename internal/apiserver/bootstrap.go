@@ -73,7 +73,14 @@ func (s *Server) bootstrap(ctx context.Context) error {
 // ensure creates obj through the normal create path unless it exists.
 func (s *Server) ensure(ctx context.Context, res *resource, obj runtime.Object) error {
 	obj.GetObjectKind().SetGroupVersionKind(res.gvk)
-	_, err := s.create(ctx, &request{res: res, user: systemUser}, res, "", obj, false)
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Get(ctx, res.key(acc.GetNamespace(), acc.GetName())); err == nil {
+		return nil
+	}
+	_, err = s.create(ctx, &request{res: res, user: systemUser}, res, "", obj, false)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating %s: %w", res.GroupResource(), err)
 	}
