@@ -27,10 +27,11 @@ func kindChecks() map[schema.GroupKind]Strategy {
 		core("LimitRange"):            {Default: defaulter(defaultLimitRange), Validate: validator(validateLimitRange)},
 		core("ResourceQuota"):         {Default: defaulter(defaultResourceQuota), Validate: validator(validateResourceQuota), ValidateUpdate: updateValidator(validateResourceQuotaUpdate)},
 
-		gk("apps", "Deployment"):  {Default: defaulter(defaultDeployment)},
-		gk("apps", "ReplicaSet"):  {Default: defaulter(defaultReplicaSet)},
-		gk("apps", "StatefulSet"): {Default: defaulter(defaultStatefulSet)},
-		gk("apps", "DaemonSet"):   {Default: defaulter(defaultDaemonSet)},
+		gk("apps", "Deployment"):         {Default: defaulter(defaultDeployment), Validate: validator(validateDeployment), ValidateUpdate: updateValidator(validateDeploymentUpdate)},
+		gk("apps", "ReplicaSet"):         {Default: defaulter(defaultReplicaSet), Validate: validator(validateReplicaSet), ValidateUpdate: updateValidator(validateReplicaSetUpdate)},
+		gk("apps", "StatefulSet"):        {Default: defaulter(defaultStatefulSet), Validate: validator(validateStatefulSet), ValidateUpdate: updateValidator(validateStatefulSetUpdate)},
+		gk("apps", "DaemonSet"):          {Default: defaulter(defaultDaemonSet), Validate: validator(validateDaemonSet), ValidateUpdate: updateValidator(validateDaemonSetUpdate)},
+		gk("apps", "ControllerRevision"): {Validate: validator(validateControllerRevision), ValidateUpdate: updateValidator(validateControllerRevisionUpdate)},
 
 		gk("batch", "Job"):     {Default: defaulter(defaultJob)},
 		gk("batch", "CronJob"): {Default: defaulter(defaultCronJob)},

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -266,8 +267,8 @@ func TestValidatePodTemplate(t *testing.T) {
 	}
 }
 
-// FuzzPodChecks feeds arbitrary JSON decoded into a Pod through Default,
-// Validate and ValidateUpdate; none may panic.
+// FuzzPodChecks feeds arbitrary JSON decoded into a Pod, and into a
+// Deployment, through Default, Validate and ValidateUpdate; none may panic.
 func FuzzPodChecks(f *testing.F) {
 	seed, err := json.Marshal(validPod())
 	if err != nil {
@@ -278,7 +279,7 @@ func FuzzPodChecks(f *testing.F) {
 	f.Add([]byte(`{"spec":{"replicas":-1,"selector":{"matchExpressions":[{"key":"a","operator":"In"}]},"strategy":{"rollingUpdate":{"maxSurge":"x%"}},"template":{"spec":{"initContainers":[{"restartPolicy":"Always"}],"ephemeralContainers":[{"name":"e"}]}}}}`))
 	f.Add([]byte(`{"spec":{"containers":[{"resources":{"limits":{"hugepages-2Mi":"1Mi"},"requests":{"example.com/x":"1"}},"env":[{"name":"x","valueFrom":{"fieldRef":{"fieldPath":"metadata.labels['a']"},"resourceFieldRef":{"resource":"limits.cpu","divisor":"3"}}}]}],"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{}}}}}`))
 	checks := kindChecks()
-	pods := checks[corev1.SchemeGroupVersion.WithKind("Pod").GroupKind()]
+	pods, deployments := checks[corev1.SchemeGroupVersion.WithKind("Pod").GroupKind()], checks[appsv1.SchemeGroupVersion.WithKind("Deployment").GroupKind()]
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pod := &corev1.Pod{}
 		if json.Unmarshal(data, pod) == nil {
@@ -286,6 +287,13 @@ func FuzzPodChecks(f *testing.F) {
 			pods.Default(pod)
 			pods.Validate(pod)
 			pods.ValidateUpdate(pod, old)
+		}
+		d := &appsv1.Deployment{}
+		if json.Unmarshal(data, d) == nil {
+			old := d.DeepCopy()
+			deployments.Default(d)
+			deployments.Validate(d)
+			deployments.ValidateUpdate(d, old)
 		}
 	})
 }
