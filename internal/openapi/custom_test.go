@@ -3,13 +3,13 @@ package openapi
 import (
 	"encoding/json"
 	"maps"
-	"slices"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	openapiv2 "github.com/google/gnostic-models/openapiv2"
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
