@@ -20,8 +20,7 @@ import (
 // discoveryHandler serves legacy discovery (/api, /apis and one resource
 // list per group version) for resources, and hands /openapi/ to s: the
 // least a real kubectl needs to map resource names and read OpenAPI.
-func discoveryHandler(t *testing.T, s *Service, resources []registry.Resource) http.Handler {
-	t.Helper()
+func discoveryHandler(s *Service, resources []registry.Resource) http.Handler {
 	lists := map[string]*metav1.APIResourceList{}
 	groups := &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
 	groupIndex := map[string]int{}
@@ -57,9 +56,9 @@ func discoveryHandler(t *testing.T, s *Service, resources []registry.Resource) h
 	}
 	write := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
-		if err := json.NewEncoder(w).Encode(v); err != nil {
-			t.Errorf("writing discovery: %v", err)
-		}
+		// A failed write means kubectl hung up; what it got is checked
+		// by its output.
+		_ = json.NewEncoder(w).Encode(v)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -85,7 +84,7 @@ func TestKubectl(t *testing.T) {
 		t.Skip("kubectl is not installed")
 	}
 	resources := registry.Builtin()
-	srv := httptest.NewTLSServer(discoveryHandler(t, builtinService(t), resources))
+	srv := httptest.NewTLSServer(discoveryHandler(builtinService(t), resources))
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
