@@ -543,14 +543,14 @@ func validateNodeUpdate(n, old *corev1.Node) field.ErrorList {
 	return allErrs
 }
 
-var accessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOnce, corev1.ReadWriteOncePod}
+var supportedAccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOnce, corev1.ReadWriteOncePod}
 
 func validateAccessModes(modes []corev1.PersistentVolumeAccessMode, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	rwop, other := false, false
 	for _, m := range modes {
-		if !slices.Contains(accessModes, m) {
-			allErrs = append(allErrs, field.NotSupported(fldPath, m, accessModes))
+		if !slices.Contains(supportedAccessModes, m) {
+			allErrs = append(allErrs, field.NotSupported(fldPath, m, supportedAccessModes))
 		} else if m == corev1.ReadWriteOncePod {
 			rwop = true
 		} else {
