@@ -33,8 +33,8 @@ func kindChecks() map[schema.GroupKind]Strategy {
 		gk("apps", "DaemonSet"):          {Default: defaulter(defaultDaemonSet), Validate: validator(validateDaemonSet), ValidateUpdate: updateValidator(validateDaemonSetUpdate)},
 		gk("apps", "ControllerRevision"): {Validate: validator(validateControllerRevision), ValidateUpdate: updateValidator(validateControllerRevisionUpdate)},
 
-		gk("batch", "Job"):     {Default: defaulter(defaultJob)},
-		gk("batch", "CronJob"): {Default: defaulter(defaultCronJob)},
+		gk("batch", "Job"):     {Default: defaulter(defaultJob), Validate: validator(validateJob), ValidateUpdate: updateValidator(validateJobUpdate)},
+		gk("batch", "CronJob"): {Default: defaulter(defaultCronJob), Validate: validator(validateCronJob)},
 
 		gk("networking.k8s.io", "NetworkPolicy"): {Default: defaulter(defaultNetworkPolicy)},
 		gk("networking.k8s.io", "IngressClass"):  {Default: defaulter(defaultIngressClass)},
