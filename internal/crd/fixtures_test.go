@@ -5,6 +5,7 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 )
@@ -42,8 +43,12 @@ func schemaOf(t testing.TB, y string) *apiextensionsv1.JSONSchemaProps {
 // JSON (int64 and float64 numbers).
 func objectOf(t testing.TB, y string) map[string]any {
 	t.Helper()
+	j, err := yaml.YAMLToJSON([]byte(y))
+	if err != nil {
+		t.Fatalf("parsing object: %v", err)
+	}
 	obj := map[string]any{}
-	if err := yaml.Unmarshal([]byte(y), &obj); err != nil {
+	if err := utiljson.Unmarshal(j, &obj); err != nil {
 		t.Fatalf("parsing object: %v", err)
 	}
 	return obj

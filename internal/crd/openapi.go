@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -210,7 +211,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // resultErrors turns the result of an OpenAPI validation into field
-// errors under pth, as upstream does.
+// errors under pth, as upstream does, sorted (the validator's order
+// depends on map iteration).
 func resultErrors(pth *field.Path, r *validate.Result) field.ErrorList {
 	if r == nil || r.IsValid() {
 		return nil
@@ -254,6 +256,7 @@ func resultErrors(pth *field.Path, r *validate.Result) field.ErrorList {
 			errs = append(errs, field.Invalid(errPath, value, verr.Error()))
 		}
 	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errs
 }
 
