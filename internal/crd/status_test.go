@@ -59,9 +59,12 @@ func TestStatus(t *testing.T) {
 			},
 		},
 		{
-			name:   "conflicting kind in another group is no conflict",
-			crd:    newCRD(t).obj(),
-			others: []*crd{newCRD(t).with(func(c *crd) { c.Name, c.Spec.Group = "crontabs.other.example.com", "other.example.com"; c.Status.AcceptedNames = cronNames }).obj()},
+			name: "conflicting kind in another group is no conflict",
+			crd:  newCRD(t).obj(),
+			others: []*crd{newCRD(t).with(func(c *crd) {
+				c.Name, c.Spec.Group = "crontabs.other.example.com", "other.example.com"
+				c.Status.AcceptedNames = cronNames
+			}).obj()},
 			want: apiextensionsv1.CustomResourceDefinitionStatus{
 				AcceptedNames:  cronNames,
 				Conditions:     []cond{accepted, established},
