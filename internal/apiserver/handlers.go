@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -104,6 +105,9 @@ func fieldValidation(req *request) (string, error) {
 // decodeBody decodes a request body into a new object of kind gvk, honouring
 // the Content-Type and fieldValidation.
 func (s *Server) decodeBody(r *http.Request, req *request, body []byte, gvk schema.GroupVersionKind, into runtime.Object) (runtime.Object, error) {
+	if _, ok := into.(*unstructured.Unstructured); ok && req.res.custom != nil {
+		return s.decodeCustomBody(r, req, body)
+	}
 	mode, err := fieldValidation(req)
 	if err != nil {
 		return nil, err
@@ -159,7 +163,10 @@ func dryRun(req *request) (bool, error) {
 
 // encodeForStore encodes obj as stored: protobuf with its resourceVersion
 // cleared (the store revision is the resourceVersion).
-func (s *Server) encodeForStore(obj runtime.Object) ([]byte, error) {
+func (s *Server) encodeForStore(res *resource, obj runtime.Object) ([]byte, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return res.encodeCustom(u)
+	}
 	acc, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
@@ -176,6 +183,9 @@ func (s *Server) encodeForStore(obj runtime.Object) ([]byte, error) {
 
 // decode decodes a stored value into a new typed object with TypeMeta set.
 func (r *resource) decode(value []byte) (runtime.Object, error) {
+	if r.custom != nil {
+		return r.decodeCustom(value)
+	}
 	obj := r.newObject()
 	if err := decodeEnvelope(value, obj); err != nil {
 		return nil, err
@@ -233,10 +243,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, req *request)
 		if err != nil {
 			return err
 		}
-		co, err = s.cache.get(r.Context(), res, res.key(in.Namespace, in.Name), min)
+		co, err = s.cache.get(r.Context(), res.storageResource(), res.key(in.Namespace, in.Name), min)
 		if err != nil {
 			return err
 		}
+		co = res.view(co)
 		if co == nil {
 			return notFound(res, in.Name)
 		}
@@ -244,7 +255,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, req *request)
 	}
 	switch in.Subresource {
 	case "scale":
-		sc, err := scaleOf(obj)
+		sc, err := res.scaleOf(obj)
 		if err != nil {
 			return err
 		}
@@ -286,8 +297,18 @@ func partialMetadata(obj runtime.Object, version string) *metav1.PartialObjectMe
 	acc, _ := meta.Accessor(obj)
 	apiVersion, kind := obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
 	p := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
-	if om, ok := acc.(*metav1.ObjectMeta); ok {
+	switch om := acc.(type) {
+	case *metav1.ObjectMeta:
 		p.ObjectMeta = *om
+	case *unstructured.Unstructured:
+		p.ObjectMeta = metav1.ObjectMeta{
+			Name: om.GetName(), GenerateName: om.GetGenerateName(), Namespace: om.GetNamespace(),
+			UID: om.GetUID(), ResourceVersion: om.GetResourceVersion(), Generation: om.GetGeneration(),
+			CreationTimestamp: om.GetCreationTimestamp(), DeletionTimestamp: om.GetDeletionTimestamp(),
+			DeletionGracePeriodSeconds: om.GetDeletionGracePeriodSeconds(), Labels: om.GetLabels(),
+			Annotations: om.GetAnnotations(), OwnerReferences: om.GetOwnerReferences(),
+			Finalizers: om.GetFinalizers(), ManagedFields: om.GetManagedFields(),
+		}
 	}
 	p.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/" + version, Kind: "PartialObjectMetadata"}
 	return p
@@ -379,7 +400,7 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	if err != nil {
 		return nil, err
 	}
-	value, err := s.encodeForStore(obj)
+	value, err := s.encodeForStore(res, obj)
 	if err != nil {
 		undo()
 		return nil, err
@@ -565,7 +586,7 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		if err != nil {
 			return nil, 0, err
 		}
-		value, err := s.encodeForStore(obj)
+		value, err := s.encodeForStore(res, obj)
 		if err != nil {
 			undo()
 			return nil, 0, err
