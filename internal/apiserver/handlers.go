@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -568,7 +569,7 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		}
 		acc, _ := meta.Accessor(obj)
 		// An object being deleted whose last finalizer is gone is deleted now.
-		if acc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) == 0 && !dry {
+		if acc.GetDeletionTimestamp() != nil && !hasFinalizers(obj, acc) && !dry {
 			_, err := s.store.Delete(ctx, key, kv.ModRevision)
 			if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
 				continue
@@ -639,7 +640,14 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 	}
 	oldAcc, _ := meta.Accessor(old)
 	sub := req.info.Subresource
-	if sub == "status" {
+	if sub == "finalize" {
+		// A finalize write changes only a namespace's spec.finalizers.
+		fresh := old.DeepCopyObject().(*corev1.Namespace)
+		fresh.Spec.Finalizers = obj.(*corev1.Namespace).Spec.Finalizers
+		fresh.ManagedFields = acc.GetManagedFields()
+		reflectSet(obj, fresh)
+		acc, _ = meta.Accessor(obj)
+	} else if sub == "status" {
 		// A status write changes only the status.
 		fresh := old.DeepCopyObject()
 		copyStatus(fresh, obj)
@@ -669,6 +677,15 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 		return nil
 	}
 	return s.trackUpdate(req, res, obj, old)
+}
+
+// hasFinalizers reports whether obj still waits for finalizers: its
+// metadata's, and for a namespace those in its spec.
+func hasFinalizers(obj runtime.Object, acc metav1.Object) bool {
+	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 {
+		return true
+	}
+	return len(acc.GetFinalizers()) > 0
 }
 
 // beforeWrite runs the kind's write hook, turning its field errors into 422.
