@@ -109,7 +109,7 @@ func (s *Server) delete(ctx context.Context, res *resource, namespace, name stri
 			if !changed || dry {
 				return obj, nil
 			}
-			value, err := s.encodeForStore(obj)
+			value, err := s.encodeForStore(res, obj)
 			if err != nil {
 				return nil, err
 			}
@@ -133,6 +133,7 @@ func (s *Server) delete(ctx context.Context, res *resource, namespace, name stri
 		if err != nil {
 			return nil, storeErr(res, name, err)
 		}
+		s.afterWrite(ctx, res, nil, obj)
 		return obj, nil
 	}
 }
@@ -223,7 +224,7 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	items, _, err := s.cache.snapshot(r.Context(), res, res.listPrefix(in.Namespace), rev)
+	items, _, err := s.cache.snapshot(r.Context(), res.storageResource(), res.listPrefix(in.Namespace), rev)
 	if err != nil {
 		return err
 	}
@@ -250,4 +251,3 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 	s.writeObject(w, req, http.StatusOK, list)
 	return nil
 }
-

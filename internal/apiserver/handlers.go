@@ -7,15 +7,15 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"reflect"
 	"strconv"
 
 	"github.com/google/uuid"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -106,6 +106,9 @@ func fieldValidation(req *request) (string, error) {
 // decodeBody decodes a request body into a new object of kind gvk, honouring
 // the Content-Type and fieldValidation.
 func (s *Server) decodeBody(r *http.Request, req *request, body []byte, gvk schema.GroupVersionKind, into runtime.Object) (runtime.Object, error) {
+	if _, ok := into.(*unstructured.Unstructured); ok && req.res.custom != nil {
+		return s.decodeCustomBody(r, req, body)
+	}
 	mode, err := fieldValidation(req)
 	if err != nil {
 		return nil, err
@@ -161,7 +164,10 @@ func dryRun(req *request) (bool, error) {
 
 // encodeForStore encodes obj as stored: protobuf with its resourceVersion
 // cleared (the store revision is the resourceVersion).
-func (s *Server) encodeForStore(obj runtime.Object) ([]byte, error) {
+func (s *Server) encodeForStore(res *resource, obj runtime.Object) ([]byte, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return res.encodeCustom(u)
+	}
 	acc, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
@@ -178,6 +184,9 @@ func (s *Server) encodeForStore(obj runtime.Object) ([]byte, error) {
 
 // decode decodes a stored value into a new typed object with TypeMeta set.
 func (r *resource) decode(value []byte) (runtime.Object, error) {
+	if r.custom != nil {
+		return r.decodeCustom(value)
+	}
 	obj := r.newObject()
 	if err := decodeEnvelope(value, obj); err != nil {
 		return nil, err
@@ -235,10 +244,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, req *request)
 		if err != nil {
 			return err
 		}
-		co, err = s.cache.get(r.Context(), res, res.key(in.Namespace, in.Name), min)
+		co, err = s.cache.get(r.Context(), res.storageResource(), res.key(in.Namespace, in.Name), min)
 		if err != nil {
 			return err
 		}
+		co = res.view(co)
 		if co == nil {
 			return notFound(res, in.Name)
 		}
@@ -246,7 +256,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, req *request)
 	}
 	switch in.Subresource {
 	case "scale":
-		sc, err := scaleOf(obj)
+		sc, err := res.scaleOf(obj)
 		if err != nil {
 			return err
 		}
@@ -288,8 +298,18 @@ func partialMetadata(obj runtime.Object, version string) *metav1.PartialObjectMe
 	acc, _ := meta.Accessor(obj)
 	apiVersion, kind := obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
 	p := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
-	if om, ok := acc.(*metav1.ObjectMeta); ok {
+	switch om := acc.(type) {
+	case *metav1.ObjectMeta:
 		p.ObjectMeta = *om
+	case *unstructured.Unstructured:
+		p.ObjectMeta = metav1.ObjectMeta{
+			Name: om.GetName(), GenerateName: om.GetGenerateName(), Namespace: om.GetNamespace(),
+			UID: om.GetUID(), ResourceVersion: om.GetResourceVersion(), Generation: om.GetGeneration(),
+			CreationTimestamp: om.GetCreationTimestamp(), DeletionTimestamp: om.GetDeletionTimestamp(),
+			DeletionGracePeriodSeconds: om.GetDeletionGracePeriodSeconds(), Labels: om.GetLabels(),
+			Annotations: om.GetAnnotations(), OwnerReferences: om.GetOwnerReferences(),
+			Finalizers: om.GetFinalizers(), ManagedFields: om.GetManagedFields(),
+		}
 	}
 	p.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/" + version, Kind: "PartialObjectMetadata"}
 	return p
@@ -352,7 +372,7 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	acc.SetDeletionTimestamp(nil)
 	acc.SetDeletionGracePeriodSeconds(nil)
 	acc.SetSelfLink("")
-	if reflectField(obj, "Spec").IsValid() {
+	if hasSpec(obj) {
 		acc.SetGeneration(1)
 	} else {
 		acc.SetGeneration(0)
@@ -360,6 +380,11 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	prepareForCreate(res, obj)
 	if res.Strategy.Default != nil {
 		res.Strategy.Default(obj)
+	}
+	if !req.applied {
+		if err := s.trackUpdate(req, res, obj, nil); err != nil {
+			return nil, err
+		}
 	}
 	if errs := s.validateCreate(res, obj, acc); len(errs) > 0 {
 		return nil, invalid(res, acc.GetName(), errs)
@@ -372,15 +397,21 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	if dry {
 		return obj, nil
 	}
-	value, err := s.encodeForStore(obj)
+	undo, err := s.beforeWrite(ctx, res, acc.GetName(), obj, nil)
 	if err != nil {
 		return nil, err
 	}
-	rev, err := s.store.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), value)
-	if errors.Is(err, store.ErrExists) {
-		return nil, alreadyExists(res, acc.GetName())
-	}
+	value, err := s.encodeForStore(res, obj)
 	if err != nil {
+		undo()
+		return nil, err
+	}
+	rev, err := s.store.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), value)
+	if err != nil {
+		undo()
+		if errors.Is(err, store.ErrExists) {
+			return nil, alreadyExists(res, acc.GetName())
+		}
 		return nil, err
 	}
 	acc.SetResourceVersion(strconv.FormatInt(rev, 10))
@@ -412,8 +443,8 @@ func (s *Server) validateUpdate(res *resource, obj, old runtime.Object) field.Er
 // nameValidator is the metadata.name rule of a kind, as upstream.
 func nameValidator(res *resource) apivalidation.ValidateNameFunc {
 	switch {
-	case res.Group == "" && (res.Resource.Resource == "namespaces" || res.Resource.Resource == "services"):
-		if res.Resource.Resource == "services" {
+	case res.Group == "" && (res.name() == "namespaces" || res.name() == "services"):
+		if res.name() == "services" {
 			return apivalidation.NameIsDNS1035Label
 		}
 		return apivalidation.ValidateNamespaceName
@@ -440,7 +471,7 @@ func pathSegmentName(name string, prefix bool) []string {
 
 // checkNamespace refuses content in a missing or terminating namespace.
 func (s *Server) checkNamespace(ctx context.Context, name string) error {
-	nsRes := s.resources[schema.GroupVersion{Version: "v1"}]["namespaces"]
+	nsRes := s.lookup(schema.GroupVersion{Version: "v1"}, "namespaces")
 	kv, err := s.store.Get(ctx, nsRes.key("", name))
 	if errors.Is(err, store.ErrNotFound) {
 		return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, name)
@@ -487,7 +518,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, req *reque
 		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
 	}
 	precondition := acc.GetResourceVersion()
-	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, precondition, dry, func(old runtime.Object) (runtime.Object, error) {
+	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, precondition, allowCreateOnUpdate(res), dry, func(old runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
@@ -499,17 +530,18 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, req *reque
 // errNoChange is returned by an update function that wants to write nothing.
 var errNoChange = errors.New("no change")
 
-// update applies change to the stored object and writes the result. With a
+// update applies change to the stored object and writes the result; with
+// allowCreate, a missing object is created from change(nil). With a
 // precondition resourceVersion the write fails with 409 Conflict if the
 // object moved on; without one it retries on conflict, as upstream's
 // GuaranteedUpdate. change gets a deep copy it may modify and returns the
 // new object (whose metadata the server fixes up).
-func (s *Server) update(ctx context.Context, req *request, res *resource, namespace, name, precondition string, dry bool, change func(old runtime.Object) (runtime.Object, error)) (runtime.Object, int, error) {
+func (s *Server) update(ctx context.Context, req *request, res *resource, namespace, name, precondition string, allowCreate, dry bool, change func(old runtime.Object) (runtime.Object, error)) (runtime.Object, int, error) {
 	key := res.key(namespace, name)
 	for attempt := 0; ; attempt++ {
 		old, kv, err := s.getStored(ctx, res, namespace, name)
 		if err != nil {
-			if apierrors.IsNotFound(err) && allowCreateOnUpdate(res) && precondition == "" {
+			if apierrors.IsNotFound(err) && allowCreate && precondition == "" {
 				obj, err := change(nil)
 				if err != nil {
 					return nil, 0, err
@@ -537,7 +569,7 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		}
 		acc, _ := meta.Accessor(obj)
 		// An object being deleted whose last finalizer is gone is deleted now.
-		if acc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) == 0 && !dry {
+		if acc.GetDeletionTimestamp() != nil && !hasFinalizers(obj, acc) && !dry {
 			_, err := s.store.Delete(ctx, key, kv.ModRevision)
 			if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
 				continue
@@ -545,23 +577,35 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 			if err != nil {
 				return nil, 0, storeErr(res, name, err)
 			}
+			s.afterWrite(ctx, res, nil, old)
 			return obj, http.StatusOK, nil
 		}
-		value, err := s.encodeForStore(obj)
+		if dry {
+			return obj, http.StatusOK, nil
+		}
+		undo, err := s.beforeWrite(ctx, res, name, obj, old)
 		if err != nil {
 			return nil, 0, err
 		}
-		if string(value) == string(kv.Value) || dry {
+		value, err := s.encodeForStore(res, obj)
+		if err != nil {
+			undo()
+			return nil, 0, err
+		}
+		if string(value) == string(kv.Value) {
 			// Nothing changed: no write, the resourceVersion stays, as upstream.
+			undo()
 			return old, http.StatusOK, nil
 		}
 		rev, err := s.store.Update(ctx, key, value, kv.ModRevision)
-		if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
-			continue
-		}
 		if err != nil {
+			undo()
+			if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
+				continue
+			}
 			return nil, 0, storeErr(res, name, err)
 		}
+		s.afterWrite(ctx, res, obj, old)
 		acc.SetResourceVersion(strconv.FormatInt(rev, 10))
 		return obj, http.StatusOK, nil
 	}
@@ -596,21 +640,23 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 	}
 	oldAcc, _ := meta.Accessor(old)
 	sub := req.info.Subresource
-	if sub == "status" {
+	if sub == "finalize" {
+		// A finalize write changes only a namespace's spec.finalizers.
+		fresh := old.DeepCopyObject().(*corev1.Namespace)
+		fresh.Spec.Finalizers = obj.(*corev1.Namespace).Spec.Finalizers
+		fresh.ManagedFields = acc.GetManagedFields()
+		reflectSet(obj, fresh)
+		acc, _ = meta.Accessor(obj)
+	} else if sub == "status" {
 		// A status write changes only the status.
-		status := reflectField(obj, "Status")
 		fresh := old.DeepCopyObject()
-		if f := reflectField(fresh, "Status"); f.IsValid() && status.IsValid() {
-			f.Set(status)
-		}
+		copyStatus(fresh, obj)
 		freshAcc, _ := meta.Accessor(fresh)
 		freshAcc.SetManagedFields(acc.GetManagedFields())
-		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(fresh).Elem())
+		reflectSet(obj, fresh)
 		acc, _ = meta.Accessor(obj)
 	} else if res.Status {
-		if f, o := reflectField(obj, "Status"), reflectField(old, "Status"); f.IsValid() && o.IsValid() {
-			f.Set(o)
-		}
+		copyStatus(obj, old)
 	}
 	acc.SetUID(oldAcc.GetUID())
 	acc.SetCreationTimestamp(oldAcc.GetCreationTimestamp())
@@ -624,19 +670,43 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 	if sub != "status" && res.Strategy.Default != nil {
 		res.Strategy.Default(obj)
 	}
-	if spec, oldSpec := reflectField(obj, "Spec"), reflectField(old, "Spec"); spec.IsValid() && oldSpec.IsValid() {
-		if !apiequality.Semantic.DeepEqual(spec.Interface(), oldSpec.Interface()) {
-			acc.SetGeneration(oldAcc.GetGeneration() + 1)
-		}
+	if specChanged(obj, old, res.Status) {
+		acc.SetGeneration(oldAcc.GetGeneration() + 1)
 	}
-	return nil
+	if req.applied {
+		return nil
+	}
+	return s.trackUpdate(req, res, obj, old)
 }
 
-// reflectField returns the named top-level field of a typed object.
-func reflectField(obj runtime.Object, name string) reflect.Value {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return reflect.Value{}
+// hasFinalizers reports whether obj still waits for finalizers: its
+// metadata's, and for a namespace those in its spec.
+func hasFinalizers(obj runtime.Object, acc metav1.Object) bool {
+	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 {
+		return true
 	}
-	return v.Elem().FieldByName(name)
+	return len(acc.GetFinalizers()) > 0
+}
+
+// beforeWrite runs the kind's write hook, turning its field errors into 422.
+func (s *Server) beforeWrite(ctx context.Context, res *resource, name string, obj, old runtime.Object) (undo func(), err error) {
+	h := s.hooks[res.GroupResource()]
+	if h == nil {
+		return func() {}, nil
+	}
+	undo, errs, err := h.beforeWrite(ctx, obj, old)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		undo()
+		return nil, invalid(res, name, errs)
+	}
+	return undo, nil
+}
+
+func (s *Server) afterWrite(ctx context.Context, res *resource, obj, old runtime.Object) {
+	if h := s.hooks[res.GroupResource()]; h != nil {
+		h.afterWrite(ctx, obj, old)
+	}
 }

@@ -1,9 +1,8 @@
 package apiserver
 
 import (
-	"reflect"
-
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -13,9 +12,7 @@ import (
 // them with their status; some kinds start in a phase.
 func prepareForCreate(res *resource, obj runtime.Object) {
 	if res.Status && res.Kind != "Node" {
-		if f := reflectField(obj, "Status"); f.IsValid() && f.CanSet() {
-			f.Set(reflect.Zero(f.Type()))
-		}
+		clearStatus(obj)
 	}
 	switch o := obj.(type) {
 	case *corev1.Pod:
@@ -29,6 +26,8 @@ func prepareForCreate(res *resource, obj runtime.Object) {
 		o.Status.Phase = corev1.VolumePending
 	case *corev1.PersistentVolumeClaim:
 		o.Status.Phase = corev1.ClaimPending
+	case *apiextensionsv1.CustomResourceDefinition:
+		o.Finalizers = addFinalizer(o.Finalizers, crdCleanupFinalizer)
 	}
 }
 

@@ -6,11 +6,14 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	"berth.dev/berth/internal/crd"
 	"berth.dev/berth/internal/registry"
 )
 
@@ -41,9 +44,17 @@ type resource struct {
 	prefix string
 	scheme *runtime.Scheme
 	cache  *cache
+	// storage is the resource whose objects this one serves in another
+	// version; nil when it serves its own.
+	storage *resource
+	// custom is set for custom resources: unstructured objects, stored as JSON.
+	custom *customInfo
 }
 
 func (r *resource) groupVersion() schema.GroupVersion { return r.GroupVersionResource.GroupVersion() }
+
+// name is the resource's plural name ("deployments").
+func (r *resource) name() string { return r.GroupVersionResource.Resource }
 
 // key returns the store key of one object.
 func (r *resource) key(namespace, name string) string {
@@ -62,6 +73,9 @@ func (r *resource) listPrefix(namespace string) string {
 }
 
 func (r *resource) newObject() runtime.Object {
+	if r.custom != nil {
+		return newUnstructured(r.gvk)
+	}
 	obj, err := r.scheme.New(r.gvk)
 	if err != nil {
 		panic(fmt.Sprintf("resource %s has no type: %v", r.gvk, err)) // checked in newResources
@@ -70,6 +84,11 @@ func (r *resource) newObject() runtime.Object {
 }
 
 func (r *resource) newList() runtime.Object {
+	if r.custom != nil {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(r.listGVK)
+		return l
+	}
 	obj, err := r.scheme.New(r.listGVK)
 	if err != nil {
 		panic(fmt.Sprintf("resource %s has no list type: %v", r.listGVK, err)) // checked in newResources
@@ -106,6 +125,15 @@ func newResources(s *runtime.Scheme, table []registry.Resource) ([]*resource, er
 			prefix:   storageKeyPrefix(rr.Group, rr.GroupVersionResource.Resource),
 			scheme:   s,
 		}
+		if gvk.GroupKind() == apiextensionsv1.Kind("CustomResourceDefinition") {
+			r.Strategy.Default = func(obj runtime.Object) { crd.Default(obj.(*apiextensionsv1.CustomResourceDefinition)) }
+			r.Strategy.Validate = func(obj runtime.Object) field.ErrorList {
+				return crd.Validate(obj.(*apiextensionsv1.CustomResourceDefinition))
+			}
+			r.Strategy.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {
+				return crd.ValidateUpdate(obj.(*apiextensionsv1.CustomResourceDefinition), old.(*apiextensionsv1.CustomResourceDefinition))
+			}
+		}
 		if !s.Recognizes(r.gvk) || !s.Recognizes(r.listGVK) {
 			return nil, fmt.Errorf("resource %s: kind %s or its list is not in the scheme", rr.GroupVersionResource, gvk)
 		}
@@ -139,9 +167,9 @@ func (r *resource) supports(verb string) bool {
 // qualifiedName is resource.group as used in error messages ("deployments.apps").
 func (r *resource) qualifiedName() string {
 	if r.Group == "" {
-		return r.Resource.Resource
+		return r.name()
 	}
-	return r.Resource.Resource + "." + r.Group
+	return r.name() + "." + r.Group
 }
 
 // apiPath is the URL path of the resource's group version.

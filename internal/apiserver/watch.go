@@ -81,6 +81,9 @@ func (c *cache) register(ctx context.Context, r *resource, prefix string, start 
 	defer c.mu.Unlock()
 	w := &watcher{res: r, prefix: prefix, ch: make(chan cacheEvent, watcherBuffer), done: make(chan struct{})}
 	var first []cacheEvent
+	if c.items[r] == nil {
+		return nil, nil, 0, apierrors.NewNotFound(r.GroupResource(), "")
+	}
 	if start.initial {
 		c.items[r].AscendGreaterOrEqual(&cachedObject{key: prefix}, func(o *cachedObject) bool {
 			if !strings.HasPrefix(o.key, prefix) {
@@ -170,7 +173,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, req *reques
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	wt, first, firstRev, err := s.cache.register(ctx, res, res.listPrefix(in.Namespace), start)
+	wt, first, firstRev, err := s.cache.register(ctx, res.storageResource(), res.listPrefix(in.Namespace), start)
 	if err != nil {
 		return err
 	}
@@ -190,6 +193,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, req *reques
 		}
 	}
 	send := func(ev cacheEvent) error {
+		ev.obj, ev.prev, ev.res = res.view(ev.obj), res.view(ev.prev), res
 		typ, obj, ok := filterEvent(ev, sel)
 		if !ok {
 			return nil
