@@ -298,17 +298,18 @@ func partialMetadata(obj runtime.Object, version string) *metav1.PartialObjectMe
 	acc, _ := meta.Accessor(obj)
 	apiVersion, kind := obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
 	p := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
-	switch om := acc.(type) {
-	case *metav1.ObjectMeta:
-		p.ObjectMeta = *om
-	case *unstructured.Unstructured:
+	if om, ok := acc.(metav1.ObjectMetaAccessor); ok {
+		if m, ok := om.GetObjectMeta().(*metav1.ObjectMeta); ok {
+			p.ObjectMeta = *m
+		}
+	} else if acc != nil {
 		p.ObjectMeta = metav1.ObjectMeta{
-			Name: om.GetName(), GenerateName: om.GetGenerateName(), Namespace: om.GetNamespace(),
-			UID: om.GetUID(), ResourceVersion: om.GetResourceVersion(), Generation: om.GetGeneration(),
-			CreationTimestamp: om.GetCreationTimestamp(), DeletionTimestamp: om.GetDeletionTimestamp(),
-			DeletionGracePeriodSeconds: om.GetDeletionGracePeriodSeconds(), Labels: om.GetLabels(),
-			Annotations: om.GetAnnotations(), OwnerReferences: om.GetOwnerReferences(),
-			Finalizers: om.GetFinalizers(), ManagedFields: om.GetManagedFields(),
+			Name: acc.GetName(), GenerateName: acc.GetGenerateName(), Namespace: acc.GetNamespace(),
+			UID: acc.GetUID(), ResourceVersion: acc.GetResourceVersion(), Generation: acc.GetGeneration(),
+			CreationTimestamp: acc.GetCreationTimestamp(), DeletionTimestamp: acc.GetDeletionTimestamp(),
+			DeletionGracePeriodSeconds: acc.GetDeletionGracePeriodSeconds(), Labels: acc.GetLabels(),
+			Annotations: acc.GetAnnotations(), OwnerReferences: acc.GetOwnerReferences(),
+			Finalizers: acc.GetFinalizers(), ManagedFields: acc.GetManagedFields(),
 		}
 	}
 	p.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/" + version, Kind: "PartialObjectMetadata"}
