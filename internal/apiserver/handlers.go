@@ -427,11 +427,19 @@ func (s *Server) validateCreate(res *resource, obj runtime.Object, acc metav1.Ob
 	return errs
 }
 
-func (s *Server) validateUpdate(res *resource, obj, old runtime.Object) field.ErrorList {
+func (s *Server) validateUpdate(res *resource, sub string, obj, old runtime.Object) field.ErrorList {
 	acc, _ := meta.Accessor(obj)
 	oldAcc, _ := meta.Accessor(old)
 	errs := apivalidation.ValidateObjectMetaAccessor(acc, res.Namespaced, nameValidator(res), field.NewPath("metadata"))
 	errs = append(errs, apivalidation.ValidateObjectMetaAccessorUpdate(acc, oldAcc, field.NewPath("metadata"))...)
+	if c := res.custom; c != nil {
+		// Custom resources ratchet: values unchanged since old stay valid.
+		u, o := obj.(*unstructured.Unstructured).Object, old.(*unstructured.Unstructured).Object
+		if sub == "status" {
+			return append(errs, c.version.ValidateStatusUpdate(u, o)...)
+		}
+		return append(errs, c.version.ValidateUpdate(u, o)...)
+	}
 	if res.Strategy.Validate != nil {
 		errs = append(errs, res.Strategy.Validate(obj)...)
 	}
@@ -565,7 +573,7 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		if err := s.prepareUpdate(req, res, obj, old); err != nil {
 			return nil, 0, err
 		}
-		if errs := s.validateUpdate(res, obj, old); len(errs) > 0 {
+		if errs := s.validateUpdate(res, req.info.Subresource, obj, old); len(errs) > 0 {
 			return nil, 0, invalid(res, name, errs)
 		}
 		acc, _ := meta.Accessor(obj)

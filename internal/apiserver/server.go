@@ -288,7 +288,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	out, ok := negotiateOutput(r.Header.Get("Accept"))
-	if !ok && !isPublicPath(r.URL.Path) {
+	if !ok {
+		// Non-resource paths (OpenAPI, discovery) negotiate for themselves.
+		out = outputFormat{mediaType: mediaJSON}
+	}
+	if !ok && req.info.IsResource {
 		req.out = outputFormat{mediaType: mediaJSON}
 		s.writeError(w, req, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf", 0, false))
 		return
