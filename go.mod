@@ -15,6 +15,8 @@ require (
 	k8s.io/client-go v0.37.2
 )
 
+require github.com/emicklei/go-restful/v3 v3.13.0 // indirect
+
 require (
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/fxamacker/cbor/v2 v2.9.1 // indirect
