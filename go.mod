@@ -15,7 +15,10 @@ require (
 	k8s.io/client-go v0.37.2
 )
 
-require github.com/emicklei/go-restful/v3 v3.13.0 // indirect
+require (
+	github.com/emicklei/go-restful/v3 v3.13.0 // indirect
+	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2 // indirect
+)
 
 require (
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
