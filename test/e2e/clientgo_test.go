@@ -12,10 +12,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	clientfeatures "k8s.io/client-go/features"
@@ -73,22 +76,94 @@ func createNamespace(t *testing.T, cs kubernetes.Interface, name string) string 
 	return name
 }
 
-func newDeployment(name, image string) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"e2e": "typed"}},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: image}}},
-			},
-		},
+// objectClient is what the typed client of every kind offers.
+type objectClient[T, L runtime.Object] interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+	Get(context.Context, string, metav1.GetOptions) (T, error)
+	Update(context.Context, T, metav1.UpdateOptions) (T, error)
+	List(context.Context, metav1.ListOptions) (L, error)
+	Delete(context.Context, string, metav1.DeleteOptions) error
+}
+
+// ignoreTypeMeta ignores kind and apiVersion. Upstream leaves them empty in
+// list items (kubernetes/kubernetes#3030); berth fills them in. Clients
+// accept both.
+var ignoreTypeMeta = cmpopts.IgnoreTypes(metav1.TypeMeta{})
+
+// crud drives c through create, get, update, a stale update, list (by the
+// label e2e=typed, which obj must carry) and delete of obj. change modifies
+// an object for the update. It returns the created object.
+func crud[T, L runtime.Object](t *testing.T, c objectClient[T, L], obj T, change func(T), items func(L) []T) T {
+	t.Helper()
+	ctx := t.Context()
+	name := mustAccessor(t, obj).GetName()
+	created, err := c.Create(ctx, obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create: %v", err)
 	}
+	if m := mustAccessor(t, created); m.GetUID() == "" || m.GetResourceVersion() == "" || m.GetCreationTimestamp().Time.IsZero() {
+		t.Errorf("server-set metadata missing: uid %q resourceVersion %q creationTimestamp %v",
+			m.GetUID(), m.GetResourceVersion(), m.GetCreationTimestamp())
+	}
+	got, err := c.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	if diff := cmp.Diff(created, got); diff != "" {
+		t.Errorf("get after create (-created +got):\n%s", diff)
+	}
+
+	modified := created.DeepCopyObject().(T)
+	change(modified)
+	updated, err := c.Update(ctx, modified, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if rv := mustAccessor(t, updated).GetResourceVersion(); rv == mustAccessor(t, created).GetResourceVersion() {
+		t.Errorf("update kept resourceVersion %s", rv)
+	}
+	want := modified.DeepCopyObject().(T)
+	mustAccessor(t, want).SetResourceVersion(mustAccessor(t, updated).GetResourceVersion())
+	mustAccessor(t, want).SetGeneration(mustAccessor(t, updated).GetGeneration())
+	if diff := cmp.Diff(want, updated, cmpopts.IgnoreFields(metav1.ObjectMeta{}, "ManagedFields")); diff != "" {
+		t.Errorf("update result (-sent +stored):\n%s", diff)
+	}
+	if _, err := c.Update(ctx, modified, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("update with the old resourceVersion: want 409 Conflict, got %v", err)
+	}
+
+	list, err := c.List(ctx, metav1.ListOptions{LabelSelector: "e2e=typed"})
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if la, err := meta.ListAccessor(list); err != nil || la.GetResourceVersion() == "" {
+		t.Errorf("list has no resourceVersion (%v)", err)
+	}
+	if diff := cmp.Diff([]T{updated}, items(list), ignoreTypeMeta); diff != "" {
+		t.Errorf("listed items (-updated +listed):\n%s", diff)
+	}
+
+	if err := c.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := c.Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("get after delete: want 404 NotFound, got %v", err)
+	}
+	return created
+}
+
+func mustAccessor(t *testing.T, obj runtime.Object) metav1.Object {
+	t.Helper()
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // TestTypedClient drives a typed clientset through create, get, update,
-// list and delete, once speaking JSON and once protobuf.
+// list and delete, once speaking JSON and once protobuf, on kinds that no
+// controller writes to: a core one and one of an API group.
 func TestTypedClient(t *testing.T) {
 	s := startServer(t)
 	for _, tc := range []struct{ name, contentType string }{
@@ -104,51 +179,40 @@ func TestTypedClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := t.Context()
 			ns := createNamespace(t, cs, "typed-"+tc.name)
-			deployments := cs.AppsV1().Deployments(ns)
+			labels := map[string]string{"e2e": "typed"}
 
-			created, err := deployments.Create(ctx, newDeployment("app", "busybox:1.36"), metav1.CreateOptions{})
-			if err != nil {
-				t.Fatalf("create: %v", err)
-			}
-			checkCreated(t, created)
-
-			got, err := deployments.Get(ctx, "app", metav1.GetOptions{})
-			if err != nil {
-				t.Fatalf("get: %v", err)
-			}
-			if diff := cmp.Diff(created, got); diff != "" {
-				t.Errorf("get after create (-created +got):\n%s", diff)
-			}
-
-			change := created.DeepCopy()
-			change.Spec.Template.Spec.Containers[0].Image = "busybox:1.37"
-			updated, err := deployments.Update(ctx, change, metav1.UpdateOptions{})
-			if err != nil {
-				t.Fatalf("update: %v", err)
-			}
-			if updated.ResourceVersion == created.ResourceVersion || updated.Generation != 2 ||
-				updated.Spec.Template.Spec.Containers[0].Image != "busybox:1.37" {
-				t.Errorf("update: resourceVersion %s (was %s), generation %d (want 2), image %s",
-					updated.ResourceVersion, created.ResourceVersion, updated.Generation, updated.Spec.Template.Spec.Containers[0].Image)
-			}
-			if _, err := deployments.Update(ctx, change, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
-				t.Errorf("update with the old resourceVersion: want 409 Conflict, got %v", err)
+			pt := crud(t, cs.CoreV1().PodTemplates(ns), &corev1.PodTemplate{
+				ObjectMeta: metav1.ObjectMeta{Name: "tmpl", Labels: labels},
+				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+					Containers: []corev1.Container{{Name: "c", Image: "busybox:1.36"}},
+				}},
+			}, func(pt *corev1.PodTemplate) {
+				pt.Template.Spec.Containers[0].Image = "busybox:1.37"
+			}, func(l *corev1.PodTemplateList) []*corev1.PodTemplate { return pointers(l.Items) })
+			spec := pt.Template.Spec
+			c := spec.Containers[0]
+			if diff := cmp.Diff(
+				[]any{corev1.PullIfNotPresent, "/dev/termination-log", corev1.TerminationMessageReadFile, corev1.RestartPolicyAlways, corev1.DNSClusterFirst, "default-scheduler", ptr(int64(30))},
+				[]any{c.ImagePullPolicy, c.TerminationMessagePath, c.TerminationMessagePolicy, spec.RestartPolicy, spec.DNSPolicy, spec.SchedulerName, spec.TerminationGracePeriodSeconds},
+			); diff != "" {
+				t.Errorf("pod template defaults (-want +got):\n%s", diff)
 			}
 
-			list, err := deployments.List(ctx, metav1.ListOptions{LabelSelector: "e2e=typed"})
-			if err != nil {
-				t.Fatalf("list: %v", err)
-			}
-			if list.ResourceVersion == "" || len(list.Items) != 1 {
-				t.Fatalf("list: resourceVersion %q, %d items; want a resourceVersion and 1 item", list.ResourceVersion, len(list.Items))
-			}
-			// Upstream leaves list items' kind and apiVersion empty
-			// (kubernetes/kubernetes#3030); berth fills them in. Clients
-			// accept both.
-			if diff := cmp.Diff(updated, &list.Items[0], cmpopts.IgnoreFields(appsv1.Deployment{}, "TypeMeta")); diff != "" {
-				t.Errorf("listed item (-updated +listed):\n%s", diff)
+			np := crud(t, cs.NetworkingV1().NetworkPolicies(ns), &networkingv1.NetworkPolicy{
+				ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: labels},
+				Spec: networkingv1.NetworkPolicySpec{
+					PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+					Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: []networkingv1.NetworkPolicyPort{{Port: ptr(intstr.FromInt32(80))}}}},
+				},
+			}, func(np *networkingv1.NetworkPolicy) {
+				np.Spec.Ingress[0].Ports[0].Port = ptr(intstr.FromInt32(8080))
+			}, func(l *networkingv1.NetworkPolicyList) []*networkingv1.NetworkPolicy { return pointers(l.Items) })
+			if diff := cmp.Diff(
+				[]any{[]networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, ptr(corev1.ProtocolTCP)},
+				[]any{np.Spec.PolicyTypes, np.Spec.Ingress[0].Ports[0].Protocol},
+			); diff != "" {
+				t.Errorf("network policy defaults (-want +got):\n%s", diff)
 			}
 
 			cm := &corev1.ConfigMap{
@@ -156,7 +220,7 @@ func TestTypedClient(t *testing.T) {
 				Data:       map[string]string{"text": "héllo\n"},
 				BinaryData: map[string][]byte{"raw": {0, 1, 0xfe, 0xff}},
 			}
-			gotCM, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
+			gotCM, err := cs.CoreV1().ConfigMaps(ns).Create(t.Context(), cm, metav1.CreateOptions{})
 			if err != nil {
 				t.Fatalf("create configmap: %v", err)
 			}
@@ -164,34 +228,17 @@ func TestTypedClient(t *testing.T) {
 				t.Errorf("configmap data (-sent +stored):\n%s", diff)
 			}
 
-			if err := deployments.Delete(ctx, "app", metav1.DeleteOptions{}); err != nil {
-				t.Fatalf("delete: %v", err)
-			}
-			if _, err := deployments.Get(ctx, "app", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				t.Errorf("get after delete: want 404 NotFound, got %v", err)
-			}
-
 			checkContentTypes(t, rec.all(), tc.contentType)
 		})
 	}
 }
 
-// checkCreated checks the server-set fields and defaults of a Deployment
-// made by newDeployment.
-func checkCreated(t *testing.T, d *appsv1.Deployment) {
-	t.Helper()
-	if d.UID == "" || d.ResourceVersion == "" || d.CreationTimestamp.IsZero() || d.Generation != 1 {
-		t.Errorf("server-set metadata missing: uid %q resourceVersion %q creationTimestamp %v generation %d",
-			d.UID, d.ResourceVersion, d.CreationTimestamp, d.Generation)
+func pointers[T any](items []T) []*T {
+	var ps []*T
+	for i := range items {
+		ps = append(ps, &items[i])
 	}
-	c := d.Spec.Template.Spec.Containers[0]
-	got := []any{d.Spec.Replicas, d.Spec.RevisionHistoryLimit, d.Spec.ProgressDeadlineSeconds, d.Spec.Strategy.Type,
-		c.ImagePullPolicy, c.TerminationMessagePath, d.Spec.Template.Spec.RestartPolicy}
-	want := []any{ptr(int32(1)), ptr(int32(10)), ptr(int32(600)), appsv1.RollingUpdateDeploymentStrategyType,
-		corev1.PullIfNotPresent, "/dev/termination-log", corev1.RestartPolicyAlways}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("defaults (-want +got):\n%s", diff)
-	}
+	return ps
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -238,8 +285,13 @@ func TestInformer(t *testing.T) {
 			admin := s.clientset(t)
 			ns := createNamespace(t, admin, fmt.Sprintf("informer-%d", i))
 			configMaps := admin.CoreV1().ConfigMaps(ns)
+			// Labelled, so that ConfigMaps others put in every namespace
+			// stay out of the informer.
 			newCM := func(name, v string) *corev1.ConfigMap {
-				return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"v": v}}
+				return &corev1.ConfigMap{
+					ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"e2e": "informer"}},
+					Data:       map[string]string{"v": v},
+				}
 			}
 			if _, err := configMaps.Create(ctx, newCM("before", "1"), metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
@@ -252,7 +304,8 @@ func TestInformer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
+			factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
+				informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "e2e=informer" }))
 			informer := factory.Core().V1().ConfigMaps().Informer()
 			events := make(chan string, 100)
 			_, err = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{

@@ -43,6 +43,8 @@ spec:
 kind: Service
 metadata:
   name: web
+  labels:
+    app: web
 spec:
   selector:
     app: web
@@ -54,6 +56,8 @@ spec:
 kind: ConfigMap
 metadata:
   name: web-config
+  labels:
+    app: web
 data:
   color: blue
 `
@@ -61,12 +65,16 @@ data:
 kind: Secret
 metadata:
   name: web-secret
+  labels:
+    app: web
 data:
   password: czNjcmV0
 `
 )
 
-// manifests is the whole application as one multi-document file.
+// manifests is the whole application as one multi-document file. Every
+// object has the label app=web, which the scenario selects by, so objects
+// that controllers add to namespaces do not disturb it.
 var manifests = strings.Join([]string{deploymentManifest, serviceManifest, configMapManifest, secretManifest}, "---\n")
 
 // mismatchedDeployment's selector does not select its own pod template.
@@ -384,11 +392,11 @@ func getOutputs(t *testing.T, k kubectlCmd, ns string) {
 		return k.run(t, append([]string{"get", "-n", ns}, args...)...)
 	}
 	t.Run("table", func(t *testing.T) {
-		row := wantTable(t, get("deployments"), []string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}, []string{"web"})
+		row := wantTable(t, get("deployments", "-l", "app=web"), []string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}, []string{"web"})
 		if row != nil && !regexp.MustCompile(`^\d+/2$`).MatchString(row[1]) {
 			t.Errorf("READY = %q, want */2", row[1])
 		}
-		row = wantTable(t, get("services"), []string{"NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"}, []string{"web", "ClusterIP"})
+		row = wantTable(t, get("services", "-l", "app=web"), []string{"NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"}, []string{"web", "ClusterIP"})
 		if row != nil && row[4] != "80/TCP" {
 			t.Errorf("PORT(S) = %q, want 80/TCP", row[4])
 		}
@@ -396,7 +404,7 @@ func getOutputs(t *testing.T, k kubectlCmd, ns string) {
 		wantTable(t, get("secrets", "web-secret"), []string{"NAME", "TYPE", "DATA", "AGE"}, []string{"web-secret", "Opaque", "1"})
 	})
 	t.Run("wide", func(t *testing.T) {
-		wantTable(t, get("deployments", "-o", "wide"),
+		wantTable(t, get("deployments", "-l", "app=web", "-o", "wide"),
 			[]string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"},
 			[]string{"web"}, "nginx", "nginx:1.25", "app=web")
 	})
@@ -417,7 +425,7 @@ func getOutputs(t *testing.T, k kubectlCmd, ns string) {
 			Kind  string
 			Items []metav1.PartialObjectMetadata
 		}
-		if err := json.Unmarshal([]byte(get("deployments,services,configmaps,secrets", "-o", "json")), &list); err != nil {
+		if err := json.Unmarshal([]byte(get("deployments,services,configmaps,secrets", "-l", "app=web", "-o", "json")), &list); err != nil {
 			t.Fatal(err)
 		}
 		var got []string
@@ -432,17 +440,17 @@ func getOutputs(t *testing.T, k kubectlCmd, ns string) {
 		}
 	})
 	t.Run("name", func(t *testing.T) {
-		wantOutput(t, get("deployments,services,configmaps,secrets", "-o", "name"),
+		wantOutput(t, get("deployments,services,configmaps,secrets", "-l", "app=web", "-o", "name"),
 			"deployment.apps/web", "service/web", "configmap/web-config", "secret/web-secret")
 	})
 	t.Run("jsonpath", func(t *testing.T) {
 		wantOutput(t, get("deployment", "web", "-o", "jsonpath={.metadata.name} {.spec.replicas} {.spec.template.spec.containers[0].image}"),
 			"web 2 nginx:1.25")
-		wantOutput(t, get("configmaps", "-o", `jsonpath={range .items[*]}{.metadata.name}={.data.color}{"\n"}{end}`),
+		wantOutput(t, get("configmaps", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.metadata.name}={.data.color}{"\n"}{end}`),
 			"web-config=blue")
 	})
 	t.Run("custom-columns", func(t *testing.T) {
-		wantOutput(t, get("deployments", "-o", "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas,IMAGE:.spec.template.spec.containers[*].image"),
+		wantOutput(t, get("deployments", "-l", "app=web", "-o", "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas,IMAGE:.spec.template.spec.containers[*].image"),
 			"NAME REPLICAS IMAGE", "web 2 nginx:1.25")
 	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -35,11 +36,14 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deployment, err := cs.AppsV1().Deployments(ns).Create(ctx, newDeployment("app", "busybox:1.36"), metav1.CreateOptions{})
+	policy, err := cs.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny"}, Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}},
+	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := []runtime.Object{cm, secret, deployment}
+	// Objects no controller changes, so that they compare exactly.
+	before := []runtime.Object{cm, secret, policy}
 	kubeconfigBefore := loadKubeconfig(t, s.kubeconfig)
 
 	if err := s.stop(); err != nil {
@@ -56,8 +60,8 @@ func TestRestart(t *testing.T) {
 	if diff := cmp.Diff(kubeconfigBefore, kubeconfigAfter); diff != "" {
 		t.Errorf("admin kubeconfig cluster after restart (-before +after):\n%s", diff)
 	}
-	wantOutput(t, s.kubectl(t, "get", "configmap,secret,deployment", "-n", ns, "-o", "name"),
-		"configmap/settings", "secret/token", "deployment.apps/app")
+	wantOutput(t, s.kubectl(t, "get", "configmap/settings", "secret/token", "networkpolicy/deny", "-n", ns, "-o", "name"),
+		"configmap/settings", "secret/token", "networkpolicy.networking.k8s.io/deny")
 
 	// Revisions go on from where they were: a watch from an old
 	// resourceVersion must not miss writes made after the restart.
@@ -65,8 +69,8 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rv(t, cm2.ResourceVersion) <= rv(t, deployment.ResourceVersion) {
-		t.Errorf("resourceVersion after restart %s is not after %s, written before it", cm2.ResourceVersion, deployment.ResourceVersion)
+	if rv(t, cm2.ResourceVersion) <= rv(t, policy.ResourceVersion) {
+		t.Errorf("resourceVersion after restart %s is not after %s, written before it", cm2.ResourceVersion, policy.ResourceVersion)
 	}
 }
 
@@ -92,11 +96,11 @@ func getAll(t *testing.T, cs kubernetes.Interface, ns string) []runtime.Object {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deployment, err := cs.AppsV1().Deployments(ns).Get(ctx, "app", metav1.GetOptions{})
+	policy, err := cs.NetworkingV1().NetworkPolicies(ns).Get(ctx, "deny", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []runtime.Object{cm, secret, deployment}
+	return []runtime.Object{cm, secret, policy}
 }
 
 // rv parses a resourceVersion. berth's are store revisions, so they are
