@@ -5,33 +5,101 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 )
 
-// bootstrap creates the objects every cluster has: the default namespaces.
-// It is idempotent.
+// bootstrap creates the objects every cluster has: the default namespaces
+// and the default/kubernetes Service with endpoints leading to this server.
+// It is idempotent; the endpoints are rewritten when the address changed.
 func (s *Server) bootstrap(ctx context.Context) error {
-	core := schema.GroupVersion{Version: "v1"}
-	nsRes := s.resources[core]["namespaces"]
+	core := func(name string) *resource { return s.lookup(schema.GroupVersion{Version: "v1"}, name) }
 	for _, name := range []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease} {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if err := s.ensure(ctx, nsRes, ns); err != nil {
+		if err := s.ensure(ctx, core("namespaces"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 			return err
 		}
 	}
-	return nil
+	labels := map[string]string{"component": "apiserver", "provider": "kubernetes"}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault, Labels: labels},
+		Spec: corev1.ServiceSpec{
+			Type:      corev1.ServiceTypeClusterIP,
+			ClusterIP: s.services.firstIP().String(),
+			Ports: []corev1.ServicePort{{
+				Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(int32(s.cfg.Port)),
+			}},
+			SessionAffinity: corev1.ServiceAffinityNone,
+		},
+	}
+	if err := s.ensure(ctx, core("services"), svc); err != nil {
+		return err
+	}
+	addr := s.cfg.AdvertiseAddress.String()
+	port := int32(s.cfg.Port)
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault, Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: addr}},
+			Ports:     []corev1.EndpointPort{{Name: "https", Port: port, Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	family := discoveryv1.AddressTypeIPv4
+	if s.cfg.AdvertiseAddress.Is6() {
+		family = discoveryv1.AddressTypeIPv6
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault, Labels: map[string]string{
+			discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "berth-apiserver",
+		}},
+		AddressType: family,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: &port, Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	if err := s.ensureCurrent(ctx, core("endpoints"), ep, func(o runtime.Object) { o.(*corev1.Endpoints).Subsets = ep.Subsets }); err != nil {
+		return err
+	}
+	return s.ensureCurrent(ctx, s.lookup(discoveryv1.SchemeGroupVersion, "endpointslices"), slice, func(o runtime.Object) {
+		cur := o.(*discoveryv1.EndpointSlice)
+		cur.AddressType, cur.Endpoints, cur.Ports = slice.AddressType, slice.Endpoints, slice.Ports
+	})
 }
 
 // ensure creates obj through the normal create path unless it exists.
 func (s *Server) ensure(ctx context.Context, res *resource, obj runtime.Object) error {
 	obj.GetObjectKind().SetGroupVersionKind(res.gvk)
-	req := &request{res: res, user: systemUser}
-	_, err := s.create(ctx, req, res, "", obj, false)
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Get(ctx, res.key(acc.GetNamespace(), acc.GetName())); err == nil {
+		return nil
+	}
+	_, err = s.create(ctx, &request{res: res, user: systemUser}, res, "", obj, false)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating %s: %w", res.GroupResource(), err)
 	}
 	return nil
+}
+
+// ensureCurrent creates obj, or brings the existing one up to date with set.
+func (s *Server) ensureCurrent(ctx context.Context, res *resource, obj runtime.Object, set func(runtime.Object)) error {
+	if err := s.ensure(ctx, res, obj); err != nil {
+		return err
+	}
+	acc, _ := meta.Accessor(obj)
+	req := &request{res: res, user: systemUser}
+	_, _, err := s.update(ctx, req, res, acc.GetNamespace(), acc.GetName(), "", false, false, func(old runtime.Object) (runtime.Object, error) {
+		if old == nil {
+			return nil, notFound(res, acc.GetName())
+		}
+		set(old)
+		return old, nil
+	})
+	return err
 }

@@ -59,27 +59,77 @@ type cache struct {
 	// minRev is the oldest revision a watch can resume from.
 	minRev   int64
 	items    map[*resource]*btree.BTreeG[*cachedObject]
-	prefixes []*resource
+	byPrefix map[string]*resource
+	// loaded is set once the first load is done: resources added later
+	// are listed as they are added.
+	loaded   bool
 	history  []cacheEvent // ring buffer, len historySize once full
 	histNext int          // index of the next write in history
 	watchers map[*watcher]struct{}
 }
 
 func newCache(s store.Store, log *slog.Logger) *cache {
-	c := &cache{store: s, log: log, items: map[*resource]*btree.BTreeG[*cachedObject]{}, watchers: map[*watcher]struct{}{}}
+	c := &cache{store: s, log: log, items: map[*resource]*btree.BTreeG[*cachedObject]{}, byPrefix: map[string]*resource{}, watchers: map[*watcher]struct{}{}}
 	c.cond = sync.NewCond(c.mu.RLocker())
 	return c
 }
 
 func lessObject(a, b *cachedObject) bool { return a.key < b.key }
 
-// add registers a resource before Run starts.
-func (c *cache) add(r *resource) {
+// add starts caching a resource. Before the first load it only registers
+// it; afterwards it lists the resource at the cache's revision, holding
+// the lock so that no event for it is missed.
+func (c *cache) add(ctx context.Context, r *resource) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.prefixes = append(c.prefixes, r)
-	c.items[r] = btree.NewG(32, lessObject)
+	t := btree.NewG(32, lessObject)
+	if c.loaded {
+		if err := c.listInto(ctx, r, c.rev, t); err != nil {
+			return err
+		}
+	}
+	c.byPrefix[r.prefix] = r
+	c.items[r] = t
 	r.cache = c
+	return nil
+}
+
+// remove stops caching a resource and ends its watchers.
+func (c *cache) remove(r *resource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byPrefix[r.prefix] == r {
+		delete(c.byPrefix, r.prefix)
+	}
+	delete(c.items, r)
+	for w := range c.watchers {
+		if w.res == r {
+			w.stopLocked()
+		}
+	}
+}
+
+// listInto reads every object of r at rev into t.
+func (c *cache) listInto(ctx context.Context, r *resource, rev int64, t *btree.BTreeG[*cachedObject]) error {
+	opts := store.ListOptions{Revision: rev, Limit: 10_000}
+	for {
+		page, err := c.store.List(ctx, r.prefix, opts)
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", r.prefix, err)
+		}
+		for _, kv := range page.Items {
+			o, err := r.decodeStored(kv)
+			if err != nil {
+				c.log.Error("undecodable object in store", "key", kv.Key, "err", err)
+				continue
+			}
+			t.ReplaceOrInsert(o)
+		}
+		if !page.More {
+			return nil
+		}
+		opts.Continue = page.Items[len(page.Items)-1].Key
+	}
 }
 
 // Run loads every resource and follows the store until ctx ends.
@@ -115,32 +165,34 @@ func (c *cache) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The resource set may change while listing: take it under the lock
+	// and list again if it did.
+	c.mu.RLock()
+	resources := make([]*resource, 0, len(c.byPrefix))
+	for _, r := range c.byPrefix {
+		resources = append(resources, r)
+	}
+	c.mu.RUnlock()
 	loaded := map[*resource]*btree.BTreeG[*cachedObject]{}
-	for _, r := range c.prefixes {
+	for _, r := range resources {
 		t := btree.NewG(32, lessObject)
-		opts := store.ListOptions{Revision: rev, Limit: 10_000}
-		for {
-			page, err := c.store.List(ctx, r.prefix, opts)
-			if err != nil {
-				return fmt.Errorf("listing %s: %w", r.prefix, err)
-			}
-			for _, kv := range page.Items {
-				o, err := r.decodeStored(kv)
-				if err != nil {
-					c.log.Error("undecodable object in store", "key", kv.Key, "err", err)
-					continue
-				}
-				t.ReplaceOrInsert(o)
-			}
-			if !page.More {
-				break
-			}
-			opts.Continue = page.Items[len(page.Items)-1].Key
+		if err := c.listInto(ctx, r, rev, t); err != nil {
+			return err
 		}
 		loaded[r] = t
 	}
 	c.mu.Lock()
-	c.items, c.rev, c.minRev = loaded, rev, rev
+	for _, r := range c.byPrefix {
+		if loaded[r] == nil {
+			t := btree.NewG(32, lessObject)
+			if err := c.listInto(ctx, r, rev, t); err != nil {
+				c.mu.Unlock()
+				return err
+			}
+			loaded[r] = t
+		}
+	}
+	c.items, c.rev, c.minRev, c.loaded = loaded, rev, rev, true
 	c.history, c.histNext = nil, 0
 	for w := range c.watchers {
 		w.stopLocked()
@@ -171,18 +223,29 @@ func (c *cache) follow(ctx context.Context) error {
 	}
 }
 
+// resourceFor finds the resource a key belongs to by its prefix:
+// /registry/<group>/<resource>/.
 func (c *cache) resourceFor(key string) *resource {
-	for _, r := range c.prefixes {
-		if strings.HasPrefix(key, r.prefix) {
-			return r
+	n, end := 0, -1
+	for i := range len(key) {
+		if key[i] == '/' {
+			if n++; n == 4 {
+				end = i + 1
+				break
+			}
 		}
 	}
-	return nil
+	if end < 0 {
+		return nil
+	}
+	return c.byPrefix[key[:end]]
 }
 
 // apply records one store event and hands it to the watchers.
 func (c *cache) apply(ev store.Event) {
+	c.mu.RLock()
 	r := c.resourceFor(ev.KV.Key)
+	c.mu.RUnlock()
 	var o *cachedObject
 	if r != nil {
 		var err error
@@ -192,7 +255,7 @@ func (c *cache) apply(ev store.Event) {
 		}
 	}
 	c.mu.Lock()
-	if r != nil {
+	if r != nil && c.items[r] != nil {
 		t := c.items[r]
 		ce := cacheEvent{res: r, obj: o, rev: ev.KV.ModRevision}
 		if ev.Type == store.Deleted {
@@ -261,8 +324,12 @@ func (c *cache) snapshot(ctx context.Context, r *resource, prefix string, minRev
 	if err := c.waitForLocked(ctx, minRev); err != nil {
 		return nil, 0, err
 	}
+	t := c.items[r]
+	if t == nil {
+		return nil, c.rev, nil
+	}
 	var out []*cachedObject
-	c.items[r].AscendGreaterOrEqual(&cachedObject{key: prefix}, func(o *cachedObject) bool {
+	t.AscendGreaterOrEqual(&cachedObject{key: prefix}, func(o *cachedObject) bool {
 		if !strings.HasPrefix(o.key, prefix) {
 			return false
 		}
@@ -279,7 +346,11 @@ func (c *cache) get(ctx context.Context, r *resource, key string, minRev int64) 
 	if err := c.waitForLocked(ctx, minRev); err != nil {
 		return nil, err
 	}
-	o, _ := c.items[r].Get(&cachedObject{key: key})
+	t := c.items[r]
+	if t == nil {
+		return nil, nil
+	}
+	o, _ := t.Get(&cachedObject{key: key})
 	return o, nil
 }
 

@@ -133,6 +133,7 @@ func (s *Server) delete(ctx context.Context, res *resource, namespace, name stri
 		if err != nil {
 			return nil, storeErr(res, name, err)
 		}
+		s.afterWrite(ctx, res, nil, obj)
 		return obj, nil
 	}
 }
@@ -250,4 +251,3 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 	s.writeObject(w, req, http.StatusOK, list)
 	return nil
 }
-

@@ -24,10 +24,11 @@ type discoveryDoc struct {
 	etag string
 }
 
-// buildDiscovery precomputes the aggregated discovery documents for /api
-// and /apis.
-func (s *Server) buildDiscovery() error {
+// buildDiscoveryLocked precomputes the aggregated discovery documents for
+// /api and /apis. s.mu is held for writing.
+func (s *Server) buildDiscoveryLocked() error {
 	core, groups := apidiscoveryv2.APIGroupDiscoveryList{}, apidiscoveryv2.APIGroupDiscoveryList{}
+	docs := map[string]discoveryDoc{}
 	for _, name := range s.groupNames() {
 		g := apidiscoveryv2.APIGroupDiscovery{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		for _, gv := range s.groupVersions(name) {
@@ -49,11 +50,9 @@ func (s *Server) buildDiscovery() error {
 		if err != nil {
 			return err
 		}
-		if s.aggregated == nil {
-			s.aggregated = map[string]discoveryDoc{}
-		}
-		s.aggregated[path] = discoveryDoc{body: b, etag: fmt.Sprintf(`"%X"`, sha256.Sum256(b))}
+		docs[path] = discoveryDoc{body: b, etag: fmt.Sprintf(`"%X"`, sha256.Sum256(b))}
 	}
+	s.aggregated = docs
 	return nil
 }
 
@@ -63,7 +62,7 @@ func aggregatedResource(r *resource) apidiscoveryv2.APIResourceDiscovery {
 		scope = apidiscoveryv2.ScopeNamespace
 	}
 	d := apidiscoveryv2.APIResourceDiscovery{
-		Resource:         r.Resource.Resource,
+		Resource:         r.name(),
 		ResponseKind:     &metav1.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind},
 		Scope:            scope,
 		SingularResource: r.Singular,
@@ -96,7 +95,7 @@ func (r *resource) subresources() []subresourceInfo {
 	if r.Scale {
 		out = append(out, subresourceInfo{"scale", schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}, []string{"get", "patch", "update"}})
 	}
-	if r.Group == "" && r.Resource.Resource == "namespaces" {
+	if r.Group == "" && r.name() == "namespaces" {
 		out = append(out, subresourceInfo{"finalize", r.gvk, []string{"update"}})
 	}
 	return out
@@ -131,7 +130,7 @@ func (s *Server) sortedResources(gv schema.GroupVersion) []*resource {
 	for _, r := range s.resources[gv] {
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Resource.Resource < out[j].Resource.Resource })
+	sort.Slice(out, func(i, j int) bool { return out[i].name() < out[j].name() })
 	return out
 }
 
@@ -153,7 +152,9 @@ func wantsAggregated(accept string) bool {
 }
 
 func (s *Server) serveAggregated(w http.ResponseWriter, r *http.Request, path string) {
+	s.mu.RLock()
 	doc := s.aggregated[path]
+	s.mu.RUnlock()
 	w.Header().Set("ETag", doc.etag)
 	w.Header().Set("Vary", "Accept")
 	if r.Header.Get("If-None-Match") == doc.etag {
@@ -200,6 +201,8 @@ func (s *Server) serveAPIGroups(w http.ResponseWriter, r *http.Request, req *req
 		return
 	}
 	list := &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	for _, name := range s.groupNames() {
 		if name != "" {
 			list.Groups = append(list.Groups, s.apiGroup(name))
@@ -212,6 +215,8 @@ func (s *Server) serveAPIGroups(w http.ResponseWriter, r *http.Request, req *req
 func (s *Server) serveGroupDiscovery(w http.ResponseWriter, r *http.Request, req *request) bool {
 	segs := splitPath(r.URL.Path)
 	var gv schema.GroupVersion
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	switch {
 	case len(segs) == 2 && segs[0] == "api":
 		gv = schema.GroupVersion{Version: segs[1]}
@@ -233,12 +238,12 @@ func (s *Server) serveGroupDiscovery(w http.ResponseWriter, r *http.Request, req
 	list := &metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String()}
 	for _, res := range s.sortedResources(gv) {
 		list.APIResources = append(list.APIResources, metav1.APIResource{
-			Name: res.Resource.Resource, SingularName: res.Singular, Namespaced: res.Namespaced,
+			Name: res.name(), SingularName: res.Singular, Namespaced: res.Namespaced,
 			Kind: res.Kind, Verbs: res.verbs(), ShortNames: res.ShortNames, Categories: res.Categories,
 		})
 		for _, sub := range res.subresources() {
 			list.APIResources = append(list.APIResources, metav1.APIResource{
-				Name: res.Resource.Resource + "/" + sub.name, Namespaced: res.Namespaced,
+				Name: res.name() + "/" + sub.name, Namespaced: res.Namespaced,
 				Group: sub.gvk.Group, Version: sub.gvk.Version, Kind: sub.gvk.Kind, Verbs: sub.verbs,
 			})
 		}

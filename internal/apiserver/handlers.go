@@ -7,11 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"reflect"
 	"strconv"
 
 	"github.com/google/uuid"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -352,7 +350,7 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	acc.SetDeletionTimestamp(nil)
 	acc.SetDeletionGracePeriodSeconds(nil)
 	acc.SetSelfLink("")
-	if reflectField(obj, "Spec").IsValid() {
+	if hasSpec(obj) {
 		acc.SetGeneration(1)
 	} else {
 		acc.SetGeneration(0)
@@ -360,6 +358,11 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	prepareForCreate(res, obj)
 	if res.Strategy.Default != nil {
 		res.Strategy.Default(obj)
+	}
+	if !req.applied {
+		if err := s.trackUpdate(req, res, obj, nil); err != nil {
+			return nil, err
+		}
 	}
 	if errs := s.validateCreate(res, obj, acc); len(errs) > 0 {
 		return nil, invalid(res, acc.GetName(), errs)
@@ -372,15 +375,21 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	if dry {
 		return obj, nil
 	}
-	value, err := s.encodeForStore(obj)
+	undo, err := s.beforeWrite(ctx, res, acc.GetName(), obj, nil)
 	if err != nil {
 		return nil, err
 	}
-	rev, err := s.store.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), value)
-	if errors.Is(err, store.ErrExists) {
-		return nil, alreadyExists(res, acc.GetName())
-	}
+	value, err := s.encodeForStore(obj)
 	if err != nil {
+		undo()
+		return nil, err
+	}
+	rev, err := s.store.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), value)
+	if err != nil {
+		undo()
+		if errors.Is(err, store.ErrExists) {
+			return nil, alreadyExists(res, acc.GetName())
+		}
 		return nil, err
 	}
 	acc.SetResourceVersion(strconv.FormatInt(rev, 10))
@@ -412,8 +421,8 @@ func (s *Server) validateUpdate(res *resource, obj, old runtime.Object) field.Er
 // nameValidator is the metadata.name rule of a kind, as upstream.
 func nameValidator(res *resource) apivalidation.ValidateNameFunc {
 	switch {
-	case res.Group == "" && (res.Resource.Resource == "namespaces" || res.Resource.Resource == "services"):
-		if res.Resource.Resource == "services" {
+	case res.Group == "" && (res.name() == "namespaces" || res.name() == "services"):
+		if res.name() == "services" {
 			return apivalidation.NameIsDNS1035Label
 		}
 		return apivalidation.ValidateNamespaceName
@@ -440,7 +449,7 @@ func pathSegmentName(name string, prefix bool) []string {
 
 // checkNamespace refuses content in a missing or terminating namespace.
 func (s *Server) checkNamespace(ctx context.Context, name string) error {
-	nsRes := s.resources[schema.GroupVersion{Version: "v1"}]["namespaces"]
+	nsRes := s.lookup(schema.GroupVersion{Version: "v1"}, "namespaces")
 	kv, err := s.store.Get(ctx, nsRes.key("", name))
 	if errors.Is(err, store.ErrNotFound) {
 		return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, name)
@@ -487,7 +496,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, req *reque
 		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
 	}
 	precondition := acc.GetResourceVersion()
-	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, precondition, dry, func(old runtime.Object) (runtime.Object, error) {
+	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, precondition, allowCreateOnUpdate(res), dry, func(old runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
@@ -499,17 +508,18 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, req *reque
 // errNoChange is returned by an update function that wants to write nothing.
 var errNoChange = errors.New("no change")
 
-// update applies change to the stored object and writes the result. With a
+// update applies change to the stored object and writes the result; with
+// allowCreate, a missing object is created from change(nil). With a
 // precondition resourceVersion the write fails with 409 Conflict if the
 // object moved on; without one it retries on conflict, as upstream's
 // GuaranteedUpdate. change gets a deep copy it may modify and returns the
 // new object (whose metadata the server fixes up).
-func (s *Server) update(ctx context.Context, req *request, res *resource, namespace, name, precondition string, dry bool, change func(old runtime.Object) (runtime.Object, error)) (runtime.Object, int, error) {
+func (s *Server) update(ctx context.Context, req *request, res *resource, namespace, name, precondition string, allowCreate, dry bool, change func(old runtime.Object) (runtime.Object, error)) (runtime.Object, int, error) {
 	key := res.key(namespace, name)
 	for attempt := 0; ; attempt++ {
 		old, kv, err := s.getStored(ctx, res, namespace, name)
 		if err != nil {
-			if apierrors.IsNotFound(err) && allowCreateOnUpdate(res) && precondition == "" {
+			if apierrors.IsNotFound(err) && allowCreate && precondition == "" {
 				obj, err := change(nil)
 				if err != nil {
 					return nil, 0, err
@@ -545,23 +555,35 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 			if err != nil {
 				return nil, 0, storeErr(res, name, err)
 			}
+			s.afterWrite(ctx, res, nil, old)
 			return obj, http.StatusOK, nil
 		}
-		value, err := s.encodeForStore(obj)
+		if dry {
+			return obj, http.StatusOK, nil
+		}
+		undo, err := s.beforeWrite(ctx, res, name, obj, old)
 		if err != nil {
 			return nil, 0, err
 		}
-		if string(value) == string(kv.Value) || dry {
+		value, err := s.encodeForStore(obj)
+		if err != nil {
+			undo()
+			return nil, 0, err
+		}
+		if string(value) == string(kv.Value) {
 			// Nothing changed: no write, the resourceVersion stays, as upstream.
+			undo()
 			return old, http.StatusOK, nil
 		}
 		rev, err := s.store.Update(ctx, key, value, kv.ModRevision)
-		if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
-			continue
-		}
 		if err != nil {
+			undo()
+			if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
+				continue
+			}
 			return nil, 0, storeErr(res, name, err)
 		}
+		s.afterWrite(ctx, res, obj, old)
 		acc.SetResourceVersion(strconv.FormatInt(rev, 10))
 		return obj, http.StatusOK, nil
 	}
@@ -598,19 +620,14 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 	sub := req.info.Subresource
 	if sub == "status" {
 		// A status write changes only the status.
-		status := reflectField(obj, "Status")
 		fresh := old.DeepCopyObject()
-		if f := reflectField(fresh, "Status"); f.IsValid() && status.IsValid() {
-			f.Set(status)
-		}
+		copyStatus(fresh, obj)
 		freshAcc, _ := meta.Accessor(fresh)
 		freshAcc.SetManagedFields(acc.GetManagedFields())
-		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(fresh).Elem())
+		reflectSet(obj, fresh)
 		acc, _ = meta.Accessor(obj)
 	} else if res.Status {
-		if f, o := reflectField(obj, "Status"), reflectField(old, "Status"); f.IsValid() && o.IsValid() {
-			f.Set(o)
-		}
+		copyStatus(obj, old)
 	}
 	acc.SetUID(oldAcc.GetUID())
 	acc.SetCreationTimestamp(oldAcc.GetCreationTimestamp())
@@ -624,19 +641,34 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 	if sub != "status" && res.Strategy.Default != nil {
 		res.Strategy.Default(obj)
 	}
-	if spec, oldSpec := reflectField(obj, "Spec"), reflectField(old, "Spec"); spec.IsValid() && oldSpec.IsValid() {
-		if !apiequality.Semantic.DeepEqual(spec.Interface(), oldSpec.Interface()) {
-			acc.SetGeneration(oldAcc.GetGeneration() + 1)
-		}
+	if specChanged(obj, old, res.Status) {
+		acc.SetGeneration(oldAcc.GetGeneration() + 1)
 	}
-	return nil
+	if req.applied {
+		return nil
+	}
+	return s.trackUpdate(req, res, obj, old)
 }
 
-// reflectField returns the named top-level field of a typed object.
-func reflectField(obj runtime.Object, name string) reflect.Value {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return reflect.Value{}
+// beforeWrite runs the kind's write hook, turning its field errors into 422.
+func (s *Server) beforeWrite(ctx context.Context, res *resource, name string, obj, old runtime.Object) (undo func(), err error) {
+	h := s.hooks[res.GroupResource()]
+	if h == nil {
+		return func() {}, nil
 	}
-	return v.Elem().FieldByName(name)
+	undo, errs, err := h.beforeWrite(ctx, obj, old)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		undo()
+		return nil, invalid(res, name, errs)
+	}
+	return undo, nil
+}
+
+func (s *Server) afterWrite(ctx context.Context, res *resource, obj, old runtime.Object) {
+	if h := s.hooks[res.GroupResource()]; h != nil {
+		h.afterWrite(ctx, obj, old)
+	}
 }

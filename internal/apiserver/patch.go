@@ -40,7 +40,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, req *reques
 	if in.Subresource == "scale" {
 		return s.patchScale(w, r, req, pt, body, dry)
 	}
-	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, "", dry, func(old runtime.Object) (runtime.Object, error) {
+	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, "", false, dry, func(old runtime.Object) (runtime.Object, error) {
 		if old == nil {
 			return nil, notFound(res, in.Name)
 		}
@@ -123,9 +123,4 @@ func (s *Server) decodePatched(r *http.Request, req *request, doc []byte, res *r
 	r2 := r.Clone(r.Context())
 	r2.Header.Set("Content-Type", mediaJSON)
 	return s.decodeBody(r2, req, doc, res.gvk, res.newObject())
-}
-
-// handleApply serves server-side apply (application/apply-patch+yaml).
-func (s *Server) handleApply(w http.ResponseWriter, r *http.Request, req *request) error {
-	return unsupportedMediaType(string(types.ApplyYAMLPatchType))
 }

@@ -1,8 +1,6 @@
 package apiserver
 
 import (
-	"reflect"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -13,9 +11,7 @@ import (
 // them with their status; some kinds start in a phase.
 func prepareForCreate(res *resource, obj runtime.Object) {
 	if res.Status && res.Kind != "Node" {
-		if f := reflectField(obj, "Status"); f.IsValid() && f.CanSet() {
-			f.Set(reflect.Zero(f.Type()))
-		}
+		clearStatus(obj)
 	}
 	switch o := obj.(type) {
 	case *corev1.Pod:

@@ -41,9 +41,15 @@ type resource struct {
 	prefix string
 	scheme *runtime.Scheme
 	cache  *cache
+	// storage is the resource whose objects this one serves in another
+	// version; nil when it serves its own.
+	storage *resource
 }
 
 func (r *resource) groupVersion() schema.GroupVersion { return r.GroupVersionResource.GroupVersion() }
+
+// name is the resource's plural name ("deployments").
+func (r *resource) name() string { return r.GroupVersionResource.Resource }
 
 // key returns the store key of one object.
 func (r *resource) key(namespace, name string) string {
@@ -139,9 +145,9 @@ func (r *resource) supports(verb string) bool {
 // qualifiedName is resource.group as used in error messages ("deployments.apps").
 func (r *resource) qualifiedName() string {
 	if r.Group == "" {
-		return r.Resource.Resource
+		return r.name()
 	}
-	return r.Resource.Resource + "." + r.Group
+	return r.name() + "." + r.Group
 }
 
 // apiPath is the URL path of the resource's group version.

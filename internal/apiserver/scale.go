@@ -81,7 +81,7 @@ func (s *Server) writeScale(ctx context.Context, w http.ResponseWriter, req *req
 	if sc.Spec.Replicas < 0 {
 		return invalidScale(name, field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), sc.Spec.Replicas, "must be greater than or equal to 0")})
 	}
-	out, _, err := s.update(ctx, req, res, in.Namespace, name, sc.ResourceVersion, dry, func(old runtime.Object) (runtime.Object, error) {
+	out, _, err := s.update(ctx, req, res, in.Namespace, name, sc.ResourceVersion, false, dry, func(old runtime.Object) (runtime.Object, error) {
 		if old == nil {
 			return nil, notFound(res, name)
 		}

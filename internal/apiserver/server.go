@@ -16,7 +16,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/registry"
@@ -46,30 +50,52 @@ type Config struct {
 	Authorizers []auth.Authorizer
 	// OpenAPI serves /openapi/v2 and /openapi/v3; nil answers 404 there.
 	OpenAPI http.Handler
-	Logger  *slog.Logger
+	// TypeConverter knows the schema of every built-in type (from the
+	// OpenAPI models). It enables managedFields and server-side apply;
+	// nil turns both off.
+	TypeConverter managedfields.TypeConverter
+	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ServiceCIDR is where Service ClusterIPs come from; its first address
+	// is the kubernetes Service's. Zero means 10.43.0.0/16.
+	ServiceCIDR netip.Prefix
+	// NodePortBase and NodePortSize are the NodePort range; zero means
+	// 30000 and 2768 (30000-32767).
+	NodePortBase, NodePortSize int
+	// AdvertiseAddress and Port are where the default/kubernetes Service
+	// sends clients: this server's address as pods reach it.
+	AdvertiseAddress netip.Addr
+	Port             int
 }
 
 // Server is the API server. Its Handler serves requests once Run has loaded
 // the watch cache.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	now       func() time.Time
-	store     store.Store
-	scheme    *runtime.Scheme
-	codecs    serializer.CodecFactory
-	resources map[schema.GroupVersion]map[string]*resource
-	groups    []schema.GroupVersion // served group versions, in discovery order
-	cache     *cache
-	ready     atomic.Bool
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	store  store.Store
+	scheme *runtime.Scheme
+	codecs serializer.CodecFactory
+	cache  *cache
 
-	jsonSerializer   *jsonserializer.Serializer
-	yamlSerializer   *jsonserializer.Serializer
-	protoSerializer  *protobuf.Serializer
-	strictJSON       *jsonserializer.Serializer
-	strictYAML       *jsonserializer.Serializer
+	mu sync.RWMutex // guards resources, groups and aggregated
+	// resources are the served resources by group version and name.
+	resources map[schema.GroupVersion]map[string]*resource
+	// groups are the served group versions, in discovery order.
+	groups []schema.GroupVersion
+	ready  atomic.Bool
+
+	jsonSerializer  *jsonserializer.Serializer
+	yamlSerializer  *jsonserializer.Serializer
+	protoSerializer *protobuf.Serializer
+	strictJSON      *jsonserializer.Serializer
+	strictYAML      *jsonserializer.Serializer
+	services        *serviceAllocator
+	fields          *fieldManagers // nil without a TypeConverter
+	// hooks are the kind-specific write hooks.
+	hooks map[schema.GroupResource]writeHook
 	// aggregated holds the aggregated discovery documents of /api and /apis.
 	aggregated map[string]discoveryDoc
 }
@@ -84,6 +110,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if !cfg.ServiceCIDR.IsValid() {
+		cfg.ServiceCIDR = netip.MustParsePrefix("10.43.0.0/16")
+	}
+	if cfg.NodePortBase == 0 {
+		cfg.NodePortBase, cfg.NodePortSize = 30000, 2768
+	}
+	if cfg.NodePortSize <= 0 {
+		return nil, errors.New("apiserver: empty NodePort range")
+	}
+	if !cfg.AdvertiseAddress.IsValid() {
+		cfg.AdvertiseAddress = netip.MustParseAddr("127.0.0.1")
 	}
 	sch, err := newScheme()
 	if err != nil {
@@ -108,32 +146,76 @@ func New(cfg Config) (*Server, error) {
 		protoSerializer: protobuf.NewSerializer(sch, sch),
 	}
 	s.cache = newCache(cfg.Store, s.log)
-	for _, r := range res {
-		gv := r.groupVersion()
-		if s.resources[gv] == nil {
-			s.resources[gv] = map[string]*resource{}
-			s.groups = append(s.groups, gv)
-		}
-		s.resources[gv][r.Resource.Resource] = r
-		s.cache.add(r)
+	if cfg.TypeConverter != nil {
+		s.fields = &fieldManagers{tc: cfg.TypeConverter, scheme: sch}
 	}
-	if err := s.buildDiscovery(); err != nil {
-		return nil, err
+	s.services = newServiceAllocator(cfg.Store, cfg.ServiceCIDR, cfg.NodePortBase, cfg.NodePortSize)
+	s.hooks = map[schema.GroupResource]writeHook{{Resource: "services"}: serviceHook{s.services}}
+	for _, r := range res {
+		if err := s.serve(context.Background(), r); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// serve adds r to the served resources and the cache.
+func (s *Server) serve(ctx context.Context, r *resource) error {
+	if r.storage == nil {
+		if err := s.cache.add(ctx, r); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gv := r.groupVersion()
+	if s.resources[gv] == nil {
+		s.resources[gv] = map[string]*resource{}
+		s.groups = append(s.groups, gv)
+	}
+	s.resources[gv][r.name()] = r
+	return s.buildDiscoveryLocked()
+}
+
+// unserve removes r from the served resources and the cache.
+func (s *Server) unserve(r *resource) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gv := r.groupVersion()
+	if s.resources[gv][r.name()] != r {
+		return nil
+	}
+	delete(s.resources[gv], r.name())
+	if len(s.resources[gv]) == 0 {
+		delete(s.resources, gv)
+		s.groups = slices.DeleteFunc(s.groups, func(g schema.GroupVersion) bool { return g == gv })
+	}
+	if r.storage == nil {
+		s.cache.remove(r)
+	}
+	return s.buildDiscoveryLocked()
+}
+
+// lookup finds a served resource.
+func (s *Server) lookup(gv schema.GroupVersion, name string) *resource {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.resources[gv][name]
 }
 
 // Run loads the watch cache, creates the objects every cluster has, and
 // serves until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() {
 		if err := s.cache.Run(ctx); err != nil {
 			s.log.Error("watch cache stopped", "err", err)
 		}
-	}()
-	defer func() { <-done }()
+	})
+	wg.Go(func() { s.compactLoop(ctx) })
 	if err := s.waitCacheLoaded(ctx); err != nil {
 		return err
 	}
@@ -165,12 +247,16 @@ func (s *Server) Ready() bool { return s.ready.Load() }
 
 // request carries what the handlers need about one request.
 type request struct {
-	info     requestInfo
-	res      *resource
-	out      outputFormat
-	query    url.Values
-	user     auth.User
-	warnings []string
+	info      requestInfo
+	res       *resource
+	out       outputFormat
+	query     url.Values
+	user      auth.User
+	userAgent string
+	warnings  []string
+	// applied marks a server-side apply: its field manager already
+	// recorded the managed fields.
+	applied bool
 }
 
 // Handler returns the API server's HTTP handler with the full chain.
@@ -179,7 +265,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	req := &request{info: parseRequestInfo(r), query: r.URL.Query()}
+	req := &request{info: parseRequestInfo(r), query: r.URL.Query(), userAgent: r.UserAgent()}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -313,13 +399,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, req *request) {
 		s.serveNonResource(w, r, req)
 		return
 	}
-	gvr, ok := s.resources[schema.GroupVersion{Group: in.Group, Version: in.Version}]
-	if !ok {
-		s.writeError(w, req, apierrors.NewNotFound(schema.GroupResource{}, ""))
-		return
-	}
-	res, ok := gvr[in.Resource]
-	if !ok {
+	res := s.lookup(schema.GroupVersion{Group: in.Group, Version: in.Version}, in.Resource)
+	if res == nil {
 		s.writeError(w, req, apierrors.NewNotFound(schema.GroupResource{Group: in.Group, Resource: in.Resource}, ""))
 		return
 	}

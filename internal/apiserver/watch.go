@@ -81,6 +81,9 @@ func (c *cache) register(ctx context.Context, r *resource, prefix string, start 
 	defer c.mu.Unlock()
 	w := &watcher{res: r, prefix: prefix, ch: make(chan cacheEvent, watcherBuffer), done: make(chan struct{})}
 	var first []cacheEvent
+	if c.items[r] == nil {
+		return nil, nil, 0, apierrors.NewNotFound(r.GroupResource(), "")
+	}
 	if start.initial {
 		c.items[r].AscendGreaterOrEqual(&cachedObject{key: prefix}, func(o *cachedObject) bool {
 			if !strings.HasPrefix(o.key, prefix) {

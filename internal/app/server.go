@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,13 +17,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/openapi"
 	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
+	"berth.dev/berth/internal/store/etcd"
 )
 
 // serverOptions are the flags of `berth server`.
@@ -31,6 +37,11 @@ type serverOptions struct {
 	disableAgent bool
 	datastore    string
 	logLevel     string
+	serviceCIDR  string
+	advertise    string
+	etcdCA       string
+	etcdCert     string
+	etcdKey      string
 }
 
 func serverCommand() *cobra.Command {
@@ -50,6 +61,11 @@ func serverCommand() *cobra.Command {
 	f.BoolVar(&o.disableAgent, "disable-agent", false, "do not run a node agent in this process")
 	f.StringVar(&o.datastore, "datastore", "", "where state lives: empty for the embedded store in --data-dir, or etcd://host:port[,host:port...]")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.etcdCA, "datastore-cafile", "", "CA bundle to verify the etcd servers (turns on TLS)")
+	f.StringVar(&o.etcdCert, "datastore-certfile", "", "client certificate for etcd")
+	f.StringVar(&o.etcdKey, "datastore-keyfile", "", "client key for etcd")
+	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
+	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
 	return cmd
 }
 
@@ -73,6 +89,14 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if bind == nil {
 		return fmt.Errorf("--bind-address %q: not an IP address", o.bindAddress)
 	}
+	serviceCIDR, err := netip.ParsePrefix(o.serviceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	advertise, err := advertiseAddress(o.advertise)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data dir: %w", err)
 	}
@@ -89,22 +113,37 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	defer st.Close()
 
-	api, err := apiserver.New(apiserver.Config{
-		Store:          st,
-		Resources:      registry.Builtin(),
-		Authenticators: []auth.Authenticator{&auth.X509{Roots: keys.CAPool()}},
-		Authorizers:    []auth.Authorizer{auth.Masters{}},
-		Logger:         log,
-	})
-	if err != nil {
-		return err
-	}
-
 	ln, err := net.Listen("tcp", net.JoinHostPort(bind.String(), strconv.Itoa(o.httpsPort)))
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
+	docs, err := openapi.New(openapi.Config{Resources: registry.Builtin()})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	types, err := managedfields.NewTypeConverter(docs.Models(), false)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("building the type converter: %w", err)
+	}
+	api, err := apiserver.New(apiserver.Config{
+		Store:            st,
+		Resources:        registry.Builtin(),
+		Authenticators:   []auth.Authenticator{&auth.X509{Roots: keys.CAPool()}},
+		Authorizers:      []auth.Authorizer{auth.Masters{}},
+		Logger:           log,
+		ServiceCIDR:      serviceCIDR,
+		AdvertiseAddress: advertise,
+		Port:             port,
+		OpenAPI:          docs,
+		TypeConverter:    types,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	kubeconfig := filepath.Join(o.dataDir, "admin.kubeconfig")
 	certPEM, keyPEM := keys.AdminCert()
 	serverURL := "https://" + net.JoinHostPort(loopbackFor(bind), strconv.Itoa(port))
@@ -144,6 +183,34 @@ func runServer(ctx context.Context, o serverOptions) error {
 	return nil
 }
 
+// advertiseAddress parses flag, or picks this machine's first global
+// unicast IPv4 address (loopback when it has none).
+func advertiseAddress(flag string) (netip.Addr, error) {
+	if flag != "" {
+		a, err := netip.ParseAddr(flag)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("--advertise-address: %w", err)
+		}
+		return a, nil
+	}
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr().Is4() && pfx.Addr().IsGlobalUnicast() {
+				return pfx.Addr(), nil
+			}
+		}
+	}
+	return netip.MustParseAddr("127.0.0.1"), nil
+}
+
 // loopbackFor is the address the admin kubeconfig uses to reach a server
 // bound to bind.
 func loopbackFor(bind net.IP) string {
@@ -173,11 +240,38 @@ func openStore(ctx context.Context, o serverOptions, log *slog.Logger) (store.St
 		return bolt.New(bolt.Config{Path: filepath.Join(dir, "state.db"), Logger: log})
 	}
 	if rest, ok := strings.CutPrefix(o.datastore, "etcd://"); ok && rest != "" {
-		return openEtcd(ctx, strings.Split(rest, ","), log)
+		return openEtcd(ctx, o, strings.Split(rest, ","), log)
 	}
 	return nil, fmt.Errorf("--datastore %q: want etcd://host:port[,host:port...]", o.datastore)
 }
 
-func openEtcd(context.Context, []string, *slog.Logger) (store.Store, error) {
-	return nil, errors.New("--datastore etcd: not available in this build yet")
+// openEtcd connects to an etcd cluster; with --datastore-cafile (and a
+// client certificate) the connection uses TLS.
+func openEtcd(ctx context.Context, o serverOptions, hosts []string, log *slog.Logger) (store.Store, error) {
+	var tlsCfg *tls.Config
+	scheme := "http://"
+	if o.etcdCA != "" {
+		ca, err := os.ReadFile(o.etcdCA)
+		if err != nil {
+			return nil, fmt.Errorf("--datastore-cafile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(ca) {
+			return nil, fmt.Errorf("--datastore-cafile %s: no certificates", o.etcdCA)
+		}
+		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		if o.etcdCert != "" || o.etcdKey != "" {
+			cert, err := tls.LoadX509KeyPair(o.etcdCert, o.etcdKey)
+			if err != nil {
+				return nil, fmt.Errorf("datastore client certificate: %w", err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+		scheme = "https://"
+	}
+	endpoints := make([]string, len(hosts))
+	for i, h := range hosts {
+		endpoints[i] = scheme + h
+	}
+	return etcd.New(ctx, etcd.Config{Endpoints: endpoints, TLS: tlsCfg, Logger: log})
 }

@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // kindChecks returns the defaulting and validation of each kind.
@@ -10,23 +13,25 @@ func kindChecks() map[schema.GroupKind]Strategy {
 	core := func(kind string) schema.GroupKind { return schema.GroupKind{Kind: kind} }
 	gk := func(group, kind string) schema.GroupKind { return schema.GroupKind{Group: group, Kind: kind} }
 	return map[schema.GroupKind]Strategy{
-		core("Pod"):                   {Default: defaulter(defaultPod)},
-		core("PodTemplate"):           {Default: defaulter(defaultPodTemplate)},
-		core("ReplicationController"): {Default: defaulter(defaultReplicationController)},
-		core("Service"):               {Default: defaulter(defaultService)},
-		core("Secret"):                {Default: defaulter(defaultSecret)},
-		core("Namespace"):             {Default: defaulter(defaultNamespace)},
-		core("Node"):                  {Default: defaulter(defaultNode)},
-		core("Endpoints"):             {Default: defaulter(defaultEndpoints)},
-		core("PersistentVolume"):      {Default: defaulter(defaultPersistentVolume)},
-		core("PersistentVolumeClaim"): {Default: defaulter(defaultPersistentVolumeClaim)},
-		core("LimitRange"):            {Default: defaulter(defaultLimitRange)},
-		core("ResourceQuota"):         {Default: defaulter(defaultResourceQuota)},
+		core("Pod"):                   {Default: defaulter(defaultPod), Validate: validator(validatePod), ValidateUpdate: updateValidator(validatePodUpdate)},
+		core("PodTemplate"):           {Default: defaulter(defaultPodTemplate), Validate: validator(validatePodTemplate)},
+		core("ReplicationController"): {Default: defaulter(defaultReplicationController), Validate: validator(validateReplicationController)},
+		core("Service"):               {Default: defaulter(defaultService), Validate: validator(validateService), ValidateUpdate: updateValidator(validateServiceUpdate)},
+		core("Secret"):                {Default: defaulter(defaultSecret), Validate: validator(validateSecret), ValidateUpdate: updateValidator(validateSecretUpdate)},
+		core("ConfigMap"):             {Validate: validator(validateConfigMap), ValidateUpdate: updateValidator(validateConfigMapUpdate)},
+		core("Namespace"):             {Default: defaulter(defaultNamespace), Validate: validator(validateNamespace)},
+		core("Node"):                  {Default: defaulter(defaultNode), Validate: validator(validateNode), ValidateUpdate: updateValidator(validateNodeUpdate)},
+		core("Endpoints"):             {Default: defaulter(defaultEndpoints), Validate: validator(validateEndpoints)},
+		core("PersistentVolume"):      {Default: defaulter(defaultPersistentVolume), Validate: validator(validatePersistentVolume), ValidateUpdate: updateValidator(validatePersistentVolumeUpdate)},
+		core("PersistentVolumeClaim"): {Default: defaulter(defaultPersistentVolumeClaim), Validate: validator(validatePersistentVolumeClaim), ValidateUpdate: updateValidator(validatePersistentVolumeClaimUpdate)},
+		core("LimitRange"):            {Default: defaulter(defaultLimitRange), Validate: validator(validateLimitRange)},
+		core("ResourceQuota"):         {Default: defaulter(defaultResourceQuota), Validate: validator(validateResourceQuota), ValidateUpdate: updateValidator(validateResourceQuotaUpdate)},
 
-		gk("apps", "Deployment"):  {Default: defaulter(defaultDeployment)},
-		gk("apps", "ReplicaSet"):  {Default: defaulter(defaultReplicaSet)},
-		gk("apps", "StatefulSet"): {Default: defaulter(defaultStatefulSet)},
-		gk("apps", "DaemonSet"):   {Default: defaulter(defaultDaemonSet)},
+		gk("apps", "Deployment"):         {Default: defaulter(defaultDeployment), Validate: validator(validateDeployment), ValidateUpdate: updateValidator(validateDeploymentUpdate)},
+		gk("apps", "ReplicaSet"):         {Default: defaulter(defaultReplicaSet), Validate: validator(validateReplicaSet), ValidateUpdate: updateValidator(validateReplicaSetUpdate)},
+		gk("apps", "StatefulSet"):        {Default: defaulter(defaultStatefulSet), Validate: validator(validateStatefulSet), ValidateUpdate: updateValidator(validateStatefulSetUpdate)},
+		gk("apps", "DaemonSet"):          {Default: defaulter(defaultDaemonSet), Validate: validator(validateDaemonSet), ValidateUpdate: updateValidator(validateDaemonSetUpdate)},
+		gk("apps", "ControllerRevision"): {Validate: validator(validateControllerRevision), ValidateUpdate: updateValidator(validateControllerRevisionUpdate)},
 
 		gk("batch", "Job"):     {Default: defaulter(defaultJob)},
 		gk("batch", "CronJob"): {Default: defaulter(defaultCronJob)},
@@ -52,4 +57,37 @@ func defaulter[T runtime.Object](f func(T)) func(runtime.Object) {
 			f(t)
 		}
 	}
+}
+
+// validator adapts a typed validation function to Strategy.Validate; an
+// object of another type is reported as an internal error.
+func validator[T runtime.Object](f func(T) field.ErrorList) func(runtime.Object) field.ErrorList {
+	return func(obj runtime.Object) field.ErrorList {
+		t, ok := obj.(T)
+		if !ok {
+			return field.ErrorList{wrongType[T](obj)}
+		}
+		return f(t)
+	}
+}
+
+// updateValidator adapts a typed update validation function to
+// Strategy.ValidateUpdate.
+func updateValidator[T runtime.Object](f func(obj, old T) field.ErrorList) func(obj, old runtime.Object) field.ErrorList {
+	return func(obj, old runtime.Object) field.ErrorList {
+		t, ok := obj.(T)
+		if !ok {
+			return field.ErrorList{wrongType[T](obj)}
+		}
+		o, ok := old.(T)
+		if !ok {
+			return field.ErrorList{wrongType[T](old)}
+		}
+		return f(t, o)
+	}
+}
+
+func wrongType[T runtime.Object](obj runtime.Object) *field.Error {
+	var want T
+	return field.InternalError(nil, fmt.Errorf("validating %T: got %T", want, obj))
 }

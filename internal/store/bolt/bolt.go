@@ -104,8 +104,8 @@ func New(cfg Config) (*Store, error) {
 }
 
 // Close stops the commit loop and the dispatcher, ends all watches and
-// closes the file. It waits
-// for the store's goroutines; calling it again returns the first result.
+// closes the file. It waits for the store's goroutines; calling it again
+// returns the first result.
 func (s *Store) Close() error {
 	s.close.Do(func() {
 		s.mu.Lock()

@@ -36,6 +36,10 @@ import (
 // nothing; a backend must have closed that watcher before buffering them all.
 const SlowWatcherWrites = 3000
 
+// equateEmpty makes nil and empty values (and item lists) equal: the
+// contract does not tell them apart.
+var equateEmpty = cmpopts.EquateEmpty()
+
 // timeout bounds every subtest: nothing in the suite waits longer.
 const timeout = 60 * time.Second
 
@@ -113,7 +117,7 @@ func testCreateExists(t *testing.T, ctx context.Context, s store.Store) {
 		t.Fatalf("Get: %v", err)
 	}
 	want := store.KeyValue{Key: "/e/a", Value: []byte("first"), CreateRevision: rev, ModRevision: rev}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, equateEmpty); diff != "" {
 		t.Fatalf("Get after failed Create (-want +got):\n%s", diff)
 	}
 }
@@ -195,7 +199,7 @@ func testGet(t *testing.T, ctx context.Context, s store.Store) {
 		if err != nil {
 			t.Fatalf("Get %q: %v", key, err)
 		}
-		if diff := cmp.Diff(h.cur[key], got); diff != "" {
+		if diff := cmp.Diff(h.cur[key], got, equateEmpty); diff != "" {
 			t.Fatalf("Get %q (-want +got):\n%s", key, diff)
 		}
 	}
@@ -240,7 +244,7 @@ func testListPrefix(t *testing.T, ctx context.Context, s store.Store) {
 			for _, k := range tc.want {
 				want.Items = append(want.Items, h.cur[k])
 			}
-			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(want, got, equateEmpty); diff != "" {
 				t.Fatalf("List %q (-want +got):\n%s", tc.prefix, diff)
 			}
 		})
@@ -260,7 +264,7 @@ func testListPaging(t *testing.T, ctx context.Context, s store.Store) {
 		if err != nil {
 			t.Fatalf("List: %v", err)
 		}
-		if diff := cmp.Diff(snapshot, got.Items); diff != "" || got.More {
+		if diff := cmp.Diff(snapshot, got.Items, equateEmpty); diff != "" || got.More {
 			t.Fatalf("List with Limit = key count: More = %v, items (-want +got):\n%s", got.More, diff)
 		}
 	})
@@ -296,7 +300,7 @@ func testListPaging(t *testing.T, ctx context.Context, s store.Store) {
 		opts.Revision = res.Revision
 		opts.Continue = res.Items[len(res.Items)-1].Key
 	}
-	if diff := cmp.Diff(snapshot, got); diff != "" {
+	if diff := cmp.Diff(snapshot, got, equateEmpty); diff != "" {
 		t.Fatalf("pages differ from the snapshot (-want +got):\n%s", diff)
 	}
 
@@ -355,7 +359,7 @@ func testWatchReplay(t *testing.T, ctx context.Context, s store.Store) {
 				t.Fatalf("Watch: %v", err)
 			}
 			want := h.eventsAfter(after, "/w/")
-			if diff := cmp.Diff(want, receive(t, ctx, ch, len(want))); diff != "" {
+			if diff := cmp.Diff(want, receive(t, ctx, ch, len(want)), equateEmpty); diff != "" {
 				t.Fatalf("replayed events (-want +got):\n%s", diff)
 			}
 			// Then live.
@@ -364,7 +368,7 @@ func testWatchReplay(t *testing.T, ctx context.Context, s store.Store) {
 			h.update(key, "2")
 			h.delete(key)
 			want = h.events[len(h.events)-3:]
-			if diff := cmp.Diff(want, receive(t, ctx, ch, 3)); diff != "" {
+			if diff := cmp.Diff(want, receive(t, ctx, ch, 3), equateEmpty); diff != "" {
 				t.Fatalf("live events (-want +got):\n%s", diff)
 			}
 		})
@@ -386,7 +390,7 @@ func testWatchPrefix(t *testing.T, ctx context.Context, s store.Store) {
 	want := []store.Event{h.events[0], h.events[5]}
 	// Events are in revision order, so anything wrongly delivered would come
 	// before /w/2.
-	if diff := cmp.Diff(want, receive(t, ctx, ch, 2)); diff != "" {
+	if diff := cmp.Diff(want, receive(t, ctx, ch, 2), equateEmpty); diff != "" {
 		t.Fatalf("events (-want +got):\n%s", diff)
 	}
 }
@@ -425,7 +429,7 @@ func testCompact(t *testing.T, ctx context.Context, s store.Store) {
 			t.Fatalf("Watch from the compacted revision: %v", err)
 		}
 		want := h.eventsAfter(compacted, "/k/")
-		if diff := cmp.Diff(want, receive(t, ctx, ch, len(want))); diff != "" {
+		if diff := cmp.Diff(want, receive(t, ctx, ch, len(want)), equateEmpty); diff != "" {
 			t.Fatalf("events after the compacted revision (-want +got):\n%s", diff)
 		}
 		for key, kv := range h.cur {
@@ -433,7 +437,7 @@ func testCompact(t *testing.T, ctx context.Context, s store.Store) {
 			if err != nil {
 				t.Fatalf("Get %q after Compact: %v", key, err)
 			}
-			if diff := cmp.Diff(kv, got); diff != "" {
+			if diff := cmp.Diff(kv, got, equateEmpty); diff != "" {
 				t.Fatalf("Get %q after Compact (-want +got):\n%s", key, diff)
 			}
 		}
@@ -514,7 +518,7 @@ func testConcurrentWriters(t *testing.T, ctx context.Context, s store.Store) {
 		}
 		got[ev.KV.ModRevision] = ev.KV.Key
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, equateEmpty); diff != "" {
 		t.Fatalf("watched writes (-acknowledged +watched):\n%s", diff)
 	}
 }
@@ -587,7 +591,7 @@ func testSlowWatcher(t *testing.T, ctx context.Context, s store.Store) {
 				if len(got) >= len(written) {
 					t.Fatalf("watcher received all %d events, yet was closed", len(got))
 				}
-				if diff := cmp.Diff(written[:len(got)], got); diff != "" {
+				if diff := cmp.Diff(written[:len(got)], got, equateEmpty); diff != "" {
 					t.Fatalf("events before the close are not the first writes in order (-want +got):\n%s", diff)
 				}
 				return
@@ -700,7 +704,7 @@ func (h *history) checkLists(prefix string, from int64) {
 		if err != nil {
 			h.t.Fatalf("List at %d: %v", rev, err)
 		}
-		if diff := cmp.Diff(want, res.Items, cmpopts.EquateEmpty()); diff != "" || res.Revision != rev || res.More {
+		if diff := cmp.Diff(want, res.Items, equateEmpty); diff != "" || res.Revision != rev || res.More {
 			h.t.Fatalf("List at %d: Revision %d, More %v, items (-want +got):\n%s", rev, res.Revision, res.More, diff)
 		}
 		var paged []store.KeyValue
@@ -716,7 +720,7 @@ func (h *history) checkLists(prefix string, from int64) {
 			}
 			opts.Continue = res.Items[len(res.Items)-1].Key
 		}
-		if diff := cmp.Diff(want, paged, cmpopts.EquateEmpty()); diff != "" {
+		if diff := cmp.Diff(want, paged, equateEmpty); diff != "" {
 			h.t.Fatalf("List in pages at %d (-want +got):\n%s", rev, diff)
 		}
 	}

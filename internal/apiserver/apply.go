@@ -1,0 +1,221 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/yaml"
+)
+
+// fieldManagers builds and keeps one managedfields.FieldManager per
+// resource and subresource: the managedFields bookkeeping of every write
+// and the server-side apply merge.
+type fieldManagers struct {
+	tc     managedfields.TypeConverter
+	scheme *runtime.Scheme
+
+	mu sync.Mutex // guards byKey
+	// byKey is keyed by resource and subresource ("", "status", "scale").
+	byKey map[fieldManagerKey]*managedfields.FieldManager
+}
+
+type fieldManagerKey struct {
+	res *resource
+	sub string
+}
+
+// defaulter adapts a resource's Strategy.Default to runtime.ObjectDefaulter.
+type defaulter struct{ res *resource }
+
+func (d defaulter) Default(obj runtime.Object) {
+	if d.res.Strategy.Default != nil {
+		d.res.Strategy.Default(obj)
+	}
+}
+
+func (f *fieldManagers) get(res *resource, sub string) (*managedfields.FieldManager, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := fieldManagerKey{res, sub}
+	if fm := f.byKey[k]; fm != nil {
+		return fm, nil
+	}
+	// As upstream's strategies: the main resource does not own status, the
+	// status subresource owns only status.
+	var reset map[fieldpath.APIVersion]fieldpath.Filter
+	if res.Status {
+		path := "status"
+		if sub == "status" {
+			path = "spec"
+		}
+		reset = map[fieldpath.APIVersion]fieldpath.Filter{
+			fieldpath.APIVersion(res.groupVersion().String()): fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie(path))),
+		}
+	}
+	fm, err := managedfields.NewDefaultFieldManager(f.tc, f.scheme, defaulter{res}, f.scheme, res.gvk, res.groupVersion(), sub, reset)
+	if err != nil {
+		return nil, fmt.Errorf("field manager for %s: %w", res.gvk, err)
+	}
+	if f.byKey == nil {
+		f.byKey = map[fieldManagerKey]*managedfields.FieldManager{}
+	}
+	f.byKey[k] = fm
+	return fm, nil
+}
+
+// managerName is the request's field manager: the fieldManager parameter,
+// or the first word of the User-Agent, as upstream.
+func managerName(req *request) string {
+	if m := req.query.Get("fieldManager"); m != "" {
+		return m
+	}
+	ua := req.userAgent
+	if i := strings.Index(ua, "/"); i >= 0 {
+		ua = ua[:i]
+	}
+	if len(ua) > 128 {
+		ua = ua[:128]
+	}
+	return ua
+}
+
+// validateFieldManager refuses names upstream refuses.
+func validateFieldManager(req *request) error {
+	m := req.query.Get("fieldManager")
+	if len(m) > 128 {
+		return badRequest("fieldManager: Too long: may not be longer than 128")
+	}
+	for _, r := range m {
+		if r < 0x20 || r > 0x7e {
+			return badRequest("fieldManager: Invalid value: %q: may only contain printable characters", m)
+		}
+	}
+	return nil
+}
+
+// trackUpdate records an Update operation of req's manager in obj's
+// managedFields. live is the stored object, nil on create.
+func (s *Server) trackUpdate(req *request, res *resource, obj, live runtime.Object) error {
+	if s.fields == nil {
+		return nil
+	}
+	if err := validateFieldManager(req); err != nil {
+		return err
+	}
+	fm, err := s.fields.get(res, req.info.Subresource)
+	if err != nil {
+		return err
+	}
+	if live == nil {
+		live = res.newObject()
+		live.GetObjectKind().SetGroupVersionKind(res.gvk)
+	}
+	out := fm.UpdateNoErrors(live, obj, managerName(req))
+	if out != obj {
+		reflectSet(obj, out)
+	}
+	return nil
+}
+
+// handleApply serves server-side apply (application/apply-patch+yaml):
+// the field manager merges the applied configuration into the live
+// object, creating it if it does not exist, and refuses with 409 Conflict
+// fields another manager owns unless force=true.
+func (s *Server) handleApply(w http.ResponseWriter, r *http.Request, req *request) error {
+	res, in := req.res, req.info
+	if s.fields == nil {
+		return unsupportedMediaType("application/apply-patch+yaml")
+	}
+	manager := req.query.Get("fieldManager")
+	if manager == "" {
+		return apierrors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: "PatchOptions"}, "",
+			field.ErrorList{field.Required(field.NewPath("fieldManager"), "is required for apply patch")})
+	}
+	if err := validateFieldManager(req); err != nil {
+		return err
+	}
+	force := false
+	switch v := req.query.Get("force"); v {
+	case "", "false":
+	case "true":
+		force = true
+	default:
+		return badRequest("force: invalid value %q", v)
+	}
+	if in.Subresource == "scale" {
+		return methodNotSupported(res, "apply to scale")
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	dry, err := dryRun(req)
+	if err != nil {
+		return err
+	}
+	patch := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(body, &patch.Object); err != nil {
+		return badRequest("error decoding YAML: %v", err)
+	}
+	if patch.Object == nil {
+		return badRequest("the apply patch is empty")
+	}
+	if gvk := patch.GroupVersionKind(); gvk != res.gvk {
+		return badRequest("the API version in the data (%s) does not match the expected API version (%s) and kind (%s)", patch.GetAPIVersion(), res.gvk.GroupVersion(), res.Kind)
+	}
+	if patch.GetName() != "" && patch.GetName() != in.Name {
+		return badRequest("the name of the object (%s) does not match the name on the URL (%s)", patch.GetName(), in.Name)
+	}
+	if res.Namespaced && patch.GetNamespace() != "" && patch.GetNamespace() != in.Namespace {
+		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	fm, err := s.fields.get(res, in.Subresource)
+	if err != nil {
+		return err
+	}
+	req.applied = true
+	out, code, err := s.update(r.Context(), req, res, in.Namespace, in.Name, "", true, dry, func(old runtime.Object) (runtime.Object, error) {
+		live := old
+		if live == nil {
+			live = res.newObject()
+			live.GetObjectKind().SetGroupVersionKind(res.gvk)
+			acc, _ := meta.Accessor(live)
+			acc.SetName(in.Name)
+			acc.SetNamespace(in.Namespace)
+		}
+		obj, err := fm.Apply(live, patch.DeepCopy(), manager, force)
+		if err != nil {
+			return nil, applyError(err)
+		}
+		if rv := patch.GetResourceVersion(); rv != "" && old != nil {
+			oldAcc, _ := meta.Accessor(old)
+			if rv != oldAcc.GetResourceVersion() {
+				return nil, conflict(res, in.Name)
+			}
+		}
+		return obj, nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeOne(w, req, code, out, nil)
+}
+
+// applyError passes API errors (409 apply conflicts) through and makes
+// the rest 400s, as upstream does for malformed apply configurations.
+func applyError(err error) error {
+	if _, ok := err.(apierrors.APIStatus); ok {
+		return err
+	}
+	return badRequest("%v", err)
+}
