@@ -140,24 +140,34 @@ func groupPath(gv schema.GroupVersion) string {
 // new on each call; the schemas are shared and must not be modified.
 func (s *Service) Models() map[string]*spec.Schema {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.definitionsLocked().schemas
+	custom := s.customLocked()
+	s.mu.Unlock()
+	return withCustom(s.builtin, custom, false).schemas
 }
 
-// definitionsLocked returns the v3 definitions of the built-in types and
-// the custom resources, in new maps.
-func (s *Service) definitionsLocked() definitions {
-	d := definitions{
-		schemas: maps.Clone(s.builtin.schemas),
-		deps:    maps.Clone(s.builtin.deps),
+// customLocked returns the custom resources, sorted by definition name.
+func (s *Service) customLocked() []customResource {
+	out := slices.Collect(maps.Values(s.custom))
+	slices.SortFunc(out, func(a, b customResource) int { return strings.Compare(a.definition, b.definition) })
+	return out
+}
+
+// withCustom returns the definitions d together with those of the custom
+// resources, in their v3 form or, when v2 is set, their v2 form. d's maps
+// are not modified.
+func withCustom(d definitions, custom []customResource, v2 bool) definitions {
+	out := definitions{schemas: maps.Clone(d.schemas), deps: maps.Clone(d.deps)}
+	for _, c := range custom {
+		obj, list := c.obj, c.list
+		if v2 {
+			obj, list = c.objV2, c.listV2
+		}
+		out.schemas[c.definition] = obj
+		out.deps[c.definition] = c.deps
+		out.schemas[c.definition+"List"] = list
+		out.deps[c.definition+"List"] = []string{c.definition, defListMeta}
 	}
-	for _, c := range s.custom {
-		d.schemas[c.definition] = c.obj
-		d.deps[c.definition] = c.deps
-		d.schemas[c.definition+"List"] = c.list
-		d.deps[c.definition+"List"] = []string{c.definition, defListMeta}
-	}
-	return d
+	return out
 }
 
 // resourcesLocked returns the resources of one group version path,
@@ -177,11 +187,11 @@ func (s *Service) resourcesLocked(key string) []resourceDoc {
 // groupDocumentLocked makes the v3 document of one group version path
 // from the current resources. It is built on first use.
 func (s *Service) groupDocumentLocked(key string) *document {
-	resources := s.resourcesLocked(key)
-	defs := s.definitionsLocked()
-	version := s.version
+	resources, custom := s.resourcesLocked(key), s.customLocked()
+	builtin, version := s.builtin, s.version
 	return &document{
 		build: func() ([]byte, error) {
+			defs := withCustom(builtin, custom, false)
 			rs, roots := allRoutes(resources)
 			doc := v3Document(version, rs, defs.schemas, defs.closure(roots...))
 			return doc.MarshalJSON()
@@ -204,20 +214,11 @@ func (s *Service) v2DocumentLocked() *document {
 	for _, key := range slices.Sorted(maps.Keys(s.docs)) {
 		resources = append(resources, s.resourcesLocked(key)...)
 	}
-	var custom []customResource
-	for _, c := range s.custom {
-		custom = append(custom, c)
-	}
+	custom := s.customLocked()
 	kinds, version := s.kinds, s.version
 	return &document{
 		build: func() ([]byte, error) {
-			defs := builtinDefinitions(false, kinds)
-			for _, c := range custom {
-				defs.schemas[c.definition] = c.objV2
-				defs.deps[c.definition] = c.deps
-				defs.schemas[c.definition+"List"] = c.listV2
-				defs.deps[c.definition+"List"] = []string{c.definition, defListMeta}
-			}
+			defs := withCustom(builtinDefinitions(false, kinds), custom, true)
 			rs, roots := allRoutes(resources)
 			doc := v2Document(version, rs, defs.schemas, defs.closure(roots...))
 			return doc.MarshalJSON()
@@ -289,7 +290,9 @@ func allRoutes(resources []resourceDoc) ([]route, []string) {
 
 // document is one OpenAPI document, encoded on first use and then kept.
 type document struct {
-	build   func() ([]byte, error) // the JSON encoding
+	// build makes the JSON encoding; it is dropped once used, with what
+	// it holds.
+	build   func() ([]byte, error)
 	toProto func([]byte) ([]byte, error)
 
 	json      encoding
@@ -311,6 +314,7 @@ type encoding struct {
 func (d *document) JSON() ([]byte, string, error) {
 	d.json.once.Do(func() {
 		d.json.data, d.json.err = d.build()
+		d.build = nil
 		if d.json.err == nil {
 			d.json.etag = fmt.Sprintf("%X", sha512.Sum512(d.json.data))
 		}

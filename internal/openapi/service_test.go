@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"k8s.io/kube-openapi/pkg/spec3"
+	openapiproto "k8s.io/kube-openapi/pkg/util/proto"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 	"sigs.k8s.io/yaml"
 
@@ -69,6 +70,15 @@ func TestV2Protobuf(t *testing.T) {
 	doc := &openapiv2.Document{}
 	if err := proto.Unmarshal(body, doc); err != nil {
 		t.Fatalf("unmarshalling protobuf: %v", err)
+	}
+	// kubectl's client-side validation and strategic merge patch read
+	// the v2 document through this parser.
+	models, err := openapiproto.NewOpenAPIData(doc)
+	if err != nil {
+		t.Fatalf("kube-openapi rejects the v2 document: %v", err)
+	}
+	if models.LookupModel("io.k8s.api.apps.v1.Deployment") == nil {
+		t.Error("kube-openapi's models lack io.k8s.api.apps.v1.Deployment")
 	}
 	var deployment *openapiv2.Schema
 	for _, d := range doc.GetDefinitions().GetAdditionalProperties() {

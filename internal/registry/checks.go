@@ -33,18 +33,24 @@ func kindChecks() map[schema.GroupKind]Strategy {
 		gk("apps", "DaemonSet"):          {Default: defaulter(defaultDaemonSet), Validate: validator(validateDaemonSet), ValidateUpdate: updateValidator(validateDaemonSetUpdate)},
 		gk("apps", "ControllerRevision"): {Validate: validator(validateControllerRevision), ValidateUpdate: updateValidator(validateControllerRevisionUpdate)},
 
-		gk("batch", "Job"):     {Default: defaulter(defaultJob)},
-		gk("batch", "CronJob"): {Default: defaulter(defaultCronJob)},
+		gk("batch", "Job"):     {Default: defaulter(defaultJob), Validate: validator(validateJob), ValidateUpdate: updateValidator(validateJobUpdate)},
+		gk("batch", "CronJob"): {Default: defaulter(defaultCronJob), Validate: validator(validateCronJob)},
 
-		gk("networking.k8s.io", "NetworkPolicy"): {Default: defaulter(defaultNetworkPolicy)},
-		gk("networking.k8s.io", "IngressClass"):  {Default: defaulter(defaultIngressClass)},
-		gk("discovery.k8s.io", "EndpointSlice"):  {Default: defaulter(defaultEndpointSlice)},
+		gk("networking.k8s.io", "NetworkPolicy"): {Default: defaulter(defaultNetworkPolicy), Validate: validator(validateNetworkPolicy)},
+		gk("networking.k8s.io", "Ingress"):       {Validate: validator(validateIngress)},
+		gk("networking.k8s.io", "IngressClass"):  {Default: defaulter(defaultIngressClass), Validate: validator(validateIngressClass), ValidateUpdate: updateValidator(validateIngressClassUpdate)},
+		gk("discovery.k8s.io", "EndpointSlice"):  {Default: defaulter(defaultEndpointSlice), Validate: validator(validateEndpointSlice), ValidateUpdate: updateValidator(validateEndpointSliceUpdate)},
 
-		gk("rbac.authorization.k8s.io", "RoleBinding"):        {Default: defaulter(defaultRoleBinding)},
-		gk("rbac.authorization.k8s.io", "ClusterRoleBinding"): {Default: defaulter(defaultClusterRoleBinding)},
-		gk("storage.k8s.io", "StorageClass"):                  {Default: defaulter(defaultStorageClass)},
-		gk("scheduling.k8s.io", "PriorityClass"):              {Default: defaulter(defaultPriorityClass)},
-		gk("autoscaling", "HorizontalPodAutoscaler"):          {Default: defaultHorizontalPodAutoscaler},
+		gk("rbac.authorization.k8s.io", "Role"):               {Validate: validator(validateRole)},
+		gk("rbac.authorization.k8s.io", "ClusterRole"):        {Validate: validator(validateClusterRole)},
+		gk("rbac.authorization.k8s.io", "RoleBinding"):        {Default: defaulter(defaultRoleBinding), Validate: validator(validateRoleBinding), ValidateUpdate: updateValidator(validateRoleBindingUpdate)},
+		gk("rbac.authorization.k8s.io", "ClusterRoleBinding"): {Default: defaulter(defaultClusterRoleBinding), Validate: validator(validateClusterRoleBinding), ValidateUpdate: updateValidator(validateClusterRoleBindingUpdate)},
+		gk("storage.k8s.io", "StorageClass"):                  {Default: defaulter(defaultStorageClass), Validate: validator(validateStorageClass), ValidateUpdate: updateValidator(validateStorageClassUpdate)},
+		gk("scheduling.k8s.io", "PriorityClass"):              {Default: defaulter(defaultPriorityClass), Validate: validator(validatePriorityClass), ValidateUpdate: updateValidator(validatePriorityClassUpdate)},
+		gk("coordination.k8s.io", "Lease"):                    {Validate: validator(validateLease)},
+		gk("policy", "PodDisruptionBudget"):                   {Validate: validator(validatePodDisruptionBudget)},
+		gk("node.k8s.io", "RuntimeClass"):                     {Validate: validator(validateRuntimeClass), ValidateUpdate: updateValidator(validateRuntimeClassUpdate)},
+		gk("autoscaling", "HorizontalPodAutoscaler"):          {Default: defaultHorizontalPodAutoscaler, Validate: validateHorizontalPodAutoscaler},
 	}
 }
 

@@ -122,7 +122,16 @@ func defaultNamespace(ns *corev1.Namespace) {
 	ns.Labels[corev1.LabelMetadataName] = ns.Name
 }
 
+// defaultNode fills allocatable from capacity and keeps podCIDR and
+// podCIDRs consistent, as upstream's conversion does: podCIDRs wins, and a
+// lone podCIDR becomes podCIDRs.
 func defaultNode(n *corev1.Node) {
+	if len(n.Spec.PodCIDRs) == 0 && n.Spec.PodCIDR != "" {
+		n.Spec.PodCIDRs = []string{n.Spec.PodCIDR}
+	}
+	if len(n.Spec.PodCIDRs) > 0 {
+		n.Spec.PodCIDR = n.Spec.PodCIDRs[0]
+	}
 	roundResources(n.Status.Capacity)
 	roundResources(n.Status.Allocatable)
 	if n.Status.Allocatable == nil && n.Status.Capacity != nil {

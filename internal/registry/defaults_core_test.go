@@ -343,6 +343,27 @@ func TestDefaultCoreObjects(t *testing.T) {
 		}}}},
 		def: defaulter(defaultLimitRange),
 	}, {
+		name: "node pod CIDR becomes pod CIDRs",
+		in:   &corev1.Node{Spec: corev1.NodeSpec{PodCIDR: "10.42.0.0/24"}},
+		want: &corev1.Node{Spec: corev1.NodeSpec{PodCIDR: "10.42.0.0/24", PodCIDRs: []string{"10.42.0.0/24"}}},
+		def:  defaulter(defaultNode),
+	}, {
+		name: "node pod CIDRs win",
+		in:   &corev1.Node{Spec: corev1.NodeSpec{PodCIDR: "10.42.9.0/24", PodCIDRs: []string{"10.42.0.0/24", "fd42::/64"}}},
+		want: &corev1.Node{Spec: corev1.NodeSpec{PodCIDR: "10.42.0.0/24", PodCIDRs: []string{"10.42.0.0/24", "fd42::/64"}}},
+		def:  defaulter(defaultNode),
+	}, {
+		name: "pod status IPs",
+		in:   &corev1.Pod{Status: corev1.PodStatus{PodIP: "10.42.0.5", HostIPs: []corev1.HostIP{{IP: "192.0.2.1"}}}},
+		want: &corev1.Pod{
+			Spec: corev1.PodSpec{
+				DNSPolicy: corev1.DNSClusterFirst, RestartPolicy: corev1.RestartPolicyAlways, SecurityContext: &corev1.PodSecurityContext{},
+				TerminationGracePeriodSeconds: new(int64(30)), SchedulerName: "default-scheduler", EnableServiceLinks: new(true),
+			},
+			Status: corev1.PodStatus{PodIP: "10.42.0.5", PodIPs: []corev1.PodIP{{IP: "10.42.0.5"}}, HostIP: "192.0.2.1", HostIPs: []corev1.HostIP{{IP: "192.0.2.1"}}},
+		},
+		def: defaulter(defaultPod),
+	}, {
 		name: "node allocatable from capacity",
 		in:   &corev1.Node{Status: corev1.NodeStatus{Capacity: corev1.ResourceList{"pods": resource.MustParse("110")}}},
 		want: &corev1.Node{Status: corev1.NodeStatus{

@@ -49,7 +49,9 @@ func defaultPodSpec(spec *corev1.PodSpec) {
 
 // defaultPod applies the PodSpec defaults plus those upstream applies only
 // to pods, not to templates: requests copied from limits, service links on,
-// and host ports equal to container ports on the host network.
+// and host ports equal to container ports on the host network. It also
+// keeps status.podIP(s) and status.hostIP(s) consistent, as upstream's
+// conversion does.
 func defaultPod(pod *corev1.Pod) {
 	defaultPodSpec(&pod.Spec)
 	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
@@ -79,6 +81,19 @@ func defaultPod(pod *corev1.Pod) {
 	}
 	if pod.Spec.EnableServiceLinks == nil {
 		pod.Spec.EnableServiceLinks = new(corev1.DefaultEnableServiceLinks)
+	}
+	st := &pod.Status
+	if len(st.PodIPs) == 0 && st.PodIP != "" {
+		st.PodIPs = []corev1.PodIP{{IP: st.PodIP}}
+	}
+	if len(st.PodIPs) > 0 {
+		st.PodIP = st.PodIPs[0].IP
+	}
+	if len(st.HostIPs) == 0 && st.HostIP != "" {
+		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+	}
+	if len(st.HostIPs) > 0 {
+		st.HostIP = st.HostIPs[0].IP
 	}
 }
 

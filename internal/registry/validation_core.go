@@ -60,6 +60,47 @@ func nonNegative(v int64, fldPath *field.Path) field.ErrorList {
 // Secret's data.
 const maxDataSize = 1 << 20
 
+// validateEnum reports an empty value as Required and an unknown one as
+// NotSupported, listing the valid values in the order given.
+func validateEnum[T ~string](fldPath *field.Path, value T, valid ...T) field.ErrorList {
+	switch {
+	case value == "":
+		return field.ErrorList{field.Required(fldPath, "")}
+	case !slices.Contains(valid, value):
+		return field.ErrorList{field.NotSupported(fldPath, value, valid)}
+	}
+	return nil
+}
+
+// setFields returns the JSON names of the non-nil pointer fields of a
+// struct of optional members, such as a volume source.
+func setFields(v any) sets.Set[string] {
+	set := sets.New[string]()
+	rv := reflect.ValueOf(v)
+	for i := range rv.NumField() {
+		if rv.Field(i).Kind() == reflect.Pointer && !rv.Field(i).IsNil() {
+			set.Insert(jsonName(rv.Type().Field(i)))
+		}
+	}
+	return set
+}
+
+// jsonName is the serialized name of a struct field.
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return name
+}
+
+// sortedKeys returns the resource names of a list in order.
+func sortedKeys(list corev1.ResourceList) []corev1.ResourceName {
+	keys := make([]corev1.ResourceName, 0, len(list))
+	for k := range list {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // maxClientIPAffinitySeconds bounds a ClientIP session affinity timeout.
 const maxClientIPAffinitySeconds = 86400
 
@@ -543,14 +584,14 @@ func validateNodeUpdate(n, old *corev1.Node) field.ErrorList {
 	return allErrs
 }
 
-var accessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOnce, corev1.ReadWriteOncePod}
+var supportedAccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOnce, corev1.ReadWriteOncePod}
 
 func validateAccessModes(modes []corev1.PersistentVolumeAccessMode, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	rwop, other := false, false
 	for _, m := range modes {
-		if !slices.Contains(accessModes, m) {
-			allErrs = append(allErrs, field.NotSupported(fldPath, m, accessModes))
+		if !slices.Contains(supportedAccessModes, m) {
+			allErrs = append(allErrs, field.NotSupported(fldPath, m, supportedAccessModes))
 		} else if m == corev1.ReadWriteOncePod {
 			rwop = true
 		} else {

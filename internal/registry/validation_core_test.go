@@ -270,3 +270,18 @@ func TestValidateOtherCore(t *testing.T) {
 		{name: "empty spec", obj: &corev1.PodTemplate{}, want: want("FieldValueRequired template.spec.containers")},
 	})
 }
+
+func TestKindChecksAreServedKinds(t *testing.T) {
+	served := map[schema.GroupKind]bool{}
+	for _, r := range builtinResources() {
+		served[schema.GroupKind{Group: r.Group, Kind: r.Kind}] = true
+	}
+	for gk, s := range kindChecks() {
+		if !served[gk] {
+			t.Errorf("kindChecks has %v, which is not a served kind", gk)
+		}
+		if s.Validate == nil && s.ValidateUpdate != nil {
+			t.Errorf("%v has ValidateUpdate without Validate", gk)
+		}
+	}
+}

@@ -279,18 +279,6 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOptions)
 	return allErrs
 }
 
-// validateEnum reports an empty value as Required and an unknown one as
-// NotSupported, listing the valid values in the order given.
-func validateEnum[T ~string](fldPath *field.Path, value T, valid ...T) field.ErrorList {
-	switch {
-	case value == "":
-		return field.ErrorList{field.Required(fldPath, "")}
-	case !slices.Contains(valid, value):
-		return field.ErrorList{field.NotSupported(fldPath, value, valid)}
-	}
-	return nil
-}
-
 // validateVolumes checks names and sources and returns the valid volumes
 // by name; mounts of an invalid volume then report it as not found, as
 // upstream does.
@@ -325,19 +313,6 @@ var volumeSourceOrder = []string{
 	"storageos", "projected", "scaleIO", "csi", "ephemeral", "image",
 }
 
-// setFields returns the JSON names of the non-nil pointer fields of a
-// struct of optional members, such as a volume source.
-func setFields(v any) sets.Set[string] {
-	set := sets.New[string]()
-	rv := reflect.ValueOf(v)
-	for i := range rv.NumField() {
-		if rv.Field(i).Kind() == reflect.Pointer && !rv.Field(i).IsNil() {
-			set.Insert(jsonName(rv.Type().Field(i)))
-		}
-	}
-	return set
-}
-
 // validateVolumeSource requires exactly one source and checks the common ones.
 func validateVolumeSource(src *corev1.VolumeSource, fldPath *field.Path, opts podOptions) field.ErrorList {
 	var allErrs field.ErrorList
@@ -358,12 +333,6 @@ func validateVolumeSource(src *corev1.VolumeSource, fldPath *field.Path, opts po
 		allErrs = append(allErrs, field.Required(fldPath, "must specify a volume type"))
 	}
 	return allErrs
-}
-
-// jsonName is the serialized name of a struct field.
-func jsonName(f reflect.StructField) string {
-	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-	return name
 }
 
 // validateOneVolumeSource checks the source of src with the given JSON
@@ -1271,15 +1240,6 @@ var integerResourceNames = []corev1.ResourceName{
 
 func isIntegerResource(name corev1.ResourceName) bool {
 	return slices.Contains(integerResourceNames, name) || isExtendedResource(name)
-}
-
-func sortedKeys(list corev1.ResourceList) []corev1.ResourceName {
-	keys := make([]corev1.ResourceName, 0, len(list))
-	for k := range list {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func validatePodSecurityContext(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList {
