@@ -3,8 +3,7 @@
 // free loopback port, and drive it only from the outside: with the kubectl
 // binaries installed on the machine and with client-go, exactly as users do.
 //
-// Tests skip, with the reason, when the go toolchain or kubectl is missing.
-// Behaviour the server does not offer yet (OpenAPI, server-side apply) is
-// detected from the server's answers, so the affected steps skip today and
-// turn strict on their own once it lands.
+// Tests skip, with the reason, when the go toolchain or kubectl (or one of
+// the versioned kubectl.1.27 … kubectl.1.33 beside it) is missing, and all
+// of them skip with -short.
 package e2e

@@ -211,16 +211,6 @@ func getStatus(cfg *rest.Config, path string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// serves reports whether the server answers an admin's GET of path with 200.
-func (s *server) serves(t *testing.T, path string) bool {
-	t.Helper()
-	code, err := getStatus(s.restConfig(t), path)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	return code == http.StatusOK
-}
-
 func (s *server) running() bool {
 	if s.exited == nil {
 		return false

@@ -160,7 +160,7 @@ func kubectlSmoke(t *testing.T, s *server, k kubectlCmd, ns string) {
 	}
 	wantOutput(t, k.run(t, "create", "namespace", ns), "namespace/"+ns+" created")
 	file := writeFile(t, "cm.yaml", configMapManifest)
-	wantOutput(t, k.run(t, append([]string{"apply", "-n", ns, "-f", file}, validateFlags(t, s)...)...), "configmap/web-config created")
+	wantOutput(t, k.run(t, "apply", "-n", ns, "-f", file), "configmap/web-config created")
 	wantOutput(t, k.run(t, "get", "cm", "web-config", "-n", ns, "-o", "custom-columns=NAME:.metadata.name,COLOR:.data.color"),
 		"NAME COLOR", "web-config blue")
 	if !hasRow(k.run(t, "api-resources"), "deployments", "deploy", "apps/v1", "true", "Deployment") {
@@ -169,27 +169,12 @@ func kubectlSmoke(t *testing.T, s *server, k kubectlCmd, ns string) {
 	wantOutput(t, k.run(t, "delete", "cm", "web-config", "-n", ns), `configmap "web-config" deleted`)
 }
 
-// validateFlags are the flags kubectl needs to send manifests. kubectl
-// validates against the server's OpenAPI schemas; until the server serves
-// /openapi/v2 or /openapi/v3 they cannot be downloaded and validation has to
-// be switched off. Once either answers 200 no flag is added, and the
-// scenario runs with strict validation on its own.
-func validateFlags(t *testing.T, s *server) []string {
-	t.Helper()
-	if s.serves(t, "/openapi/v3") || s.serves(t, "/openapi/v2") {
-		return nil
-	}
-	return []string{"--validate=false"}
-}
-
 // kubectlScenario is the life of an application as a kubectl user sees it.
 // The steps run in order and build on each other.
 func kubectlScenario(t *testing.T, s *server, k kubectlCmd) {
 	const ns = "shop"
-	validate := validateFlags(t, s)
 	manifest := writeFile(t, "app.yaml", manifests)
 	withNS := func(args ...string) []string { return append(args, "-n", ns) }
-	withValidate := func(args ...string) []string { return append(withNS(args...), validate...) }
 
 	step := func(name string, f func(t *testing.T)) {
 		t.Helper()
@@ -206,12 +191,12 @@ func kubectlScenario(t *testing.T, s *server, k kubectlCmd) {
 	})
 
 	step("apply", func(t *testing.T) {
-		wantOutput(t, k.run(t, withValidate("apply", "-f", manifest)...),
+		wantOutput(t, k.run(t, withNS("apply", "-f", manifest)...),
 			"deployment.apps/web created", "service/web created", "configmap/web-config created", "secret/web-secret created")
 	})
 
 	step("apply again", func(t *testing.T) {
-		wantOutput(t, k.run(t, withValidate("apply", "-f", manifest)...),
+		wantOutput(t, k.run(t, withNS("apply", "-f", manifest)...),
 			"deployment.apps/web unchanged", "service/web unchanged", "configmap/web-config unchanged", "secret/web-secret unchanged")
 	})
 
@@ -267,7 +252,7 @@ func kubectlScenario(t *testing.T, s *server, k kubectlCmd) {
 		if err := os.Chmod(editor, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		r := k.exec(t, []string{"KUBE_EDITOR=" + editor}, withValidate("edit", "configmap", "web-config")...)
+		r := k.exec(t, []string{"KUBE_EDITOR=" + editor}, withNS("edit", "configmap", "web-config")...)
 		if r.code != 0 {
 			t.Fatalf("kubectl edit: %s", r)
 		}
@@ -284,17 +269,13 @@ func kubectlScenario(t *testing.T, s *server, k kubectlCmd) {
 		// The live objects now differ from the manifests: replicas, image
 		// and color were changed by the steps above.
 		r := k.exec(t, nil, withNS("diff", "-f", manifest)...)
-		skipIfNoSSA(t, r)
-		if r.code > 1 && !s.serves(t, "/openapi/v2") {
-			t.Skipf("this kubectl diff needs /openapi/v2, which the server does not serve yet:\n%s", r.stderr)
-		}
 		if r.code != 1 {
 			t.Fatalf("kubectl diff against changed objects: want exit 1 with a diff, got %s", r)
 		}
 		wantMatch(t, r.stdout, `(?m)^-\s+replicas: 3$`, `(?m)^\+\s+replicas: 2$`,
 			`(?m)^-\s+- image: nginx:1\.26$|^-\s+image: nginx:1\.26$`, `(?m)^-\s+color: green$`, `(?m)^\+\s+color: blue$`)
 
-		wantOutput(t, k.run(t, withValidate("apply", "-f", manifest)...),
+		wantOutput(t, k.run(t, withNS("apply", "-f", manifest)...),
 			"deployment.apps/web configured", "service/web unchanged", "configmap/web-config configured", "secret/web-secret unchanged")
 		r = k.exec(t, nil, withNS("diff", "-f", manifest)...)
 		if r.code != 0 || r.stdout != "" {
@@ -303,14 +284,11 @@ func kubectlScenario(t *testing.T, s *server, k kubectlCmd) {
 	})
 
 	step("apply server-side", func(t *testing.T) {
-		serverSideApply(t, k, ns, validate)
+		serverSideApply(t, k, ns)
 	})
 
 	step("explain", func(t *testing.T) {
 		r := k.exec(t, nil, "explain", "deployment.spec.replicas")
-		if r.code != 0 && !s.serves(t, "/openapi/v3") && !s.serves(t, "/openapi/v2") {
-			t.Skipf("kubectl explain needs OpenAPI, which the server does not serve yet:\n%s", r.stderr)
-		}
 		if r.code != 0 {
 			t.Fatalf("kubectl explain: %s", r)
 		}
@@ -378,7 +356,7 @@ func kubectlScenario(t *testing.T, s *server, k kubectlCmd) {
 		wantStderr(t, k.runErr(t, "get", "pod", "nope"), `Error from server (NotFound): pods "nope" not found`)
 
 		bad := writeFile(t, "bad.yaml", mismatchedDeployment)
-		r := k.runErr(t, withValidate("create", "-f", bad, "-v=6")...)
+		r := k.runErr(t, withNS("create", "-f", bad, "-v=6")...)
 		wantMatch(t, r.stderr, `POST https://\S+/apis/apps/v1/namespaces/shop/deployments\S* 422 Unprocessable Entity`,
 			`The Deployment "bad" is invalid`)
 		wantStderr(t, k.runErr(t, withNS("get", "deployment", "bad")...), `Error from server (NotFound): deployments.apps "bad" not found`)
@@ -476,16 +454,14 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment) {
 	}
 }
 
-// serverSideApply applies, conflicts and forces with server-side apply. It
-// skips when the server does not serve server-side apply yet.
-func serverSideApply(t *testing.T, k kubectlCmd, ns string, validate []string) {
+// serverSideApply applies, conflicts and forces with server-side apply.
+func serverSideApply(t *testing.T, k kubectlCmd, ns string) {
 	apply := func(value string, extra ...string) result {
 		t.Helper()
 		file := writeFile(t, "ssa-"+value+".yaml", strings.ReplaceAll(ssaConfig, "%s", value))
-		return k.exec(t, nil, append(append([]string{"apply", "--server-side", "-n", ns, "-f", file}, validate...), extra...)...)
+		return k.exec(t, nil, append([]string{"apply", "--server-side", "-n", ns, "-f", file}, extra...)...)
 	}
 	r := apply("one")
-	skipIfNoSSA(t, r)
 	if r.code != 0 {
 		t.Fatalf("kubectl apply --server-side: %s", r)
 	}
@@ -514,19 +490,6 @@ func serverSideApply(t *testing.T, k kubectlCmd, ns string, validate []string) {
 		t.Fatalf("kubectl apply --server-side --force-conflicts: %s", r)
 	}
 	wantOutput(t, k.run(t, "get", "configmap", "ssa-config", "-n", ns, "-o", "jsonpath={.data.key}"), "two")
-}
-
-// skipIfNoSSA skips the test if r failed because the server does not
-// serve server-side apply yet (415 for application/apply-patch+yaml).
-func skipIfNoSSA(t *testing.T, r result) {
-	t.Helper()
-	if r.code > 1 || r.code == 1 && r.stdout == "" {
-		for _, s := range []string{"Server-side apply not available", "UnsupportedMediaType", "application/apply-patch+yaml"} {
-			if strings.Contains(r.stderr, s) {
-				t.Skipf("the server does not serve server-side apply yet:\n%s", r.stderr)
-			}
-		}
-	}
 }
 
 // writeFile writes content to a new file named name in a temporary
