@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -62,7 +63,15 @@ func (f *fieldManagers) get(res *resource, sub string) (*managedfields.FieldMana
 			fieldpath.APIVersion(res.groupVersion().String()): fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie(path))),
 		}
 	}
-	fm, err := managedfields.NewDefaultFieldManager(f.tc, f.scheme, defaulter{res}, f.scheme, res.gvk, res.groupVersion(), sub, reset)
+	var fm *managedfields.FieldManager
+	var err error
+	if res.custom != nil {
+		// Custom resources are merged with a type converter deduced from
+		// the objects themselves: lists are atomic.
+		fm, err = managedfields.NewDefaultCRDFieldManager(managedfields.NewDeducedTypeConverter(), customConvertor{}, defaulter{res}, customConvertor{}, res.gvk, res.groupVersion(), sub, reset)
+	} else {
+		fm, err = managedfields.NewDefaultFieldManager(f.tc, f.scheme, defaulter{res}, f.scheme, res.gvk, res.groupVersion(), sub, reset)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("field manager for %s: %w", res.gvk, err)
 	}
@@ -71,6 +80,46 @@ func (f *fieldManagers) get(res *resource, sub string) (*managedfields.FieldMana
 	}
 	f.byKey[k] = fm
 	return fm, nil
+}
+
+// customConvertor converts and creates custom objects for the field
+// manager: versions of one CRD differ only in apiVersion ("None").
+type customConvertor struct{}
+
+func (customConvertor) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
+	return newUnstructured(gvk), nil
+}
+
+func (customConvertor) Convert(in, out, _ any) error {
+	u, ok := in.(*unstructured.Unstructured)
+	o, ok2 := out.(*unstructured.Unstructured)
+	if !ok || !ok2 {
+		return fmt.Errorf("cannot convert %T to %T", in, out)
+	}
+	gvk := o.GroupVersionKind()
+	o.Object = runtime.DeepCopyJSON(u.Object)
+	if !gvk.Empty() {
+		o.SetGroupVersionKind(gvk)
+	}
+	return nil
+}
+
+func (customConvertor) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {
+	u, ok := in.(*unstructured.Unstructured)
+	if !ok {
+		return nil, fmt.Errorf("cannot convert %T", in)
+	}
+	target, ok := gv.KindForGroupVersionKinds([]schema.GroupVersionKind{u.GroupVersionKind()})
+	if !ok {
+		return nil, fmt.Errorf("no version of %s in %v", u.GroupVersionKind(), gv)
+	}
+	out := u.DeepCopy()
+	out.SetGroupVersionKind(target)
+	return out, nil
+}
+
+func (customConvertor) ConvertFieldLabel(_ schema.GroupVersionKind, label, value string) (string, string, error) {
+	return label, value, nil
 }
 
 // managerName is the request's field manager: the fieldManager parameter,
@@ -164,7 +213,12 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request, req *reques
 		return err
 	}
 	patch := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal(body, &patch.Object); err != nil {
+	doc, err := yaml.YAMLToJSON(body)
+	if err != nil {
+		return badRequest("error decoding YAML: %v", err)
+	}
+	// utiljson keeps integers int64, as the typed and custom decoders expect.
+	if err := utiljson.Unmarshal(doc, &patch.Object); err != nil {
 		return badRequest("error decoding YAML: %v", err)
 	}
 	if patch.Object == nil {

@@ -109,7 +109,7 @@ func (s *Server) delete(ctx context.Context, res *resource, namespace, name stri
 			if !changed || dry {
 				return obj, nil
 			}
-			value, err := s.encodeForStore(obj)
+			value, err := s.encodeForStore(res, obj)
 			if err != nil {
 				return nil, err
 			}
@@ -224,7 +224,7 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	items, _, err := s.cache.snapshot(r.Context(), res, res.listPrefix(in.Namespace), rev)
+	items, _, err := s.cache.snapshot(r.Context(), res.storageResource(), res.listPrefix(in.Namespace), rev)
 	if err != nil {
 		return err
 	}

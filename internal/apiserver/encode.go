@@ -144,3 +144,18 @@ func negotiateOutput(accept string) (outputFormat, bool) {
 	}
 	return outputFormat{}, false
 }
+
+// withoutProtobuf drops the protobuf entries of an Accept header.
+func withoutProtobuf(accept string) string {
+	var keep []string
+	for _, part := range strings.Split(accept, ",") {
+		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == mediaProtobuf {
+			continue
+		}
+		keep = append(keep, part)
+	}
+	if len(keep) == 0 {
+		return "-"
+	}
+	return strings.Join(keep, ",")
+}

@@ -10,10 +10,12 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -104,6 +106,9 @@ func fieldValidation(req *request) (string, error) {
 // decodeBody decodes a request body into a new object of kind gvk, honouring
 // the Content-Type and fieldValidation.
 func (s *Server) decodeBody(r *http.Request, req *request, body []byte, gvk schema.GroupVersionKind, into runtime.Object) (runtime.Object, error) {
+	if _, ok := into.(*unstructured.Unstructured); ok && req.res.custom != nil {
+		return s.decodeCustomBody(r, req, body)
+	}
 	mode, err := fieldValidation(req)
 	if err != nil {
 		return nil, err
@@ -159,7 +164,10 @@ func dryRun(req *request) (bool, error) {
 
 // encodeForStore encodes obj as stored: protobuf with its resourceVersion
 // cleared (the store revision is the resourceVersion).
-func (s *Server) encodeForStore(obj runtime.Object) ([]byte, error) {
+func (s *Server) encodeForStore(res *resource, obj runtime.Object) ([]byte, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return res.encodeCustom(u)
+	}
 	acc, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
@@ -176,6 +184,9 @@ func (s *Server) encodeForStore(obj runtime.Object) ([]byte, error) {
 
 // decode decodes a stored value into a new typed object with TypeMeta set.
 func (r *resource) decode(value []byte) (runtime.Object, error) {
+	if r.custom != nil {
+		return r.decodeCustom(value)
+	}
 	obj := r.newObject()
 	if err := decodeEnvelope(value, obj); err != nil {
 		return nil, err
@@ -233,10 +244,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, req *request)
 		if err != nil {
 			return err
 		}
-		co, err = s.cache.get(r.Context(), res, res.key(in.Namespace, in.Name), min)
+		co, err = s.cache.get(r.Context(), res.storageResource(), res.key(in.Namespace, in.Name), min)
 		if err != nil {
 			return err
 		}
+		co = res.view(co)
 		if co == nil {
 			return notFound(res, in.Name)
 		}
@@ -244,7 +256,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, req *request)
 	}
 	switch in.Subresource {
 	case "scale":
-		sc, err := scaleOf(obj)
+		sc, err := res.scaleOf(obj)
 		if err != nil {
 			return err
 		}
@@ -286,8 +298,18 @@ func partialMetadata(obj runtime.Object, version string) *metav1.PartialObjectMe
 	acc, _ := meta.Accessor(obj)
 	apiVersion, kind := obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
 	p := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
-	if om, ok := acc.(*metav1.ObjectMeta); ok {
+	switch om := acc.(type) {
+	case *metav1.ObjectMeta:
 		p.ObjectMeta = *om
+	case *unstructured.Unstructured:
+		p.ObjectMeta = metav1.ObjectMeta{
+			Name: om.GetName(), GenerateName: om.GetGenerateName(), Namespace: om.GetNamespace(),
+			UID: om.GetUID(), ResourceVersion: om.GetResourceVersion(), Generation: om.GetGeneration(),
+			CreationTimestamp: om.GetCreationTimestamp(), DeletionTimestamp: om.GetDeletionTimestamp(),
+			DeletionGracePeriodSeconds: om.GetDeletionGracePeriodSeconds(), Labels: om.GetLabels(),
+			Annotations: om.GetAnnotations(), OwnerReferences: om.GetOwnerReferences(),
+			Finalizers: om.GetFinalizers(), ManagedFields: om.GetManagedFields(),
+		}
 	}
 	p.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/" + version, Kind: "PartialObjectMetadata"}
 	return p
@@ -379,7 +401,7 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	if err != nil {
 		return nil, err
 	}
-	value, err := s.encodeForStore(obj)
+	value, err := s.encodeForStore(res, obj)
 	if err != nil {
 		undo()
 		return nil, err
@@ -547,7 +569,7 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		}
 		acc, _ := meta.Accessor(obj)
 		// An object being deleted whose last finalizer is gone is deleted now.
-		if acc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) == 0 && !dry {
+		if acc.GetDeletionTimestamp() != nil && !hasFinalizers(obj, acc) && !dry {
 			_, err := s.store.Delete(ctx, key, kv.ModRevision)
 			if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
 				continue
@@ -565,7 +587,7 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		if err != nil {
 			return nil, 0, err
 		}
-		value, err := s.encodeForStore(obj)
+		value, err := s.encodeForStore(res, obj)
 		if err != nil {
 			undo()
 			return nil, 0, err
@@ -618,7 +640,14 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 	}
 	oldAcc, _ := meta.Accessor(old)
 	sub := req.info.Subresource
-	if sub == "status" {
+	if sub == "finalize" {
+		// A finalize write changes only a namespace's spec.finalizers.
+		fresh := old.DeepCopyObject().(*corev1.Namespace)
+		fresh.Spec.Finalizers = obj.(*corev1.Namespace).Spec.Finalizers
+		fresh.ManagedFields = acc.GetManagedFields()
+		reflectSet(obj, fresh)
+		acc, _ = meta.Accessor(obj)
+	} else if sub == "status" {
 		// A status write changes only the status.
 		fresh := old.DeepCopyObject()
 		copyStatus(fresh, obj)
@@ -648,6 +677,15 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 		return nil
 	}
 	return s.trackUpdate(req, res, obj, old)
+}
+
+// hasFinalizers reports whether obj still waits for finalizers: its
+// metadata's, and for a namespace those in its spec.
+func hasFinalizers(obj runtime.Object, acc metav1.Object) bool {
+	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 {
+		return true
+	}
+	return len(acc.GetFinalizers()) > 0
 }
 
 // beforeWrite runs the kind's write hook, turning its field errors into 422.

@@ -158,13 +158,13 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, req *request
 				return err
 			}
 		}
-		items, rev, err := s.cache.snapshot(r.Context(), res, prefix, min)
+		items, rev, err := s.cache.snapshot(r.Context(), res.storageResource(), prefix, min)
 		if err != nil {
 			return err
 		}
 		lr.rev = rev
 		for _, o := range items {
-			if sel.matches(o) {
+			if o = res.view(o); sel.matches(o) {
 				lr.items = append(lr.items, o)
 			}
 		}

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -25,6 +26,8 @@ func prepareForCreate(res *resource, obj runtime.Object) {
 		o.Status.Phase = corev1.VolumePending
 	case *corev1.PersistentVolumeClaim:
 		o.Status.Phase = corev1.ClaimPending
+	case *apiextensionsv1.CustomResourceDefinition:
+		o.Finalizers = addFinalizer(o.Finalizers, crdCleanupFinalizer)
 	}
 }
 

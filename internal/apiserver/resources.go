@@ -6,11 +6,14 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	"berth.dev/berth/internal/crd"
 	"berth.dev/berth/internal/registry"
 )
 
@@ -44,6 +47,8 @@ type resource struct {
 	// storage is the resource whose objects this one serves in another
 	// version; nil when it serves its own.
 	storage *resource
+	// custom is set for custom resources: unstructured objects, stored as JSON.
+	custom *customInfo
 }
 
 func (r *resource) groupVersion() schema.GroupVersion { return r.GroupVersionResource.GroupVersion() }
@@ -68,6 +73,9 @@ func (r *resource) listPrefix(namespace string) string {
 }
 
 func (r *resource) newObject() runtime.Object {
+	if r.custom != nil {
+		return newUnstructured(r.gvk)
+	}
 	obj, err := r.scheme.New(r.gvk)
 	if err != nil {
 		panic(fmt.Sprintf("resource %s has no type: %v", r.gvk, err)) // checked in newResources
@@ -76,6 +84,11 @@ func (r *resource) newObject() runtime.Object {
 }
 
 func (r *resource) newList() runtime.Object {
+	if r.custom != nil {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(r.listGVK)
+		return l
+	}
 	obj, err := r.scheme.New(r.listGVK)
 	if err != nil {
 		panic(fmt.Sprintf("resource %s has no list type: %v", r.listGVK, err)) // checked in newResources
@@ -111,6 +124,15 @@ func newResources(s *runtime.Scheme, table []registry.Resource) ([]*resource, er
 			listGVK:  rr.GroupVersion().WithKind(rr.Kind + "List"),
 			prefix:   storageKeyPrefix(rr.Group, rr.GroupVersionResource.Resource),
 			scheme:   s,
+		}
+		if gvk.GroupKind() == apiextensionsv1.Kind("CustomResourceDefinition") {
+			r.Strategy.Default = func(obj runtime.Object) { crd.Default(obj.(*apiextensionsv1.CustomResourceDefinition)) }
+			r.Strategy.Validate = func(obj runtime.Object) field.ErrorList {
+				return crd.Validate(obj.(*apiextensionsv1.CustomResourceDefinition))
+			}
+			r.Strategy.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {
+				return crd.ValidateUpdate(obj.(*apiextensionsv1.CustomResourceDefinition), old.(*apiextensionsv1.CustomResourceDefinition))
+			}
 		}
 		if !s.Recognizes(r.gvk) || !s.Recognizes(r.listGVK) {
 			return nil, fmt.Errorf("resource %s: kind %s or its list is not in the scheme", rr.GroupVersionResource, gvk)

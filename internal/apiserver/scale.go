@@ -6,8 +6,10 @@ import (
 	"reflect"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,13 +19,12 @@ import (
 var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
 // scaleOf returns the autoscaling/v1 Scale of an object with .spec.replicas
-// and a selector.
-func scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
+// and a selector (for custom resources: at the paths their CRD names).
+func (r *resource) scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
 	acc, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
 	}
-	spec, status := reflectField(obj, "Spec"), reflectField(obj, "Status")
 	sc := &autoscalingv1.Scale{
 		TypeMeta: metav1.TypeMeta{APIVersion: "autoscaling/v1", Kind: "Scale"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -31,6 +32,15 @@ func scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
 			ResourceVersion: acc.GetResourceVersion(), CreationTimestamp: acc.GetCreationTimestamp(),
 		},
 	}
+	if r.custom != nil {
+		spec, status, sel, err := r.custom.version.ScaleFrom(obj.(*unstructured.Unstructured).Object)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		sc.Spec.Replicas, sc.Status.Replicas, sc.Status.Selector = spec, status, sel
+		return sc, nil
+	}
+	spec, status := reflectField(obj, "Spec"), reflectField(obj, "Status")
 	switch r := spec.FieldByName("Replicas"); r.Kind() {
 	case reflect.Pointer:
 		if !r.IsNil() {
@@ -54,13 +64,17 @@ func scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
 }
 
 // setReplicas writes a Scale's spec.replicas into obj.
-func setReplicas(obj runtime.Object, n int32) {
-	r := reflectField(obj, "Spec").FieldByName("Replicas")
-	if r.Kind() == reflect.Pointer {
-		r.Set(reflect.ValueOf(&n))
-		return
+func (r *resource) setReplicas(obj runtime.Object, n int32) error {
+	if r.custom != nil {
+		return r.custom.version.SetReplicas(obj.(*unstructured.Unstructured).Object, n)
 	}
-	r.SetInt(int64(n))
+	f := reflectField(obj, "Spec").FieldByName("Replicas")
+	if f.Kind() == reflect.Pointer {
+		f.Set(reflect.ValueOf(&n))
+		return nil
+	}
+	f.SetInt(int64(n))
+	return nil
 }
 
 func (s *Server) updateScale(w http.ResponseWriter, r *http.Request, req *request, body []byte, dry bool) error {
@@ -85,13 +99,15 @@ func (s *Server) writeScale(ctx context.Context, w http.ResponseWriter, req *req
 		if old == nil {
 			return nil, notFound(res, name)
 		}
-		setReplicas(old, sc.Spec.Replicas)
+		if err := res.setReplicas(old, sc.Spec.Replicas); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
 		return old, nil
 	})
 	if err != nil {
 		return err
 	}
-	result, err := scaleOf(out)
+	result, err := res.scaleOf(out)
 	if err != nil {
 		return err
 	}
@@ -109,7 +125,7 @@ func (s *Server) patchScale(w http.ResponseWriter, r *http.Request, req *request
 	if err != nil {
 		return err
 	}
-	cur, err := scaleOf(obj)
+	cur, err := req.res.scaleOf(obj)
 	if err != nil {
 		return err
 	}

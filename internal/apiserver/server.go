@@ -54,6 +54,8 @@ type Config struct {
 	// OpenAPI models). It enables managedFields and server-side apply;
 	// nil turns both off.
 	TypeConverter managedfields.TypeConverter
+	// CustomSchemas, when set, publishes custom resources' schemas.
+	CustomSchemas CustomSchemas
 	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -85,7 +87,9 @@ type Server struct {
 	resources map[schema.GroupVersion]map[string]*resource
 	// groups are the served group versions, in discovery order.
 	groups []schema.GroupVersion
-	ready  atomic.Bool
+	// hiddenOwners hold the cache of CRDs whose storage version is not served.
+	hiddenOwners map[string]*resource
+	ready        atomic.Bool
 
 	jsonSerializer  *jsonserializer.Serializer
 	yamlSerializer  *jsonserializer.Serializer
@@ -139,6 +143,7 @@ func New(cfg Config) (*Server, error) {
 		scheme:          sch,
 		codecs:          newCodecs(sch),
 		resources:       map[schema.GroupVersion]map[string]*resource{},
+		hiddenOwners:    map[string]*resource{},
 		jsonSerializer:  jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, sch, sch, jsonserializer.SerializerOptions{}),
 		yamlSerializer:  jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, sch, sch, jsonserializer.SerializerOptions{Yaml: true}),
 		strictJSON:      jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, sch, sch, jsonserializer.SerializerOptions{Strict: true}),
@@ -218,6 +223,13 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.compactLoop(ctx) })
 	if err := s.waitCacheLoaded(ctx); err != nil {
 		return err
+	}
+	crdsSynced := make(chan struct{})
+	wg.Go(func() { s.serveCRDs(ctx, crdsSynced) })
+	select {
+	case <-crdsSynced:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	if err := s.bootstrap(ctx); err != nil {
 		return fmt.Errorf("creating default objects: %w", err)
@@ -405,6 +417,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, req *request) {
 		return
 	}
 	req.res = res
+	if res.custom != nil && req.out.mediaType == mediaProtobuf {
+		// Custom resources have no protobuf form: take the client's next choice.
+		out, ok := negotiateOutput(withoutProtobuf(r.Header.Get("Accept")))
+		if !ok {
+			s.writeError(w, req, notAcceptable("custom resources are served as application/json or application/yaml"))
+			return
+		}
+		req.out = out
+	}
 	s.serveResource(w, r, req)
 }
 

@@ -173,7 +173,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, req *reques
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	wt, first, firstRev, err := s.cache.register(ctx, res, res.listPrefix(in.Namespace), start)
+	wt, first, firstRev, err := s.cache.register(ctx, res.storageResource(), res.listPrefix(in.Namespace), start)
 	if err != nil {
 		return err
 	}
@@ -193,6 +193,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, req *reques
 		}
 	}
 	send := func(ev cacheEvent) error {
+		ev.obj, ev.prev, ev.res = res.view(ev.obj), res.view(ev.prev), res
 		typ, obj, ok := filterEvent(ev, sel)
 		if !ok {
 			return nil

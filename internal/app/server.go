@@ -139,6 +139,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		Port:             port,
 		OpenAPI:          docs,
 		TypeConverter:    types,
+		CustomSchemas:    docs,
 	})
 	if err != nil {
 		ln.Close()
