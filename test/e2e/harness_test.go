@@ -79,6 +79,9 @@ type server struct {
 	logPath    string
 	cacheDir   string // kubectl's discovery cache, private to this server
 
+	// extraArgs are passed to every start of `berth server`.
+	extraArgs []string
+
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
 	result error         // cmd.Wait's error, valid once exited is closed
@@ -86,13 +89,14 @@ type server struct {
 
 // startServer starts berth on a fresh data directory and a free loopback
 // port and waits until /readyz answers. The server is stopped when the test
-// ends; if the test failed, the server's log is printed.
-func startServer(t *testing.T) *server {
+// ends; if the test failed, the server's log is printed. extraArgs go to
+// `berth server`.
+func startServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
 	if berthBinary == "" {
 		t.Skip(skipReason)
 	}
-	s := &server{dataDir: t.TempDir(), cacheDir: t.TempDir()}
+	s := &server{dataDir: t.TempDir(), cacheDir: t.TempDir(), extraArgs: extraArgs}
 	s.kubeconfig = filepath.Join(s.dataDir, "admin.kubeconfig")
 	s.logPath = filepath.Join(t.TempDir(), "berth.log")
 	t.Cleanup(func() {
@@ -143,11 +147,11 @@ func (s *server) launch(t *testing.T) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(berthBinary, "server",
+	cmd := exec.Command(berthBinary, append([]string{"server",
 		"--data-dir", s.dataDir,
 		"--bind-address", "127.0.0.1",
 		"--https-port", strconv.Itoa(s.port),
-		"--disable-agent")
+		"--disable-agent"}, s.extraArgs...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return err
