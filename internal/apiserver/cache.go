@@ -19,9 +19,11 @@ import (
 	"berth.dev/berth/internal/store"
 )
 
-// historySize is how many recent events the cache keeps for watches that
-// resume from a resourceVersion.
-const historySize = 100_000
+// historySize is how many recent events (of all resources) the cache keeps
+// for watches that resume from a resourceVersion. Each holds its object
+// version alive; a client that falls further behind gets 410 Gone and
+// lists again, as upstream.
+const historySize = 20_000
 
 // cachedObject is one object as the cache holds it: decoded once, with its
 // labels and selectable fields, and its encodings made on first use and

@@ -298,17 +298,18 @@ func partialMetadata(obj runtime.Object, version string) *metav1.PartialObjectMe
 	acc, _ := meta.Accessor(obj)
 	apiVersion, kind := obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
 	p := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
-	switch om := acc.(type) {
-	case *metav1.ObjectMeta:
-		p.ObjectMeta = *om
-	case *unstructured.Unstructured:
+	if om, ok := acc.(metav1.ObjectMetaAccessor); ok {
+		if m, ok := om.GetObjectMeta().(*metav1.ObjectMeta); ok {
+			p.ObjectMeta = *m
+		}
+	} else if acc != nil {
 		p.ObjectMeta = metav1.ObjectMeta{
-			Name: om.GetName(), GenerateName: om.GetGenerateName(), Namespace: om.GetNamespace(),
-			UID: om.GetUID(), ResourceVersion: om.GetResourceVersion(), Generation: om.GetGeneration(),
-			CreationTimestamp: om.GetCreationTimestamp(), DeletionTimestamp: om.GetDeletionTimestamp(),
-			DeletionGracePeriodSeconds: om.GetDeletionGracePeriodSeconds(), Labels: om.GetLabels(),
-			Annotations: om.GetAnnotations(), OwnerReferences: om.GetOwnerReferences(),
-			Finalizers: om.GetFinalizers(), ManagedFields: om.GetManagedFields(),
+			Name: acc.GetName(), GenerateName: acc.GetGenerateName(), Namespace: acc.GetNamespace(),
+			UID: acc.GetUID(), ResourceVersion: acc.GetResourceVersion(), Generation: acc.GetGeneration(),
+			CreationTimestamp: acc.GetCreationTimestamp(), DeletionTimestamp: acc.GetDeletionTimestamp(),
+			DeletionGracePeriodSeconds: acc.GetDeletionGracePeriodSeconds(), Labels: acc.GetLabels(),
+			Annotations: acc.GetAnnotations(), OwnerReferences: acc.GetOwnerReferences(),
+			Finalizers: acc.GetFinalizers(), ManagedFields: acc.GetManagedFields(),
 		}
 	}
 	p.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/" + version, Kind: "PartialObjectMetadata"}
@@ -426,11 +427,19 @@ func (s *Server) validateCreate(res *resource, obj runtime.Object, acc metav1.Ob
 	return errs
 }
 
-func (s *Server) validateUpdate(res *resource, obj, old runtime.Object) field.ErrorList {
+func (s *Server) validateUpdate(res *resource, sub string, obj, old runtime.Object) field.ErrorList {
 	acc, _ := meta.Accessor(obj)
 	oldAcc, _ := meta.Accessor(old)
 	errs := apivalidation.ValidateObjectMetaAccessor(acc, res.Namespaced, nameValidator(res), field.NewPath("metadata"))
 	errs = append(errs, apivalidation.ValidateObjectMetaAccessorUpdate(acc, oldAcc, field.NewPath("metadata"))...)
+	if c := res.custom; c != nil {
+		// Custom resources ratchet: values unchanged since old stay valid.
+		u, o := obj.(*unstructured.Unstructured).Object, old.(*unstructured.Unstructured).Object
+		if sub == "status" {
+			return append(errs, c.version.ValidateStatusUpdate(u, o)...)
+		}
+		return append(errs, c.version.ValidateUpdate(u, o)...)
+	}
 	if res.Strategy.Validate != nil {
 		errs = append(errs, res.Strategy.Validate(obj)...)
 	}
@@ -564,7 +573,7 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		if err := s.prepareUpdate(req, res, obj, old); err != nil {
 			return nil, 0, err
 		}
-		if errs := s.validateUpdate(res, obj, old); len(errs) > 0 {
+		if errs := s.validateUpdate(res, req.info.Subresource, obj, old); len(errs) > 0 {
 			return nil, 0, invalid(res, name, errs)
 		}
 		acc, _ := meta.Accessor(obj)

@@ -288,7 +288,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	out, ok := negotiateOutput(r.Header.Get("Accept"))
-	if !ok && !isPublicPath(r.URL.Path) {
+	if !ok {
+		// Non-resource paths (OpenAPI, discovery) negotiate for themselves.
+		out = outputFormat{mediaType: mediaJSON}
+	}
+	if !ok && req.info.IsResource {
 		req.out = outputFormat{mediaType: mediaJSON}
 		s.writeError(w, req, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf", 0, false))
 		return
@@ -413,7 +417,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, req *request) {
 	}
 	res := s.lookup(schema.GroupVersion{Group: in.Group, Version: in.Version}, in.Resource)
 	if res == nil {
-		s.writeError(w, req, apierrors.NewNotFound(schema.GroupResource{Group: in.Group, Resource: in.Resource}, ""))
+		s.writeError(w, req, errNoResource)
 		return
 	}
 	req.res = res
@@ -442,9 +446,12 @@ func (s *Server) serveNonResource(w http.ResponseWriter, r *http.Request, req *r
 		if s.serveGroupDiscovery(w, r, req) {
 			return
 		}
-		s.writeError(w, req, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		s.writeError(w, req, errNoResource)
 	}
 }
+
+// errNoResource is upstream's 404 for a path nothing is served at.
+var errNoResource = apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "", 0, false)
 
 // writeObject encodes obj in the negotiated format.
 func (s *Server) writeObject(w http.ResponseWriter, req *request, code int, obj runtime.Object) {
