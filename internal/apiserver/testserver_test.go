@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -29,6 +31,7 @@ import (
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/openapi"
 	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
@@ -88,6 +91,17 @@ func startTestServerIn(t *testing.T, dir string) *testServer {
 		t.Fatalf("bolt.New: %v", err)
 	}
 	reads := &countingStore{Store: st}
+	// Configured as berth server configures it.
+	docs, err := openapi.New(openapi.Config{Resources: registry.Builtin()})
+	if err != nil {
+		st.Close()
+		t.Fatalf("openapi.New: %v", err)
+	}
+	types, err := managedfields.NewTypeConverter(docs.Models(), false)
+	if err != nil {
+		st.Close()
+		t.Fatalf("building the type converter: %v", err)
+	}
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api, err := New(Config{
 		Store:          reads,
@@ -95,6 +109,12 @@ func startTestServerIn(t *testing.T, dir string) *testServer {
 		Authenticators: []auth.Authenticator{&auth.X509{Roots: keys.CAPool()}},
 		Authorizers:    []auth.Authorizer{auth.Masters{}},
 		Logger:         logger,
+		OpenAPI:        docs,
+		TypeConverter:  types,
+		CustomSchemas:  docs,
+		// The kubernetes Service's endpoint: a documentation address, never dialled.
+		AdvertiseAddress: netip.MustParseAddr("192.0.2.10"),
+		Port:             6443,
 	})
 	if err != nil {
 		st.Close()
@@ -103,7 +123,12 @@ func startTestServerIn(t *testing.T, dir string) *testServer {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
-	go func() { runDone <- api.Run(ctx) }()
+	var runEnded atomic.Bool
+	go func() {
+		err := api.Run(ctx)
+		runEnded.Store(true)
+		runDone <- err
+	}()
 
 	srv := httptest.NewUnstartedServer(api.Handler())
 	srv.EnableHTTP2 = true
@@ -139,6 +164,9 @@ func startTestServerIn(t *testing.T, dir string) *testServer {
 		t.Fatalf("anonymous HTTP client: %v", err)
 	}
 	err = wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		if runEnded.Load() {
+			return false, errors.New("Run returned before the server was ready")
+		}
 		resp, err := anonHTTP.Get(ts.url + "/readyz")
 		if err != nil {
 			return false, nil
