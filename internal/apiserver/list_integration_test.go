@@ -83,8 +83,8 @@ func TestListSelectors(t *testing.T) {
 			}
 		}
 		for sel, want := range map[string][]string{
-			"spec.nodeName=n1":                    {"on-n1"},
-			"spec.nodeName=":                      {"unscheduled"},
+			"spec.nodeName=n1":                     {"on-n1"},
+			"spec.nodeName=":                       {"unscheduled"},
 			"status.phase=Pending,spec.nodeName!=": {"on-n1", "on-n2"},
 		} {
 			l, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel})
