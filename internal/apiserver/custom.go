@@ -174,7 +174,7 @@ func (s *Server) decodeCustomBody(r *http.Request, req *request, body []byte) (r
 			msgs[i] = fmt.Sprintf("unknown field %q", p)
 		}
 		if mode == "Strict" {
-			return nil, badRequest("strict decoding error: %s", strings.Join(msgs, ", "))
+			return nil, &strictError{gvk: res.gvk, err: fmt.Errorf("strict decoding error: %s", strings.Join(msgs, ", "))}
 		}
 		req.warnings = append(req.warnings, msgs...)
 	}

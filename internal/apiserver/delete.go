@@ -34,12 +34,9 @@ func (s *Server) deleteOptions(r *http.Request, req *request) (*metav1.DeleteOpt
 				return nil, badRequest("decoding DeleteOptions: %v", err)
 			}
 		}
-	}
-	if err := metav1.Convert_url_Values_To_v1_DeleteOptions(&req.query, opts, nil); err != nil {
+	} else if err := metav1.Convert_url_Values_To_v1_DeleteOptions(&req.query, opts, nil); err != nil {
+		// As upstream: options come from the body, or else from the query.
 		return nil, badRequest("%v", err)
-	}
-	if len(opts.DryRun) == 0 {
-		opts.DryRun = req.query["dryRun"]
 	}
 	for _, v := range opts.DryRun {
 		if v != metav1.DryRunAll {

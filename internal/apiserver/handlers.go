@@ -135,13 +135,13 @@ func (s *Server) decodeBody(r *http.Request, req *request, body []byte, gvk sche
 	if err != nil {
 		if strict, ok := runtime.AsStrictDecodingError(err); ok && obj != nil {
 			if mode == "Strict" {
-				return nil, badRequest("strict decoding error: %v", err)
+				return nil, &strictError{gvk: gvk, err: err}
 			}
 			for _, e := range strict.Errors() {
 				req.warnings = append(req.warnings, e.Error())
 			}
 		} else {
-			return nil, badRequest("the object provided is unrecognized (must be of type %s): %v", gvk.Kind, err)
+			return nil, badRequest("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err)
 		}
 	}
 	if got != nil && (got.GroupVersion() != gvk.GroupVersion() || got.Kind != gvk.Kind) {
@@ -149,6 +149,19 @@ func (s *Server) decodeBody(r *http.Request, req *request, body []byte, gvk sche
 	}
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	return obj, nil
+}
+
+// strictError is a body that fieldValidation=Strict refuses: a 400 for
+// create and update, a 422 for patches, as upstream.
+type strictError struct {
+	gvk schema.GroupVersionKind
+	err error
+}
+
+func (e *strictError) Error() string { return e.err.Error() }
+
+func (e *strictError) Status() metav1.Status {
+	return badRequest("%s in version %q cannot be handled as a %s: %v", e.gvk.Kind, e.gvk.Version, e.gvk.Kind, e.err).(*apierrors.StatusError).ErrStatus
 }
 
 // dryRun reports whether the request asks for dryRun=All.
@@ -572,6 +585,10 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		}
 		if err := s.prepareUpdate(req, res, obj, old); err != nil {
 			return nil, 0, err
+		}
+		if acc, err := meta.Accessor(obj); err == nil && acc.GetResourceVersion() == "" {
+			// An unconditional update is an update of the current version.
+			acc.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
 		}
 		if errs := s.validateUpdate(res, req.info.Subresource, obj, old); len(errs) > 0 {
 			return nil, 0, invalid(res, name, errs)

@@ -123,7 +123,12 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, req *request
 		}
 		lr, err = s.listStore(r.Context(), res, prefix, sel, tok.ResourceVersion, limit, prefix+tok.StartKey)
 		if errors.Is(err, store.ErrCompacted) {
-			return apierrors.NewResourceExpired(expiredContinueMessage)
+			// As upstream, offer a token that goes on at the current state.
+			expired := apierrors.NewResourceExpired(expiredContinueMessage)
+			if cur, _, rerr := s.store.Revision(r.Context()); rerr == nil {
+				expired.ErrStatus.ListMeta.Continue = encodeContinue(cur, tok.StartKey)
+			}
+			return expired
 		}
 		if err != nil {
 			return err

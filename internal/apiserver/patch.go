@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"errors"
 	"mime"
 	"net/http"
 
@@ -12,6 +13,7 @@ import (
 	schemapkg "k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // maxJSONPatchOperations bounds a JSON patch, as upstream.
@@ -122,5 +124,11 @@ func (s *Server) encodeJSON(obj runtime.Object) ([]byte, error) {
 func (s *Server) decodePatched(r *http.Request, req *request, doc []byte, res *resource) (runtime.Object, error) {
 	r2 := r.Clone(r.Context())
 	r2.Header.Set("Content-Type", mediaJSON)
-	return s.decodeBody(r2, req, doc, res.gvk, res.newObject())
+	obj, err := s.decodeBody(r2, req, doc, res.gvk, res.newObject())
+	var strict *strictError
+	if errors.As(err, &strict) {
+		return nil, apierrors.NewInvalid(schemapkg.GroupKind{Group: res.Group, Kind: res.Kind}, req.info.Name,
+			field.ErrorList{field.Invalid(field.NewPath("patch"), "", strict.err.Error())})
+	}
+	return obj, err
 }
