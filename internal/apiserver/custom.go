@@ -124,12 +124,23 @@ func (r *resource) storageResource() *resource {
 	return r
 }
 
-// view returns o as r serves it: itself, or a copy in r's version.
+// view returns o as r serves it: itself, or a copy in r's version (for
+// custom resources the same object under another apiVersion).
 func (r *resource) view(o *cachedObject) *cachedObject {
 	if o == nil || r.storage == nil {
 		return o
 	}
-	obj := o.obj.DeepCopyObject()
+	var obj runtime.Object
+	if c := r.Convert; c != nil {
+		var err error
+		if obj, err = c.FromStorage(o.obj); err != nil {
+			// The stored object was valid in its own version; a conversion
+			// that fails is a bug, shown as the storage version's object.
+			return o
+		}
+	} else {
+		obj = o.obj.DeepCopyObject()
+	}
 	obj.GetObjectKind().SetGroupVersionKind(r.gvk)
 	return r.newCachedObject(o.key, obj, o.rev)
 }

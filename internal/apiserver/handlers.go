@@ -181,6 +181,16 @@ func (s *Server) encodeForStore(res *resource, obj runtime.Object) ([]byte, erro
 	if u, ok := obj.(*unstructured.Unstructured); ok {
 		return res.encodeCustom(u)
 	}
+	if c := res.Convert; c != nil {
+		stored, err := c.ToStorage(obj)
+		if err != nil {
+			return nil, err
+		}
+		if acc, err := meta.Accessor(stored); err == nil {
+			acc.SetResourceVersion("")
+		}
+		return s.encodeForStore(res.storage, stored)
+	}
 	acc, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
@@ -199,6 +209,13 @@ func (s *Server) encodeForStore(res *resource, obj runtime.Object) ([]byte, erro
 func (r *resource) decode(value []byte) (runtime.Object, error) {
 	if r.custom != nil {
 		return r.decodeCustom(value)
+	}
+	if c := r.Convert; c != nil {
+		obj, err := r.storage.decode(value)
+		if err != nil {
+			return nil, err
+		}
+		return c.FromStorage(obj)
 	}
 	obj := r.newObject()
 	if err := decodeEnvelope(value, obj); err != nil {

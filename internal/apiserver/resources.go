@@ -105,18 +105,16 @@ func storageKeyPrefix(group, res string) string {
 	return "/registry/" + group + "/" + res + "/"
 }
 
-// newResources builds the served resources from the registry table. A kind
-// served in a second version of the same group needs conversion to share
-// storage with the first; until berth converts, only the first is served.
+// newResources builds the served resources from the registry table. A
+// resource with a Conversion shares the objects of its storage resource,
+// which must come before it in the table.
 func newResources(s *runtime.Scheme, table []registry.Resource) ([]*resource, error) {
 	var out []*resource
-	seen := map[schema.GroupResource]bool{}
+	byGVR := map[schema.GroupVersionResource]*resource{}
 	for _, rr := range table {
-		gr := rr.GroupResource()
-		if seen[gr] {
-			continue
+		if byGVR[rr.GroupVersionResource] != nil {
+			return nil, fmt.Errorf("resource %s listed twice", rr.GroupVersionResource)
 		}
-		seen[gr] = true
 		gvk := rr.GroupVersion().WithKind(rr.Kind)
 		r := &resource{
 			Resource: rr,
@@ -137,6 +135,13 @@ func newResources(s *runtime.Scheme, table []registry.Resource) ([]*resource, er
 		if !s.Recognizes(r.gvk) || !s.Recognizes(r.listGVK) {
 			return nil, fmt.Errorf("resource %s: kind %s or its list is not in the scheme", rr.GroupVersionResource, gvk)
 		}
+		if c := rr.Convert; c != nil {
+			if r.storage = byGVR[c.Storage]; r.storage == nil {
+				return nil, fmt.Errorf("resource %s: storage %s is not listed before it", rr.GroupVersionResource, c.Storage)
+			}
+			r.prefix = r.storage.prefix
+		}
+		byGVR[rr.GroupVersionResource] = r
 		out = append(out, r)
 	}
 	return out, nil

@@ -39,6 +39,7 @@ func (r Resource) cat(names ...string) Resource   { r.Categories = names; return
 func (r Resource) status() Resource               { r.Status = true; return r }
 func (r Resource) scale() Resource                { r.Scale = true; return r }
 func (r Resource) verbs(v ...string) Resource     { r.Verbs = v; return r }
+func (r Resource) convert(c *Conversion) Resource { r.Convert = c; return r }
 
 const (
 	namespaced = true
@@ -89,12 +90,12 @@ func builtinResources() []Resource {
 		// discovery.k8s.io/v1
 		res("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "endpointslice", namespaced),
 		// events.k8s.io/v1
-		res("events.k8s.io", "v1", "events", "Event", "event", namespaced).short("ev"),
+		res("events.k8s.io", "v1", "events", "Event", "event", namespaced).short("ev").convert(eventsConversion()),
 		// policy/v1
 		res("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", "poddisruptionbudget", namespaced).short("pdb").status(),
 		// autoscaling
 		res("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", "horizontalpodautoscaler", namespaced).short("hpa").cat(all...).status(),
-		res("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", "horizontalpodautoscaler", namespaced).short("hpa").cat(all...).status(),
+		res("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", "horizontalpodautoscaler", namespaced).short("hpa").cat(all...).status().convert(hpaConversion()),
 		// node.k8s.io/v1
 		res("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", "runtimeclass", cluster),
 		// scheduling.k8s.io/v1

@@ -34,6 +34,9 @@ type Resource struct {
 	Verbs []string
 	// Strategy is the kind's behaviour; its nil fields mean "nothing to do".
 	Strategy Strategy
+	// Convert, when set, makes this a second version of another resource
+	// whose objects it shares.
+	Convert *Conversion
 }
 
 // Strategy is the per-kind behaviour. Every function takes the typed
