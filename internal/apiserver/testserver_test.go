@@ -22,17 +22,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
-	"berth.dev/berth/internal/openapi"
-	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
 )
@@ -92,30 +88,15 @@ func startTestServerIn(t *testing.T, dir string) *testServer {
 	}
 	reads := &countingStore{Store: st}
 	// Configured as berth server configures it.
-	docs, err := openapi.New(openapi.Config{Resources: registry.Builtin()})
+	cfg, err := NewConfig(reads, keys.CAPool())
 	if err != nil {
 		st.Close()
-		t.Fatalf("openapi.New: %v", err)
+		t.Fatalf("NewConfig: %v", err)
 	}
-	types, err := managedfields.NewTypeConverter(docs.Models(), false)
-	if err != nil {
-		st.Close()
-		t.Fatalf("building the type converter: %v", err)
-	}
-	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	api, err := New(Config{
-		Store:          reads,
-		Resources:      registry.Builtin(),
-		Authenticators: []auth.Authenticator{&auth.X509{Roots: keys.CAPool()}},
-		Authorizers:    []auth.Authorizer{auth.Masters{}},
-		Logger:         logger,
-		OpenAPI:        docs,
-		TypeConverter:  types,
-		CustomSchemas:  docs,
-		// The kubernetes Service's endpoint: a documentation address, never dialled.
-		AdvertiseAddress: netip.MustParseAddr("192.0.2.10"),
-		Port:             6443,
-	})
+	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The kubernetes Service's endpoint: a documentation address, never dialled.
+	cfg.AdvertiseAddress, cfg.Port = netip.MustParseAddr("192.0.2.10"), 6443
+	api, err := New(cfg)
 	if err != nil {
 		st.Close()
 		t.Fatalf("apiserver.New: %v", err)

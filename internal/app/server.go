@@ -17,13 +17,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/util/managedfields"
 
 	"berth.dev/berth/internal/apiserver"
-	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
-	"berth.dev/berth/internal/openapi"
-	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
 	"berth.dev/berth/internal/store/etcd"
@@ -118,29 +114,13 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	docs, err := openapi.New(openapi.Config{Resources: registry.Builtin()})
+	cfg, err := apiserver.NewConfig(st, keys.CAPool())
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	types, err := managedfields.NewTypeConverter(docs.Models(), false)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("building the type converter: %w", err)
-	}
-	api, err := apiserver.New(apiserver.Config{
-		Store:            st,
-		Resources:        registry.Builtin(),
-		Authenticators:   []auth.Authenticator{&auth.X509{Roots: keys.CAPool()}},
-		Authorizers:      []auth.Authorizer{auth.Masters{}},
-		Logger:           log,
-		ServiceCIDR:      serviceCIDR,
-		AdvertiseAddress: advertise,
-		Port:             port,
-		OpenAPI:          docs,
-		TypeConverter:    types,
-		CustomSchemas:    docs,
-	})
+	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, serviceCIDR, advertise, port
+	api, err := apiserver.New(cfg)
 	if err != nil {
 		ln.Close()
 		return err

@@ -1,0 +1,38 @@
+package apiserver
+
+import (
+	"crypto/x509"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/managedfields"
+
+	"berth.dev/berth/internal/auth"
+	"berth.dev/berth/internal/openapi"
+	"berth.dev/berth/internal/registry"
+	"berth.dev/berth/internal/store"
+)
+
+// NewConfig returns the configuration of a complete API server on st: the
+// built-in resources, OpenAPI documents, server-side apply, client
+// certificates from clientCAs, and system:masters authorization. The caller
+// adds what depends on where it runs (address, port, logger).
+func NewConfig(st store.Store, clientCAs *x509.CertPool) (Config, error) {
+	resources := registry.Builtin()
+	docs, err := openapi.New(openapi.Config{Resources: resources})
+	if err != nil {
+		return Config{}, err
+	}
+	types, err := managedfields.NewTypeConverter(docs.Models(), false)
+	if err != nil {
+		return Config{}, fmt.Errorf("building the type converter: %w", err)
+	}
+	return Config{
+		Store:          st,
+		Resources:      resources,
+		Authenticators: []auth.Authenticator{&auth.X509{Roots: clientCAs}},
+		Authorizers:    []auth.Authorizer{auth.Masters{}},
+		OpenAPI:        docs,
+		TypeConverter:  types,
+		CustomSchemas:  docs,
+	}, nil
+}
