@@ -97,4 +97,3 @@ func Start(t testing.TB) *Server {
 	}
 	return &Server{Admin: admin, PKI: keys, Store: st}
 }
-
