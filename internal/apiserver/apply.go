@@ -204,11 +204,7 @@ func (s *Server) handleApply(w http.ResponseWriter, r *http.Request, req *reques
 	if in.Subresource == "scale" {
 		return methodNotSupported(res, "apply to scale")
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	dry, err := dryRun(req)
+	body, dry, err := readWrite(r, req)
 	if err != nil {
 		return err
 	}

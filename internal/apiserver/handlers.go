@@ -90,6 +90,16 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// readWrite reads a write request's body and its dryRun parameter.
+func readWrite(r *http.Request, req *request) ([]byte, bool, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, false, err
+	}
+	dry, err := dryRun(req)
+	return body, dry, err
+}
+
 // fieldValidation returns the request's fieldValidation mode; kubectl sends
 // Strict by default, other clients default to Warn as upstream.
 func fieldValidation(req *request) (string, error) {
@@ -359,15 +369,11 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, req *reque
 	if in.Subresource != "" || in.Name != "" {
 		return methodNotSupported(res, "create")
 	}
-	body, err := readBody(r)
+	body, dry, err := readWrite(r, req)
 	if err != nil {
 		return err
 	}
 	obj, err := s.decodeBody(r, req, body, res.gvk, res.newObject())
-	if err != nil {
-		return err
-	}
-	dry, err := dryRun(req)
 	if err != nil {
 		return err
 	}
@@ -531,11 +537,7 @@ func (s *Server) checkNamespace(ctx context.Context, name string) error {
 
 func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, req *request) error {
 	res, in := req.res, req.info
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	dry, err := dryRun(req)
+	body, dry, err := readWrite(r, req)
 	if err != nil {
 		return err
 	}

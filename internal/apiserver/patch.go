@@ -31,11 +31,7 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, req *reques
 	if pt == types.ApplyYAMLPatchType {
 		return s.handleApply(w, r, req)
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	dry, err := dryRun(req)
+	body, dry, err := readWrite(r, req)
 	if err != nil {
 		return err
 	}
