@@ -95,6 +95,9 @@ func (r *resource) subresources() []subresourceInfo {
 	if r.Scale {
 		out = append(out, subresourceInfo{"scale", schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}, []string{"get", "patch", "update"}})
 	}
+	if r.Group == "" && r.name() == "pods" {
+		out = append(out, subresourceInfo{"binding", bindingGVK, []string{"create"}})
+	}
 	if r.Group == "" && r.name() == "namespaces" {
 		out = append(out, subresourceInfo{"finalize", r.gvk, []string{"update"}})
 	}

@@ -366,12 +366,15 @@ func parseRV(rv string) (int64, error) {
 
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, req *request) error {
 	res, in := req.res, req.info
-	if in.Subresource != "" || in.Name != "" {
-		return methodNotSupported(res, "create")
-	}
 	body, dry, err := readWrite(r, req)
 	if err != nil {
 		return err
+	}
+	if in.Subresource == "binding" {
+		return s.handleBinding(w, r, req, body, dry)
+	}
+	if in.Subresource != "" || in.Name != "" {
+		return methodNotSupported(res, "create")
 	}
 	obj, err := s.decodeBody(r, req, body, res.gvk, res.newObject())
 	if err != nil {
@@ -609,7 +612,9 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 			// An unconditional update is an update of the current version.
 			acc.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
 		}
-		if errs := s.validateUpdate(res, req.info.Subresource, obj, old); len(errs) > 0 {
+		// A binding was validated on its own: it may set spec.nodeName,
+		// which a pod update may not.
+		if errs := s.validateUpdate(res, req.info.Subresource, obj, old); len(errs) > 0 && req.info.Subresource != "binding" {
 			return nil, 0, invalid(res, name, errs)
 		}
 		acc, _ := meta.Accessor(obj)
@@ -700,7 +705,8 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 		freshAcc.SetManagedFields(acc.GetManagedFields())
 		reflectSet(obj, fresh)
 		acc, _ = meta.Accessor(obj)
-	} else if res.Status {
+	} else if res.Status && sub != "binding" {
+		// Binding sets the PodScheduled condition with spec.nodeName.
 		copyStatus(obj, old)
 	}
 	acc.SetUID(oldAcc.GetUID())
