@@ -184,7 +184,7 @@ func TestLeftoverOf(t *testing.T) {
 		},
 		{
 			name:  "graceful deletion in progress",
-			items: []metav1.PartialObjectMetadata{item(29500 * time.Millisecond), item(3 * time.Second, "a")},
+			items: []metav1.PartialObjectMetadata{item(29500 * time.Millisecond), item(3*time.Second, "a")},
 			want:  leftover{count: 2, finalizers: map[string]int{"a": 1}, estimate: 30},
 		},
 		{

@@ -23,13 +23,8 @@ import (
 	"k8s.io/utils/clock"
 )
 
-const (
-	// resyncPeriod is how often every namespace is looked at again, so that
-	// a terminating namespace is never forgotten.
-	resyncPeriod = 5 * time.Minute
-	// defaultWorkers is upstream's --concurrent-namespace-syncs default.
-	defaultWorkers = 10
-)
+// defaultWorkers is upstream's --concurrent-namespace-syncs default.
+const defaultWorkers = 10
 
 // Config configures a Controller.
 type Config struct {
@@ -106,10 +101,12 @@ func New(cfg Config) (*Controller, error) {
 		c.workers = defaultWorkers
 	}
 	inf := cfg.Informers.Core().V1().Namespaces()
-	_, err := inf.Informer().AddEventHandlerWithResyncPeriod(cache.ResourceEventHandlerFuncs{
+	// A terminating namespace stays queued (after a delay or a backoff)
+	// until it is released, so no resync is needed.
+	_, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
-	}, resyncPeriod)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("namespace controller: adding event handler: %w", err)
 	}
@@ -234,7 +231,11 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	ns.Spec.Finalizers = slices.DeleteFunc(ns.Spec.Finalizers, func(f corev1.FinalizerName) bool {
 		return f == corev1.FinalizerKubernetes
 	})
-	if _, err := c.client.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	_, err = c.client.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("finalizing namespace %q: %w", name, err)
 	}
 	c.log.Info("namespace emptied and finalized", "namespace", name)
