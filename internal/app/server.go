@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth/pki"
@@ -78,6 +79,8 @@ func runServer(ctx context.Context, o serverOptions) error {
 	if err != nil {
 		return err
 	}
+	// client-go logs through klog: send it to the same place.
+	klog.SetSlogLogger(log)
 	if o.httpsPort < 0 || o.httpsPort > 65535 {
 		return fmt.Errorf("--https-port %d: out of range", o.httpsPort)
 	}
@@ -146,6 +149,21 @@ func runServer(ctx context.Context, o serverOptions) error {
 	go func() { apiDone <- api.Run(ctx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.ServeTLS(ln, "", "") }()
+	loopback, err := loopbackConfig(keys, serverURL, "system:berth-controllers")
+	if err != nil {
+		return err
+	}
+	ctlDone := make(chan struct{})
+	go func() {
+		defer close(ctlDone)
+		if !waitReady(ctx, api) {
+			return
+		}
+		if err := runControllers(ctx, loopback, keys.CAPEM(), log.With("component", "controllers")); err != nil {
+			log.Error("controllers failed", "err", err)
+		}
+	}()
+	defer func() { <-ctlDone }()
 	log.Info("berth server listening", "url", serverURL, "kubeconfig", kubeconfig, "datastore", datastoreName(o))
 
 	var runErr error
@@ -162,6 +180,20 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return runErr
 	}
 	return nil
+}
+
+// waitReady waits until the API server is ready or ctx ends.
+func waitReady(ctx context.Context, api *apiserver.Server) bool {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !api.Ready() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // advertiseAddress parses flag, or picks this machine's first global

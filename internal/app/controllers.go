@@ -1,0 +1,125 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"berth.dev/berth/internal/auth"
+	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/controller/namespace"
+)
+
+// controllersLease is the Lease the controller sets of all berth servers
+// on one store compete for: one runs them at a time.
+const controllersLease = "berth-controllers"
+
+// loopbackConfig is how berth's own components reach the API server in
+// the same process: over TLS, as any client, with a client certificate of
+// their own and protobuf bodies.
+func loopbackConfig(keys *pki.PKI, serverURL, user string) (*rest.Config, error) {
+	certPEM, keyPEM, err := keys.IssueClientCert(user, []string{auth.SystemMasters}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("issuing the %s certificate: %w", user, err)
+	}
+	return &rest.Config{
+		Host:            serverURL,
+		TLSClientConfig: rest.TLSClientConfig{CAData: keys.CAPEM(), CertData: certPEM, KeyData: keyPEM},
+		ContentConfig: rest.ContentConfig{
+			ContentType:        "application/vnd.kubernetes.protobuf",
+			AcceptContentTypes: "application/vnd.kubernetes.protobuf,application/json",
+		},
+		UserAgent: user,
+		QPS:       -1,
+	}, nil
+}
+
+// runnable is a started controller.
+type runnable interface {
+	Run(ctx context.Context) error
+}
+
+// runControllers runs the controllers while this server holds the
+// controllers Lease, and campaigns again when it loses it, until ctx ends.
+func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *slog.Logger) error {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: controllersLease, Namespace: metav1.NamespaceSystem},
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: host + "_" + uuid.NewString()},
+	}
+	for ctx.Err() == nil {
+		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock: lock, LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+			ReleaseOnCancel: true, Name: controllersLease,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					if err := startControllers(ctx, cfg, client, rootCA, log); err != nil && ctx.Err() == nil {
+						log.Error("controllers stopped", "err", err)
+					}
+				},
+				OnStoppedLeading: func() { log.Info("controllers lease lost or released") },
+			},
+		})
+		if err != nil {
+			return err
+		}
+		le.Run(ctx)
+	}
+	return nil
+}
+
+// startControllers builds every controller on shared informers and runs
+// them until ctx ends.
+func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, rootCA []byte, log *slog.Logger) error {
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	metaFactory := metadatainformer.NewSharedInformerFactory(meta, 0)
+	var controllers []runnable
+	ns, err := namespace.New(namespace.Config{Client: client, Informers: factory, Metadata: meta, Discovery: disc, Logger: log.With("controller", "namespace")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns)
+
+	factory.Start(ctx.Done())
+	metaFactory.Start(ctx.Done())
+	defer factory.Shutdown()
+	defer metaFactory.Shutdown()
+	log.Info("controllers started", "count", len(controllers))
+	var wg sync.WaitGroup
+	for _, c := range controllers {
+		wg.Go(func() {
+			if err := c.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("controller stopped", "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
