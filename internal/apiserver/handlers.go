@@ -532,8 +532,13 @@ func (s *Server) checkNamespace(ctx context.Context, name string) error {
 		return err
 	}
 	if acc, _ := meta.Accessor(o.obj); acc.GetDeletionTimestamp() != nil {
-		return apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, name,
+		err := apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, name,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", name))
+		// As upstream, the cause tells controllers to stop trying.
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type: corev1.NamespaceTerminatingCause, Message: err.ErrStatus.Message, Field: "metadata.namespace",
+		})
+		return err
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ import (
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/controller/namespace"
+	"berth.dev/berth/internal/controller/rootcacert"
+	"berth.dev/berth/internal/controller/serviceaccount"
 )
 
 // controllersLease is the Lease the controller sets of all berth servers
@@ -89,7 +91,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 
 // startControllers builds every controller on shared informers and runs
 // them until ctx ends.
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, rootCA []byte, log *slog.Logger) error {
+func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, log *slog.Logger) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -105,7 +107,15 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns)
+	sa, err := serviceaccount.New(serviceaccount.Config{Client: client, Informers: factory, Logger: log.With("controller", "serviceaccount")})
+	if err != nil {
+		return err
+	}
+	rootCA, err := rootcacert.New(rootcacert.Config{Client: client, Informers: factory, RootCA: caPEM, Logger: log.With("controller", "root-ca-cert-publisher")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA)
 
 	factory.Start(ctx.Done())
 	metaFactory.Start(ctx.Done())

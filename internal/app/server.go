@@ -143,35 +143,43 @@ func runServer(ctx context.Context, o serverOptions) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	loopback, err := loopbackConfig(keys, serverURL, "system:berth-controllers")
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// The API serves until the controllers have stopped, however the
+	// server is asked to stop.
+	stopping := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(stopping))
 	defer cancel()
 	apiDone := make(chan error, 1)
 	go func() { apiDone <- api.Run(ctx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.ServeTLS(ln, "", "") }()
-	loopback, err := loopbackConfig(keys, serverURL, "system:berth-controllers")
-	if err != nil {
-		return err
-	}
+	// Controllers stop first, while the API is still there to release
+	// their Lease to another server.
+	ctlCtx, stopControllers := context.WithCancel(stopping)
 	ctlDone := make(chan struct{})
 	go func() {
 		defer close(ctlDone)
-		if !waitReady(ctx, api) {
+		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctx, loopback, keys.CAPEM(), log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()
-	defer func() { <-ctlDone }()
 	log.Info("berth server listening", "url", serverURL, "kubeconfig", kubeconfig, "datastore", datastoreName(o))
 
 	var runErr error
 	select {
-	case <-ctx.Done():
+	case <-stopping.Done():
 	case runErr = <-apiDone:
 	case runErr = <-serveDone:
 	}
+	stopControllers()
+	<-ctlDone
 	cancel()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
