@@ -96,7 +96,8 @@ func (r *resource) subresources() []subresourceInfo {
 		out = append(out, subresourceInfo{"scale", schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}, []string{"get", "patch", "update"}})
 	}
 	if r.Group == "" && r.name() == "pods" {
-		out = append(out, subresourceInfo{"binding", bindingGVK, []string{"create"}})
+		out = append(out, subresourceInfo{"binding", bindingGVK, []string{"create"}},
+			subresourceInfo{"eviction", evictionGVK, []string{"create"}})
 	}
 	if r.Group == "" && r.name() == "namespaces" {
 		out = append(out, subresourceInfo{"finalize", r.gvk, []string{"update"}})

@@ -370,8 +370,11 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, req *reque
 	if err != nil {
 		return err
 	}
-	if in.Subresource == "binding" {
+	switch in.Subresource {
+	case "binding":
 		return s.handleBinding(w, r, req, body, dry)
+	case "eviction":
+		return s.handleEviction(w, r, req, body, dry)
 	}
 	if in.Subresource != "" || in.Name != "" {
 		return methodNotSupported(res, "create")

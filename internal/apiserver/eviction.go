@@ -1,0 +1,120 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+var evictionGVK = policyv1.SchemeGroupVersion.WithKind("Eviction")
+
+// pdbRetries bounds retries of a PodDisruptionBudget write that conflicts.
+const pdbRetries = 5
+
+// handleEviction serves POST pods/{name}/eviction, as upstream's
+// EvictionREST: a pod that a PodDisruptionBudget protects is deleted only
+// if the budget allows a disruption, which the eviction then uses up; a
+// pod that is not running, or that no budget covers, is simply deleted.
+func (s *Server) handleEviction(w http.ResponseWriter, r *http.Request, req *request, body []byte, dry bool) error {
+	in := req.info
+	obj, err := s.decodeBody(r, req, body, evictionGVK, &policyv1.Eviction{})
+	if err != nil {
+		return err
+	}
+	ev := obj.(*policyv1.Eviction)
+	if ev.Name != "" && ev.Name != in.Name {
+		return badRequest("name in URL does not match name in Eviction object")
+	}
+	opts := ev.DeleteOptions
+	if opts == nil {
+		opts = &metav1.DeleteOptions{}
+	}
+	if dry {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	podObj, _, err := s.getStored(r.Context(), req.res, in.Namespace, in.Name)
+	if err != nil {
+		return err
+	}
+	pod := podObj.(*corev1.Pod)
+	if pod.DeletionTimestamp == nil && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed && pod.Status.Phase != corev1.PodPending {
+		if err := s.useDisruption(r.Context(), pod, dry); err != nil {
+			return err
+		}
+	}
+	if _, err := s.delete(r.Context(), req.res, in.Namespace, in.Name, opts); err != nil {
+		return err
+	}
+	s.writeObject(w, req, http.StatusCreated, &metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated,
+	})
+	return nil
+}
+
+// useDisruption records pod's eviction in the budget that covers it, or
+// refuses with 429 when the budget allows no more disruptions.
+func (s *Server) useDisruption(ctx context.Context, pod *corev1.Pod, dry bool) error {
+	pdbRes := s.lookup(policyv1.SchemeGroupVersion, "poddisruptionbudgets")
+	for attempt := 0; ; attempt++ {
+		items, _, err := s.cache.snapshot(ctx, pdbRes, pdbRes.listPrefix(pod.Namespace), 0)
+		if err != nil {
+			return err
+		}
+		var matching []*policyv1.PodDisruptionBudget
+		for _, o := range items {
+			pdb := o.obj.(*policyv1.PodDisruptionBudget)
+			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+			if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+				continue
+			}
+			matching = append(matching, pdb)
+		}
+		switch len(matching) {
+		case 0:
+			return nil
+		case 1:
+		default:
+			return apierrors.NewInternalError(errors.New("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."))
+		}
+		pdb := matching[0]
+		if pdb.Status.ObservedGeneration < pdb.Generation || pdb.Status.DisruptionsAllowed <= 0 {
+			msg := "Cannot evict pod as it would violate the pod's disruption budget."
+			if pdb.Status.ObservedGeneration < pdb.Generation {
+				msg = "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget has not been observed yet."
+			}
+			err := apierrors.NewTooManyRequests(msg, 10)
+			err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+				Type:    policyv1.DisruptionBudgetCause,
+				Message: fmt.Sprintf("The disruption budget %s needs %d healthy pods and has %d currently", pdb.Name, pdb.Status.DesiredHealthy, pdb.Status.CurrentHealthy),
+			})
+			return err
+		}
+		if dry {
+			return nil
+		}
+		req := &request{res: pdbRes, info: requestInfo{Subresource: "status"}, user: systemUser}
+		_, _, err = s.update(ctx, req, pdbRes, pdb.Namespace, pdb.Name, pdb.ResourceVersion, false, false, func(old runtime.Object) (runtime.Object, error) {
+			cur := old.(*policyv1.PodDisruptionBudget)
+			cur.Status.DisruptionsAllowed--
+			if cur.Status.DisruptedPods == nil {
+				cur.Status.DisruptedPods = map[string]metav1.Time{}
+			}
+			cur.Status.DisruptedPods[pod.Name] = metav1.NewTime(s.now().Truncate(time.Second))
+			return cur, nil
+		})
+		if apierrors.IsConflict(err) && attempt < pdbRetries {
+			continue
+		}
+		return err
+	}
+}
+
