@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -78,8 +79,10 @@ type fanout struct {
 	seq     atomic.Int64
 	pending sync.Map // pod name → *arrival
 	stopped atomic.Bool
-	// failed receives why a watch ended before the benchmark did.
-	failed chan error
+
+	failOnce sync.Once
+	failed   chan struct{} // closed when a watch has ended early
+	failErr  error         // why; set before failed is closed
 }
 
 // arrival tracks one pod's event across the watchers.
@@ -92,7 +95,7 @@ type arrival struct {
 // its own connection, and stops them when b ends.
 func startFanout(b *testing.B, cfg *rest.Config, enc encoding) *fanout {
 	b.Helper()
-	f := &fanout{prefix: "w-" + enc.name + "-", failed: make(chan error, watchers)}
+	f := &fanout{prefix: "w-" + enc.name + "-", failed: make(chan struct{})}
 	list, err := newClient(b, cfg, enc).CoreV1().Pods(namespace).List(b.Context(), metav1.ListOptions{Limit: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -119,14 +122,9 @@ func startFanout(b *testing.B, cfg *rest.Config, enc encoding) *fanout {
 
 // watch counts w's ADDED events until w is stopped.
 func (f *fanout) watch(w watch.Interface) {
-	defer func() {
-		if !f.stopped.Load() {
-			f.failed <- fmt.Errorf("a watch ended early")
-		}
-	}()
 	for ev := range w.ResultChan() {
 		if ev.Type == watch.Error {
-			f.failed <- fmt.Errorf("watch error: %v", ev.Object)
+			f.fail(fmt.Errorf("watch error: %v", ev.Object))
 			return
 		}
 		pod, ok := ev.Object.(*corev1.Pod)
@@ -139,6 +137,17 @@ func (f *fanout) watch(w watch.Interface) {
 			}
 		}
 	}
+	if !f.stopped.Load() {
+		f.fail(errors.New("a watch ended early"))
+	}
+}
+
+// fail records the first reason a watch ended early.
+func (f *fanout) fail(err error) {
+	f.failOnce.Do(func() {
+		f.failErr = err
+		close(f.failed)
+	})
 }
 
 // createAndWait creates a pod and returns how long it took until every
@@ -158,8 +167,8 @@ func (f *fanout) createAndWait(ctx context.Context, cs *kubernetes.Clientset) (t
 	select {
 	case <-a.done:
 		return time.Since(start), nil
-	case err := <-f.failed:
-		return 0, err
+	case <-f.failed:
+		return 0, f.failErr
 	case <-timeout.C:
 		return 0, fmt.Errorf("pod %s reached %d of %d watchers in %v", name, watchers-int(a.left.Load()), watchers, fanoutTimeout)
 	}
