@@ -40,6 +40,12 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	if err := s.ensure(ctx, core("services"), svc); err != nil {
 		return err
 	}
+	if s.cfg.AdvertiseAddress.IsLoopback() {
+		// Endpoints may not point at loopback, and pods could not reach
+		// it: the Service stays without endpoints.
+		s.log.Warn("advertise address is loopback: the kubernetes Service gets no endpoints", "address", s.cfg.AdvertiseAddress)
+		return nil
+	}
 	addr := s.cfg.AdvertiseAddress.String()
 	port := int32(s.cfg.Port)
 	ep := &corev1.Endpoints{

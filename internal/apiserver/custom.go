@@ -256,6 +256,15 @@ func (s *Server) reconcileCRD(ctx context.Context, def *apiextensionsv1.CustomRe
 		}
 	}
 	status := crd.Status(def, defs, s.now())
+	if crdEstablished(&apiextensionsv1.CustomResourceDefinition{Status: status}) {
+		// Serve before saying Established, so that a client that waited
+		// for the condition finds the resource.
+		next := def.DeepCopy()
+		next.Status = status
+		if err := s.serveCRD(ctx, next); err != nil {
+			return err
+		}
+	}
 	if !sameCRDStatus(status, def.Status) {
 		req := &request{res: crdRes, info: requestInfo{Subresource: "status"}, user: systemUser}
 		_, _, err := s.update(ctx, req, crdRes, "", def.Name, "", false, false, func(old runtime.Object) (runtime.Object, error) {
@@ -266,12 +275,9 @@ func (s *Server) reconcileCRD(ctx context.Context, def *apiextensionsv1.CustomRe
 			cur.Status = crd.Status(cur, defs, s.now())
 			return cur, nil
 		})
-		return err // the status write brings this definition back as an event
+		return err
 	}
-	if !crdEstablished(def) {
-		return nil
-	}
-	return s.serveCRD(ctx, def)
+	return nil
 }
 
 // sameCRDStatus compares statuses ignoring condition timestamps.

@@ -65,7 +65,11 @@ func (s *Server) handleEviction(w http.ResponseWriter, r *http.Request, req *req
 func (s *Server) useDisruption(ctx context.Context, pod *corev1.Pod, dry bool) error {
 	pdbRes := s.lookup(policyv1.SchemeGroupVersion, "poddisruptionbudgets")
 	for attempt := 0; ; attempt++ {
-		items, _, err := s.cache.snapshot(ctx, pdbRes, pdbRes.listPrefix(pod.Namespace), 0)
+		rev, _, err := s.store.Revision(ctx)
+		if err != nil {
+			return err
+		}
+		items, _, err := s.cache.snapshot(ctx, pdbRes, pdbRes.listPrefix(pod.Namespace), rev)
 		if err != nil {
 			return err
 		}

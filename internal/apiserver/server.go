@@ -66,7 +66,8 @@ type Config struct {
 	// 30000 and 2768 (30000-32767).
 	NodePortBase, NodePortSize int
 	// AdvertiseAddress and Port are where the default/kubernetes Service
-	// sends clients: this server's address as pods reach it.
+	// sends clients: this server's address as pods reach it. A loopback
+	// address (the default) leaves the Service without endpoints.
 	AdvertiseAddress netip.Addr
 	Port             int
 }

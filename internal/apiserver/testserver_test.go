@@ -78,6 +78,18 @@ func startTestServer(t *testing.T) *testServer {
 // may hold those of a stopped server, and waits until /readyz answers 200.
 func startTestServerIn(t *testing.T, dir string) *testServer {
 	t.Helper()
+	return startTestServerWithIn(t, dir, nil)
+}
+
+// startTestServerWith starts a server on a new data directory after
+// configure has changed its configuration.
+func startTestServerWith(t *testing.T, configure func(*Config)) *testServer {
+	t.Helper()
+	return startTestServerWithIn(t, t.TempDir(), configure)
+}
+
+func startTestServerWithIn(t *testing.T, dir string, configure func(*Config)) *testServer {
+	t.Helper()
 	keys, err := pki.Ensure(pki.Config{Dir: filepath.Join(dir, "pki")})
 	if err != nil {
 		t.Fatalf("pki.Ensure: %v", err)
@@ -96,6 +108,9 @@ func startTestServerIn(t *testing.T, dir string) *testServer {
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// The kubernetes Service's endpoint: a documentation address, never dialled.
 	cfg.AdvertiseAddress, cfg.Port = netip.MustParseAddr("192.0.2.10"), 6443
+	if configure != nil {
+		configure(&cfg)
+	}
 	api, err := New(cfg)
 	if err != nil {
 		st.Close()

@@ -378,15 +378,8 @@ func (e *watchEncoder) bookmark(rev int64, initialEnd bool) ([]byte, error) {
 	if initialEnd {
 		acc.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
 	}
-	o := res.newCachedObject("", obj, rev)
-	if e.req.out.as != "" && !e.protobuf {
-		b, err := e.s.objectJSON(o)
-		if err != nil {
-			return nil, err
-		}
-		return jsonWatchFrame(string(watch.Bookmark), b), nil
-	}
-	return e.event(watch.Bookmark, o)
+	// In the watch's own form: a PartialObjectMetadata for metadata watches.
+	return e.event(watch.Bookmark, res.newCachedObject("", obj, rev))
 }
 
 func jsonWatchFrame(typ string, obj []byte) []byte {

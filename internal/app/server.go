@@ -205,7 +205,7 @@ func waitReady(ctx context.Context, api *apiserver.Server) bool {
 }
 
 // advertiseAddress parses flag, or picks this machine's first global
-// unicast IPv4 address (loopback when it has none).
+// unicast address, IPv4 before IPv6 (loopback when it has none).
 func advertiseAddress(flag string) (netip.Addr, error) {
 	if flag != "" {
 		a, err := netip.ParseAddr(flag)
@@ -218,16 +218,27 @@ func advertiseAddress(flag string) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, err
 	}
+	var v6 netip.Addr
 	for _, ifc := range ifaces {
 		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
 			continue
 		}
 		addrs, _ := ifc.Addrs()
 		for _, a := range addrs {
-			if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr().Is4() && pfx.Addr().IsGlobalUnicast() {
+			pfx, err := netip.ParsePrefix(a.String())
+			if err != nil || !pfx.Addr().IsGlobalUnicast() {
+				continue
+			}
+			if pfx.Addr().Is4() {
 				return pfx.Addr(), nil
 			}
+			if !v6.IsValid() {
+				v6 = pfx.Addr()
+			}
 		}
+	}
+	if v6.IsValid() {
+		return v6, nil
 	}
 	return netip.MustParseAddr("127.0.0.1"), nil
 }
