@@ -69,7 +69,9 @@ func ref(apiVersion, kind string, o metav1.Object, block bool) metav1.OwnerRefer
 	return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: o.GetName(), UID: o.GetUID(), BlockOwnerDeletion: &block}
 }
 
-func cmRef(o metav1.Object, block bool) metav1.OwnerReference { return ref("v1", "ConfigMap", o, block) }
+func cmRef(o metav1.Object, block bool) metav1.OwnerReference {
+	return ref("v1", "ConfigMap", o, block)
+}
 
 func (e *env) configMap(ctx context.Context, t *testing.T, name string, finalizers []string, owners ...metav1.OwnerReference) *corev1.ConfigMap {
 	t.Helper()
