@@ -91,9 +91,11 @@ func New(cfg Config) (*Controller, error) {
 }
 
 // Run discovers resources, watches them, waits for the first caches to
-// fill, and processes objects until ctx ends; it re-discovers resources
-// every DiscoveryPeriod. It returns nil when ctx ends, after every goroutine
-// it started has ended.
+// fill (at most one DiscoveryPeriod: a resource that cannot be listed must
+// not stop collection, which confirms absent owners live anyway), and
+// processes objects until ctx ends; it re-discovers resources every
+// DiscoveryPeriod. It returns nil when ctx ends, after every goroutine it
+// started has ended.
 func (c *Controller) Run(ctx context.Context) error {
 	monitors := map[schema.GroupVersionResource]*monitor{}
 	defer func() {
@@ -106,8 +108,14 @@ func (c *Controller) Run(ctx context.Context) error {
 	for _, m := range monitors {
 		synced = append(synced, m.informer.HasSynced)
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+	syncCtx, cancel := context.WithTimeout(ctx, c.period)
+	ok := cache.WaitForCacheSync(syncCtx.Done(), synced...)
+	cancel()
+	if ctx.Err() != nil {
 		return nil
+	}
+	if !ok {
+		c.log.Warn("not every resource could be listed; collecting anyway")
 	}
 
 	var wg sync.WaitGroup
@@ -259,7 +267,7 @@ func (c *Controller) collect(ctx context.Context, n node) error {
 		}
 		states[r.UID] = s
 	}
-	a := planDependent(live.OwnerReferences, states, c.graph.hasDependents(n.ID.UID))
+	a := planDependent(live.OwnerReferences, states, live.Finalizers, c.graph.hasDependents(n.ID.UID))
 	switch {
 	case len(a.RemoveOwners) > 0:
 		return c.removeOwnerRefs(ctx, n.ID, live, a.RemoveOwners)

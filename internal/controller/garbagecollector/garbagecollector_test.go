@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -144,8 +145,24 @@ func TestBackground(t *testing.T) {
 	e.configMap(ctx, t, "shared", nil, cmRef(owner, false), cmRef(other, false))
 	// A reference to a name that now holds another object is dangling.
 	e.configMap(ctx, t, "stale-ref", nil, cmRef(&metav1.ObjectMeta{Name: "other", UID: uuid.NewUUID()}, false))
+	// A namespaced owner is looked for in its dependent's namespace only.
+	if _, err := e.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	remote, err := e.kube.CoreV1().ConfigMaps("elsewhere").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "remote"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.configMap(ctx, t, "cross-namespace", nil, cmRef(remote, false))
+	// A cluster-scoped owner is found from any namespace.
+	role, err := e.kube.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "gc-owner"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.configMap(ctx, t, "role-dep", nil, ref("rbac.authorization.k8s.io/v1", "ClusterRole", role, false))
 	e.settle(ctx, t)
-	for _, name := range []string{"dep", "grandchild", "shared"} {
+	e.waitGone(ctx, t, "cross-namespace")
+	for _, name := range []string{"dep", "grandchild", "shared", "role-dep"} {
 		if _, err := e.getCM(ctx, name); err != nil {
 			t.Fatalf("%s went while its owners live: %v", name, err)
 		}
@@ -159,13 +176,19 @@ func TestBackground(t *testing.T) {
 	if _, err := e.getCM(ctx, "other"); err != nil {
 		t.Errorf("other: %v", err)
 	}
+
+	if err := e.kube.RbacV1().ClusterRoles().Delete(ctx, "gc-owner", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitGone(ctx, t, "role-dep")
 }
 
 func TestForeground(t *testing.T) {
 	ctx, e := start(t)
 	const hold = "example.com/hold"
 	owner := e.configMap(ctx, t, "owner", nil)
-	e.configMap(ctx, t, "dep", nil, cmRef(owner, true))
+	dep := e.configMap(ctx, t, "dep", nil, cmRef(owner, true))
+	e.configMap(ctx, t, "grandchild", nil, cmRef(dep, true))
 	e.configMap(ctx, t, "held", []string{hold}, cmRef(owner, true))
 	e.configMap(ctx, t, "loose", nil, cmRef(owner, false))
 	e.settle(ctx, t)
@@ -179,7 +202,7 @@ func TestForeground(t *testing.T) {
 	if err := e.kube.CoreV1().ConfigMaps("default").Delete(ctx, "owner", metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
 		t.Fatal(err)
 	}
-	e.waitGone(ctx, t, "dep", "loose")
+	e.waitGone(ctx, t, "grandchild", "dep", "loose")
 	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		cm, err := e.getCM(ctx, "held")
 		return err == nil && cm.DeletionTimestamp != nil, err
@@ -211,7 +234,7 @@ func TestForeground(t *testing.T) {
 			continue
 		}
 		name := ev.Object.(*corev1.ConfigMap).Name
-		if !slices.Contains([]string{"dep", "held", "loose", "owner"}, name) {
+		if !slices.Contains([]string{"grandchild", "dep", "held", "loose", "owner"}, name) {
 			continue
 		}
 		order = append(order, name)
@@ -219,8 +242,8 @@ func TestForeground(t *testing.T) {
 			break
 		}
 	}
-	if len(order) != 4 || order[3] != "owner" {
-		t.Errorf("deletion order %v, want the dependents before owner", order)
+	if len(order) != 5 || order[4] != "owner" || slices.Index(order, "grandchild") > slices.Index(order, "dep") {
+		t.Errorf("deletion order %v, want grandchild before dep, and every dependent before owner", order)
 	}
 }
 

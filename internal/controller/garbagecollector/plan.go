@@ -30,12 +30,13 @@ type action struct {
 }
 
 // planDependent decides the fate of an object that is not being deleted,
-// from the states of its owners (by UID; every reference must have one) and
-// whether it has dependents of its own. An object keeps living while one
-// owner is solid, losing its references to the others; otherwise it goes,
-// in the foreground if an owner waits for it and it has dependents, so the
-// owner's wait covers them too.
-func planDependent(owners []metav1.OwnerReference, state map[types.UID]ownerState, hasDependents bool) action {
+// from the states of its owners (by UID; every reference must have one), its
+// finalizers and whether it has dependents of its own. An object keeps living
+// while one owner is solid, losing its references to the others; otherwise
+// it goes: in the foreground if an owner waits for it and it has dependents,
+// so the owner's wait covers them too, else as a deletion finalizer already
+// on it asks, else in the background.
+func planDependent(owners []metav1.OwnerReference, state map[types.UID]ownerState, finalizers []string, hasDependents bool) action {
 	var solid, waiting bool
 	var remove []types.UID
 	for _, r := range owners {
@@ -55,6 +56,10 @@ func planDependent(owners []metav1.OwnerReference, state map[types.UID]ownerStat
 	case solid:
 		return action{RemoveOwners: remove}
 	case waiting && hasDependents:
+		return action{Delete: true, Propagation: metav1.DeletePropagationForeground}
+	case slices.Contains(finalizers, metav1.FinalizerOrphanDependents):
+		return action{Delete: true, Propagation: metav1.DeletePropagationOrphan}
+	case slices.Contains(finalizers, metav1.FinalizerDeleteDependents):
 		return action{Delete: true, Propagation: metav1.DeletePropagationForeground}
 	default:
 		return action{Delete: true, Propagation: metav1.DeletePropagationBackground}

@@ -15,6 +15,7 @@ func TestPlanDependent(t *testing.T) {
 		name          string
 		owners        []metav1.OwnerReference
 		state         map[types.UID]ownerState
+		finalizers    []string
 		hasDependents bool
 		want          action
 	}{{
@@ -53,10 +54,29 @@ func TestPlanDependent(t *testing.T) {
 		state:         map[types.UID]ownerState{"a": ownerWaiting, "b": ownerAbsent},
 		hasDependents: true,
 		want:          action{Delete: true, Propagation: fg},
+	}, {
+		name:       "owners absent, an orphan finalizer on the object: delete orphaning",
+		owners:     refs,
+		state:      map[types.UID]ownerState{"a": ownerAbsent, "b": ownerAbsent},
+		finalizers: []string{"example.com/x", metav1.FinalizerOrphanDependents},
+		want:       action{Delete: true, Propagation: metav1.DeletePropagationOrphan},
+	}, {
+		name:       "owners absent, a foreground finalizer on the object: delete in the foreground",
+		owners:     refs,
+		state:      map[types.UID]ownerState{"a": ownerAbsent, "b": ownerAbsent},
+		finalizers: []string{metav1.FinalizerDeleteDependents},
+		want:       action{Delete: true, Propagation: fg},
+	}, {
+		name:          "an owner waiting overrides the object's orphan finalizer when it has dependents",
+		owners:        refs,
+		state:         map[types.UID]ownerState{"a": ownerWaiting, "b": ownerWaiting},
+		finalizers:    []string{metav1.FinalizerOrphanDependents},
+		hasDependents: true,
+		want:          action{Delete: true, Propagation: fg},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := planDependent(tt.owners, tt.state, tt.hasDependents)
+			got := planDependent(tt.owners, tt.state, tt.finalizers, tt.hasDependents)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("planDependent (-want +got):\n%s", diff)
 			}
