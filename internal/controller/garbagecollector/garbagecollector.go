@@ -22,6 +22,10 @@ import (
 	"k8s.io/client-go/util/workqueue"
 )
 
+// errUnknownKind is the error for a reference to a kind discovery has not
+// found; it is retried, as the kind may be served soon.
+var errUnknownKind = errors.New("kind not served")
+
 // Config configures a Controller.
 type Config struct {
 	// Metadata reads, watches, patches and deletes objects of every resource
@@ -51,6 +55,9 @@ type Controller struct {
 	queue workqueue.TypedRateLimitingInterface[types.UID]
 	// kinds resolves ownerReferences; replaced whole on each discovery.
 	kinds atomic.Pointer[map[schema.GroupVersionKind]kindInfo]
+	// rediscover asks Run for a discovery before the next period, when a
+	// reference names a kind not yet known.
+	rediscover chan struct{}
 }
 
 // New validates cfg and returns a controller. It starts nothing: its
@@ -66,12 +73,13 @@ func New(cfg Config) (*Controller, error) {
 		return nil, errors.New("garbagecollector: Config.DiscoveryPeriod and Config.Workers must not be negative")
 	}
 	c := &Controller{
-		metadata:  cfg.Metadata,
-		discovery: cfg.Discovery,
-		period:    cfg.DiscoveryPeriod,
-		log:       cfg.Logger,
-		workers:   cfg.Workers,
-		graph:     newGraph(),
+		metadata:   cfg.Metadata,
+		discovery:  cfg.Discovery,
+		period:     cfg.DiscoveryPeriod,
+		log:        cfg.Logger,
+		workers:    cfg.Workers,
+		graph:      newGraph(),
+		rediscover: make(chan struct{}, 1),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[types.UID](),
 			workqueue.TypedRateLimitingQueueConfig[types.UID]{Name: "garbagecollector"}),
@@ -90,8 +98,11 @@ func New(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
+// syncTimeout bounds Run's wait for the first caches to fill.
+const syncTimeout = 30 * time.Second
+
 // Run discovers resources, watches them, waits for the first caches to
-// fill (at most one DiscoveryPeriod: a resource that cannot be listed must
+// fill (at most syncTimeout: a resource that cannot be listed must
 // not stop collection, which confirms absent owners live anyway), and
 // processes objects until ctx ends; it re-discovers resources every
 // DiscoveryPeriod. It returns nil when ctx ends, after every goroutine it
@@ -108,14 +119,22 @@ func (c *Controller) Run(ctx context.Context) error {
 	for _, m := range monitors {
 		synced = append(synced, m.informer.HasSynced)
 	}
-	syncCtx, cancel := context.WithTimeout(ctx, c.period)
+	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
 	ok := cache.WaitForCacheSync(syncCtx.Done(), synced...)
 	cancel()
 	if ctx.Err() != nil {
 		return nil
 	}
 	if !ok {
-		c.log.Warn("not every resource could be listed; collecting anyway")
+		var unsynced []string
+		for gvr, m := range monitors {
+			if !m.informer.HasSynced() {
+				unsynced = append(unsynced, gvr.String())
+			}
+		}
+		if len(unsynced) > 0 {
+			c.log.Warn("not every resource could be listed in time; collecting anyway", "resources", unsynced)
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -134,6 +153,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			c.resync(ctx, monitors)
+		case <-c.rediscover:
 			c.resync(ctx, monitors)
 		}
 	}
@@ -224,7 +245,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	defer c.queue.Done(uid)
 	if err := c.sync(ctx, uid); err != nil {
 		level := slog.LevelError
-		if apierrors.IsConflict(err) {
+		if apierrors.IsConflict(err) || errors.Is(err, errUnknownKind) {
 			level = slog.LevelDebug
 		}
 		c.log.Log(ctx, level, "sync failed", "uid", uid, "err", err)
@@ -295,7 +316,11 @@ func (c *Controller) ownerState(ctx context.Context, r metav1.OwnerReference, ns
 	}
 	k, ok := (*c.kinds.Load())[gv.WithKind(r.Kind)]
 	if !ok {
-		return 0, fmt.Errorf("kind %s not served", gv.WithKind(r.Kind))
+		select {
+		case c.rediscover <- struct{}{}:
+		default:
+		}
+		return 0, fmt.Errorf("%w: %s", errUnknownKind, gv.WithKind(r.Kind))
 	}
 	if !k.Namespaced {
 		ns = ""
