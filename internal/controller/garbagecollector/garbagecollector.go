@@ -293,6 +293,13 @@ func (c *Controller) collect(ctx context.Context, n node) error {
 	case len(a.RemoveOwners) > 0:
 		return c.removeOwnerRefs(ctx, n.ID, live, a.RemoveOwners)
 	case a.Delete:
+		if a.Propagation == metav1.DeletePropagationForeground && slices.ContainsFunc(c.graph.dependentsOf(n.ID.UID), node.deletingForeground) {
+			// n and a dependent may wait for each other through a cycle of
+			// references; n stops blocking its owners so the cycle can end.
+			if refs, changed := unblocked(live.OwnerReferences); changed {
+				return c.patchMetadata(ctx, n.ID, live.ResourceVersion, "ownerReferences", refs)
+			}
+		}
 		c.log.Info("deleting dependent", "resource", n.ID.Resource, "namespace", n.ID.Namespace, "name", n.ID.Name, "propagation", a.Propagation)
 		err := c.metadata.Resource(n.ID.Resource).Namespace(n.ID.Namespace).Delete(ctx, n.ID.Name, metav1.DeleteOptions{
 			Preconditions:     metav1.NewUIDPreconditions(string(n.ID.UID)),

@@ -247,6 +247,22 @@ func TestForeground(t *testing.T) {
 	}
 }
 
+func TestForegroundCycle(t *testing.T) {
+	ctx, e := start(t)
+	a := e.configMap(ctx, t, "a", nil)
+	b := e.configMap(ctx, t, "b", nil, cmRef(a, true))
+	a.OwnerReferences = []metav1.OwnerReference{cmRef(b, true)}
+	if _, err := e.kube.CoreV1().ConfigMaps("default").Update(ctx, a, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.settle(ctx, t)
+	fg := metav1.DeletePropagationForeground
+	if err := e.kube.CoreV1().ConfigMaps("default").Delete(ctx, "a", metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitGone(ctx, t, "a", "b")
+}
+
 func TestOrphan(t *testing.T) {
 	ctx, e := start(t)
 	owner := e.configMap(ctx, t, "owner", nil)

@@ -87,3 +87,17 @@ func withoutOwners(refs []metav1.OwnerReference, uids []types.UID) ([]metav1.Own
 	})
 	return out, len(out) != len(refs)
 }
+
+// unblocked returns refs with blockOwnerDeletion cleared, and whether any
+// was set.
+func unblocked(refs []metav1.OwnerReference) ([]metav1.OwnerReference, bool) {
+	out := slices.Clone(refs)
+	changed := false
+	for i, r := range out {
+		if r.BlockOwnerDeletion != nil && *r.BlockOwnerDeletion {
+			out[i].BlockOwnerDeletion = nil
+			changed = true
+		}
+	}
+	return out, changed
+}

@@ -112,3 +112,18 @@ func TestWithoutOwners(t *testing.T) {
 		t.Error("withoutOwners reported a change for an unknown UID")
 	}
 }
+
+func TestUnblocked(t *testing.T) {
+	refs := newNode("dep").owners("a").blockingOwner("b").obj().Owners
+	got, changed := unblocked(refs)
+	want := newNode("dep").owners("a", "b").obj().Owners
+	if diff := cmp.Diff(want, got); diff != "" || !changed {
+		t.Errorf("unblocked changed=%v (-want +got):\n%s", changed, diff)
+	}
+	if refs[1].BlockOwnerDeletion == nil {
+		t.Error("unblocked modified its input")
+	}
+	if _, changed := unblocked(got); changed {
+		t.Error("unblocked reported a change for unblocked references")
+	}
+}
