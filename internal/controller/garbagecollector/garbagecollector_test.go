@@ -342,11 +342,13 @@ func TestCustomResources(t *testing.T) {
 	widget("owned-by-widget", ref("example.com/v1", "Widget", ownerWidget, true))
 	e.settle(ctx, t)
 
-	if err := widgets.Delete(ctx, "owner", metav1.DeleteOptions{}); err != nil {
+	fg := metav1.DeletePropagationForeground
+	if err := widgets.Delete(ctx, "owner", metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil {
 		t.Fatal(err)
 	}
 	e.waitGone(ctx, t, "owned-by-widget")
 	waitWidgetGone(ctx, t, widgets, "owned-by-widget")
+	waitWidgetGone(ctx, t, widgets, "owner")
 
 	if err := e.kube.CoreV1().ConfigMaps("default").Delete(ctx, "owner", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
