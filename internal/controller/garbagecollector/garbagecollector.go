@@ -31,7 +31,8 @@ type Config struct {
 	// Metadata reads, watches, patches and deletes objects of every resource
 	// as metadata. Required.
 	Metadata metadata.Interface
-	// Discovery lists the served resources. Required.
+	// Discovery lists the served resources; it must not cache, or resources
+	// added later are never seen. Required.
 	Discovery discovery.DiscoveryInterface
 	// DiscoveryPeriod is how often resources are re-discovered, so that
 	// resources added later (custom resources) are watched too; 0 means 30s.
@@ -42,8 +43,7 @@ type Config struct {
 	Workers int
 }
 
-// Controller is the garbage collector. Its methods are safe for concurrent
-// use; Run is called once.
+// Controller is the garbage collector. Run is called once.
 type Controller struct {
 	metadata  metadata.Interface
 	discovery discovery.DiscoveryInterface

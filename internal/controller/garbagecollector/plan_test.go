@@ -6,6 +6,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 )
 
 func TestPlanDependent(t *testing.T) {
@@ -125,5 +128,30 @@ func TestUnblocked(t *testing.T) {
 	}
 	if _, changed := unblocked(got); changed {
 		t.Error("unblocked reported a change for unblocked references")
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	// New only builds; these clients are never used.
+	rc := &rest.Config{Host: "https://127.0.0.1:1"}
+	md, disc := metadata.NewForConfigOrDie(rc), discovery.NewDiscoveryClientForConfigOrDie(rc)
+	tests := []struct {
+		name  string
+		cfg   Config
+		valid bool
+	}{
+		{name: "valid", cfg: Config{Metadata: md, Discovery: disc}, valid: true},
+		{name: "no metadata client", cfg: Config{Discovery: disc}},
+		{name: "no discovery client", cfg: Config{Metadata: md}},
+		{name: "negative workers", cfg: Config{Metadata: md, Discovery: disc, Workers: -1}},
+		{name: "negative period", cfg: Config{Metadata: md, Discovery: disc, DiscoveryPeriod: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(tt.cfg)
+			if (err == nil) != tt.valid {
+				t.Errorf("New: %v, want valid=%v", err, tt.valid)
+			}
+		})
 	}
 }
