@@ -121,4 +121,3 @@ func (s *Server) useDisruption(ctx context.Context, pod *corev1.Pod, dry bool) e
 		return err
 	}
 }
-

@@ -14,13 +14,13 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/controller/garbagecollector"
 	"berth.dev/berth/internal/controller/namespace"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
@@ -101,7 +101,6 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
-	metaFactory := metadatainformer.NewSharedInformerFactory(meta, 0)
 	var controllers []runnable
 	ns, err := namespace.New(namespace.Config{Client: client, Informers: factory, Metadata: meta, Discovery: disc, Logger: log.With("controller", "namespace")})
 	if err != nil {
@@ -115,12 +114,14 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA)
+	gc, err := garbagecollector.New(garbagecollector.Config{Metadata: meta, Discovery: disc, Logger: log.With("controller", "garbagecollector")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc)
 
 	factory.Start(ctx.Done())
-	metaFactory.Start(ctx.Done())
 	defer factory.Shutdown()
-	defer metaFactory.Shutdown()
 	log.Info("controllers started", "count", len(controllers))
 	var wg sync.WaitGroup
 	for _, c := range controllers {
