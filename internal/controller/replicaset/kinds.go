@@ -48,7 +48,9 @@ type replicaSets struct {
 
 var _ owner = replicaSets{}
 
-func (replicaSets) gvk() schema.GroupVersionKind { return appsv1.SchemeGroupVersion.WithKind("ReplicaSet") }
+func (replicaSets) gvk() schema.GroupVersionKind {
+	return appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
+}
 
 func (o replicaSets) get(namespace, name string) (*appsv1.ReplicaSet, error) {
 	return o.lister.ReplicaSets(namespace).Get(name)

@@ -45,7 +45,7 @@ func (b testPod) cost(c string) testPod {
 	b.p.Annotations = map[string]string{deletionCostAnnotation: c}
 	return b
 }
-func (b testPod) deleting() testPod { b.p.DeletionTimestamp = &metav1.Time{Time: t0}; return b }
+func (b testPod) deleting() testPod                  { b.p.DeletionTimestamp = &metav1.Time{Time: t0}; return b }
 func (b testPod) labels(l map[string]string) testPod { b.p.Labels = l; return b }
 func (b testPod) obj() *corev1.Pod                   { return b.p }
 
