@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -131,7 +132,12 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	}
 	defer c.queue.Done(k)
 	if err := c.sync(ctx, k); err != nil {
-		c.log.Error("sync failed", "kind", c.owners[k.kind].gvk().Kind, "namespace", k.namespace, "name", k.name, "err", err)
+		level := slog.LevelError
+		if apierrors.IsConflict(err) {
+			// A stale cache; the retry reads the newer object.
+			level = slog.LevelDebug
+		}
+		c.log.Log(ctx, level, "sync failed", "kind", c.owners[k.kind].gvk().Kind, "namespace", k.namespace, "name", k.name, "err", err)
 		c.queue.AddRateLimited(k)
 		return true
 	}
