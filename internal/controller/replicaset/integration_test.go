@@ -251,6 +251,23 @@ func TestReplicaSet(t *testing.T) {
 			return len(now) == 2 && !slices.Contains(podNames(now), pods[0].Name), fmt.Sprint(podNames(now)), err
 		})
 		e.waitRSStatus("job", "replicas 2", func(s appsv1.ReplicaSetStatus) bool { return s.Replicas == 2 })
+
+		// A finalizer keeps a deleted pod terminating: it no longer counts and is replaced.
+		pods = e.waitOwned(rs.UID, 2)
+		patch := []byte(`{"metadata":{"finalizers":["example.com/hold"]}}`)
+		if _, err := e.client.CoreV1().Pods(e.ns).Patch(e.ctx, pods[0].Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Fatalf("adding finalizer: %v", err)
+		}
+		if err := e.client.CoreV1().Pods(e.ns).Delete(e.ctx, pods[0].Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("deleting pod: %v", err)
+		}
+		e.waitFor("a replacement for the terminating pod", func() (bool, string, error) {
+			now, err := e.owned(rs.UID)
+			return len(now) == 2 && !slices.Contains(podNames(now), pods[0].Name), fmt.Sprint(podNames(now)), err
+		})
+		e.waitRSStatus("job", "one terminating", func(s appsv1.ReplicaSetStatus) bool {
+			return s.Replicas == 2 && s.TerminatingReplicas != nil && *s.TerminatingReplicas == 1
+		})
 	})
 
 	t.Run("availability follows minReadySeconds", func(t *testing.T) {

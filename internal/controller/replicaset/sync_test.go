@@ -81,4 +81,33 @@ func TestSyncWaitsForItsOwnWrites(t *testing.T) {
 	if n := countPods(); n != 4 {
 		t.Fatalf("%d pods after expectations expired; want 4 (the cache shows 2 of 3)", n)
 	}
+
+	// Scale to one with all four pods in the cache: three deletes, once.
+	pods, err = client.CoreV1().Pods("ns").List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pods.Items {
+		c.addPod(&pods.Items[i])
+		if err := factory.Core().V1().Pods().Informer().GetIndexer().Update(&pods.Items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleted := 0
+	client.PrependReactor("delete", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		deleted++
+		return false, nil, nil
+	})
+	one := testRS(1, 0)
+	if err := factory.Apps().V1().ReplicaSets().Informer().GetIndexer().Update(one); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := c.sync(t.Context(), k); err != nil {
+			t.Fatalf("sync: %v", err)
+		}
+	}
+	if deleted != 3 || countPods() != 1 {
+		t.Fatalf("%d deletes leaving %d pods after two syncs with a stale cache; want 3 leaving 1", deleted, countPods())
+	}
 }
