@@ -181,15 +181,10 @@ func podFromTemplate(rs *appsv1.ReplicaSet, gvk schema.GroupVersionKind) *corev1
 			Labels:          t.Labels,
 			Annotations:     t.Annotations,
 			Finalizers:      t.Finalizers,
-			OwnerReferences: []metav1.OwnerReference{*controllerRef(rs, gvk)},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(rs, gvk)},
 		},
 		Spec: t.Spec,
 	}
-}
-
-// controllerRef returns the owner reference that makes rs a pod's controller.
-func controllerRef(rs *appsv1.ReplicaSet, gvk schema.GroupVersionKind) *metav1.OwnerReference {
-	return metav1.NewControllerRef(rs, gvk)
 }
 
 // slowStartBatch calls fn count times, in batches of initial, then twice

@@ -158,7 +158,7 @@ func (c *Controller) patchOwners(ctx context.Context, p *corev1.Pod, ref any) (*
 }
 
 func (c *Controller) adopt(ctx context.Context, o owner, rs *appsv1.ReplicaSet, p *corev1.Pod) (*corev1.Pod, error) {
-	adopted, err := c.patchOwners(ctx, p, controllerRef(rs, o.gvk()))
+	adopted, err := c.patchOwners(ctx, p, metav1.NewControllerRef(rs, o.gvk()))
 	if err != nil {
 		return nil, fmt.Errorf("adopting pod %s: %w", podKey(p), err)
 	}
