@@ -50,6 +50,9 @@ func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request, req *requ
 		if pod.DeletionTimestamp != nil {
 			return nil, apierrors.NewConflict(res.GroupResource(), in.Name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", pod.Name))
 		}
+		if len(pod.Spec.SchedulingGates) > 0 {
+			return nil, apierrors.NewConflict(res.GroupResource(), in.Name, fmt.Errorf("pod %v has non-empty .spec.schedulingGates", pod.Name))
+		}
 		if pod.Spec.NodeName != "" {
 			return nil, apierrors.NewConflict(res.GroupResource(), in.Name, fmt.Errorf("pod %v is already assigned to node %q", pod.Name, pod.Spec.NodeName))
 		}

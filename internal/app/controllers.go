@@ -22,6 +22,7 @@ import (
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/controller/garbagecollector"
 	"berth.dev/berth/internal/controller/namespace"
+	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
 )
@@ -118,7 +119,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc)
+	rs, err := replicaset.New(replicaset.Config{Client: client, Informers: factory, Logger: log.With("controller", "replicaset")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
