@@ -52,7 +52,7 @@ func TestScheduleUnschedulableMessage(t *testing.T) {
 		{name: "victims would free enough",
 			pod:   newPod("p").priority(10).req("cpu", "800m").obj(),
 			nodes: []scoreNode{worker(newPod("low").priority(1).req("cpu", "500m").obj())},
-			want: "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 Preemption would help but is not implemented."},
+			want:  "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 Preemption would help but is not implemented."},
 		{name: "preemptionPolicy Never",
 			pod:   newPod("p").preemptNever().req("cpu", "500m").obj(),
 			nodes: []scoreNode{worker(newPod("e").req("cpu", "1").obj())},
@@ -92,7 +92,7 @@ func TestSchedulePicksNode(t *testing.T) {
 		return scoreNode{node: newNode(name).alloc("cpu", "4", "memory", "8Gi").obj()}
 	}
 	busy := func(name string) scoreNode {
-		return scoreNode{node: newNode(name).alloc("cpu", "4", "memory", "8Gi").obj(), pods: []*v1.Pod{newPod("e-" + name).req("cpu", "2", "memory", "4Gi").obj()}}
+		return scoreNode{node: newNode(name).alloc("cpu", "4", "memory", "8Gi").obj(), pods: []*v1.Pod{newPod("e-"+name).req("cpu", "2", "memory", "4Gi").obj()}}
 	}
 	tests := []struct {
 		name     string
