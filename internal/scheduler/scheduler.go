@@ -136,13 +136,16 @@ func New(cfg Config) (*Scheduler, error) {
 	return s, nil
 }
 
-// pending reports whether pod waits for this scheduler.
+// pending reports whether pod waits for this scheduler: unassigned, ours,
+// not finished or being deleted, and without scheduling gates (removing
+// the last gate is an update that queues the pod).
 func (s *Scheduler) pending(pod *v1.Pod) bool {
 	name := pod.Spec.SchedulerName
 	if name == "" {
 		name = DefaultSchedulerName
 	}
-	return pod.Spec.NodeName == "" && name == s.name && pod.DeletionTimestamp == nil && !terminal(pod)
+	return pod.Spec.NodeName == "" && name == s.name && pod.DeletionTimestamp == nil && !terminal(pod) &&
+		len(pod.Spec.SchedulingGates) == 0
 }
 
 func terminal(pod *v1.Pod) bool {
@@ -236,7 +239,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer s.broadcaster.Shutdown()
 	s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: s.name})
 
-	if !toolscache.WaitForNamedCacheSync("scheduler", ctx.Done(), s.podSynced, s.nodeSynced) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), s.podSynced, s.nodeSynced) {
 		return nil
 	}
 	s.log.Info("scheduler started", "schedulerName", s.name)

@@ -98,8 +98,13 @@ func TestSchedulerBindsBurstAndReportsUnschedulable(t *testing.T) {
 	other := testPod("other", 0)
 	other.Namespace = "default"
 	other.Spec.SchedulerName = "other-scheduler"
-	if _, err := client.CoreV1().Pods("default").Create(ctx, other, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	gated := testPod("gated", 0)
+	gated.Namespace = "default"
+	gated.Spec.SchedulingGates = []v1.PodSchedulingGate{{Name: "example.com/wait"}}
+	for _, p := range []*v1.Pod{other, gated} {
+		if _, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	const wantMsg = "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
@@ -167,15 +172,18 @@ func TestSchedulerBindsBurstAndReportsUnschedulable(t *testing.T) {
 		t.Fatalf("waiting for %s to be bound after %s was deleted: %v", unscheduled, victim, err)
 	}
 
-	if _, ok := binder.snapshot()["other"]; ok {
-		t.Error("the pod of another scheduler was bound")
-	}
-	p, err := client.CoreV1().Pods("default").Get(ctx, "other", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Status.Conditions) != 0 {
-		t.Errorf("the pod of another scheduler got conditions %v", p.Status.Conditions)
+	// Pods of another scheduler and gated pods are left alone.
+	for _, name := range []string{"other", "gated"} {
+		if _, ok := binder.snapshot()[name]; ok {
+			t.Errorf("pod %s was bound", name)
+		}
+		p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Status.Conditions) != 0 {
+			t.Errorf("pod %s got conditions %v", name, p.Status.Conditions)
+		}
 	}
 
 	cancel()
