@@ -1,6 +1,8 @@
 package framework
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -94,5 +96,63 @@ func TestFitErrorPreFilterMessage(t *testing.T) {
 	want := `0/2 nodes are available: persistentvolumeclaim "data" not found. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.`
 	if diff := cmp.Diff(want, e.Error()); diff != "" {
 		t.Errorf("Error (-want +got):\n%s", diff)
+	}
+}
+
+func TestNumFeasibleNodesToFind(t *testing.T) {
+	tests := []struct {
+		percentage int32
+		nodes      int
+		want       int
+	}{
+		{nodes: 10, want: 10},
+		{nodes: 99, want: 99},
+		{nodes: 150, want: 100},   // 49% of 150 is below the minimum of 100
+		{nodes: 1000, want: 420},  // 50-8 = 42%
+		{nodes: 5000, want: 500},  // 50-40 = 10%
+		{nodes: 10000, want: 500}, // at least 5%
+		{percentage: 100, nodes: 5000, want: 5000},
+		{percentage: 1, nodes: 5000, want: 100},
+	}
+	for _, tc := range tests {
+		f := &Framework{PercentageOfNodesToScore: tc.percentage}
+		if got := f.numFeasibleNodesToFind(tc.nodes); got != tc.want {
+			t.Errorf("numFeasibleNodesToFind(%d) with %d%% = %d, want %d", tc.nodes, tc.percentage, got, tc.want)
+		}
+	}
+}
+
+// acceptAll is a filter that accepts every node and counts its calls.
+type acceptAll struct{ calls *int }
+
+func (acceptAll) Name() string { return "acceptAll" }
+func (a acceptAll) Filter(context.Context, *CycleState, *v1.Pod, *NodeInfo) *Status {
+	*a.calls++
+	return nil
+}
+
+func TestScheduleSearchesFromRotatingStart(t *testing.T) {
+	snap := &Snapshot{}
+	for i := range 250 {
+		snap.Nodes = append(snap.Nodes, NewNodeInfo(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("n%03d", i)}}))
+	}
+	var calls int
+	f := &Framework{Filters: []FilterPlugin{acceptAll{&calls}}}
+	var got []string
+	for range 3 {
+		calls = 0
+		res, err := f.Schedule(context.Background(), &v1.Pod{}, snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 250 nodes: 50-2 = 48%, so 120 nodes are enough.
+		if calls != 120 || res.Feasible != 120 {
+			t.Errorf("filtered %d nodes, %d feasible; want 120 of 250", calls, res.Feasible)
+		}
+		got = append(got, res.NodeName)
+	}
+	// Without scores every feasible node ties; the first evaluated wins.
+	if diff := cmp.Diff([]string{"n000", "n120", "n240"}, got); diff != "" {
+		t.Errorf("chosen nodes (-want +got):\n%s", diff)
 	}
 }

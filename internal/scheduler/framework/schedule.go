@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	v1 "k8s.io/api/core/v1"
 )
@@ -17,15 +18,39 @@ type WeightedScore struct {
 }
 
 // Framework runs a profile's plugins over a snapshot. Plugins run in the
-// order given; a node's filtering stops at the first plugin that rejects it.
+// order given; a node's filtering stops at the first plugin that rejects
+// it. Set the exported fields before first use; a Framework must not be
+// copied after.
 type Framework struct {
 	PreFilters []PreFilterPlugin
 	Filters    []FilterPlugin
 	Scores     []WeightedScore
 	// Pick returns an index in [0, n) to choose among n nodes that share
-	// the best score. Nil picks the first in snapshot (name) order, which
-	// makes Schedule deterministic.
+	// the best score. Nil picks the first in evaluation order, which makes
+	// Schedule deterministic.
 	Pick func(n int) int
+	// PercentageOfNodesToScore bounds the search in large clusters as
+	// upstream: filtering stops once this share of the nodes (at least
+	// 100) is found feasible. Zero means adaptive: 50% less 1% per 125
+	// nodes, at least 5%.
+	PercentageOfNodesToScore int32
+
+	// nextStart is where the next search begins, so that successive pods
+	// look at different nodes first.
+	nextStart atomic.Int64
+}
+
+// numFeasibleNodesToFind returns how many feasible nodes are enough.
+func (f *Framework) numFeasibleNodesToFind(numAllNodes int) int {
+	const minNodes, minPercentage, basePercentage = 100, 5, 50
+	if numAllNodes < minNodes {
+		return numAllNodes
+	}
+	pct := int(f.PercentageOfNodesToScore)
+	if pct <= 0 {
+		pct = max(basePercentage-numAllNodes/125, minPercentage)
+	}
+	return max(numAllNodes*min(pct, 100)/100, minNodes)
 }
 
 // Result is a successful scheduling decision.
@@ -61,7 +86,15 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 		return Result{}, fitErr
 	}
 	var feasible []*NodeInfo
-	for _, n := range snap.Nodes {
+	enough := f.numFeasibleNodesToFind(len(snap.Nodes))
+	start := int(f.nextStart.Load() % int64(len(snap.Nodes)))
+	processed := 0
+	for i := range snap.Nodes {
+		if len(feasible) >= enough {
+			break
+		}
+		n := snap.Nodes[(start+i)%len(snap.Nodes)]
+		processed++
 		st := f.RunFilters(ctx, state, pod, n)
 		switch {
 		case st.IsSuccess():
@@ -72,6 +105,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 			return Result{}, fmt.Errorf("running Filter plugin %q on node %q: %s", st.Plugin(), n.Name(), st.Message())
 		}
 	}
+	f.nextStart.Store(int64((start + processed) % len(snap.Nodes)))
 	if len(feasible) == 0 {
 		fitErr.PostFilterMsg = f.preemptionMessage(ctx, state, pod, snap, fitErr.NodeStatuses)
 		return Result{}, fitErr

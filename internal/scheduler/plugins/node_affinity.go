@@ -41,8 +41,10 @@ func (NodeAffinity) Filter(_ context.Context, _ *framework.CycleState, pod *v1.P
 // RequiredNodeAffinityMatches reports whether node satisfies pod's
 // nodeSelector (every label) and its required node affinity (any term).
 func RequiredNodeAffinityMatches(pod *v1.Pod, node *v1.Node) bool {
-	if !labels.SelectorFromSet(pod.Spec.NodeSelector).Matches(labels.Set(node.Labels)) {
-		return false
+	for k, v := range pod.Spec.NodeSelector {
+		if got, ok := node.Labels[k]; !ok || got != v {
+			return false
+		}
 	}
 	a := pod.Spec.Affinity
 	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
