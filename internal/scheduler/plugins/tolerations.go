@@ -2,15 +2,24 @@ package plugins
 
 import (
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/klog/v2"
 )
 
-// tolerates reports whether any of tolerations tolerates taint. The
-// numeric comparison operators (an alpha feature upstream) are off.
+// tolerates reports whether any of tolerations tolerates taint: the
+// toleration's effect is empty or equal, its key empty or equal, and its
+// operator Exists, or Equal (the default) with an equal value. The
+// numeric Lt and Gt operators (an alpha feature upstream) match nothing.
 func tolerates(tolerations []v1.Toleration, taint *v1.Taint) bool {
-	for i := range tolerations {
-		if tolerations[i].ToleratesTaint(klog.Background(), taint, false) {
+	for _, t := range tolerations {
+		if t.Effect != "" && t.Effect != taint.Effect || t.Key != "" && t.Key != taint.Key {
+			continue
+		}
+		switch t.Operator {
+		case v1.TolerationOpExists:
 			return true
+		case "", v1.TolerationOpEqual:
+			if t.Value == taint.Value {
+				return true
+			}
 		}
 	}
 	return false
