@@ -3,7 +3,6 @@ package scheduler
 import (
 	"fmt"
 	"sort"
-
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
@@ -72,14 +71,15 @@ func (c *cache) DeleteNode(name string) {
 	c.editLocked(name, func(n *framework.NodeInfo) { n.SetNode(nil) })
 }
 
-// removePodLocked forgets the pod with uid.
-func (c *cache) removePodLocked(uid types.UID) {
+// removePodLocked forgets the pod with uid and reports whether it was known.
+func (c *cache) removePodLocked(uid types.UID) bool {
 	cp, ok := c.pods[uid]
 	if !ok {
-		return
+		return false
 	}
 	delete(c.pods, uid)
 	c.editLocked(cp.pod.Spec.NodeName, func(n *framework.NodeInfo) { n.RemovePod(string(uid)) })
+	return true
 }
 
 // addPodLocked records pod on its node.
@@ -97,11 +97,12 @@ func (c *cache) SetPod(pod *v1.Pod) {
 	c.addPodLocked(pod, false)
 }
 
-// DeletePod forgets a pod that was deleted or has finished.
-func (c *cache) DeletePod(uid types.UID) {
+// DeletePod forgets a pod that was deleted or has finished, assumed or
+// not, and reports whether it was known.
+func (c *cache) DeletePod(uid types.UID) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.removePodLocked(uid)
+	return c.removePodLocked(uid)
 }
 
 // Assume records pod, with spec.nodeName set, as placed before the

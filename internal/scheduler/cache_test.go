@@ -68,7 +68,9 @@ func TestCacheAssumeConfirmForget(t *testing.T) {
 	if diff := cmp.Diff(map[string]int64{"n1": 1000, "n2": 0}, cacheView(c)); diff != "" {
 		t.Errorf("after node return (-want +got):\n%s", diff)
 	}
-	c.DeletePod("uid-a")
+	if !c.DeletePod("uid-a") || c.DeletePod("uid-a") {
+		t.Error("DeletePod(uid-a) twice did not report true, then false")
+	}
 	if diff := cmp.Diff(map[string]int64{"n1": 0, "n2": 0}, cacheView(c)); diff != "" {
 		t.Errorf("after pod delete (-want +got):\n%s", diff)
 	}

@@ -63,16 +63,15 @@ type Scheduler struct {
 	clock     clock.WithTicker
 	log       *slog.Logger
 
-	podLister    corelisters.PodLister
-	podSynced    toolscache.InformerSynced
-	nodeSynced   toolscache.InformerSynced
-	queue        *schedulingQueue
-	cache        *cache
-	broadcaster  record.EventBroadcaster
-	recorder     record.EventRecorder
-	bindings     sync.WaitGroup // in-flight binding goroutines
-	flushEvery   time.Duration
-	schedulingMu sync.Mutex // serialises scheduleOne, for tests that drive it directly
+	podLister   corelisters.PodLister
+	podSynced   toolscache.InformerSynced
+	nodeSynced  toolscache.InformerSynced
+	queue       *schedulingQueue
+	cache       *cache
+	broadcaster record.EventBroadcaster
+	recorder    record.EventRecorder
+	bindings    sync.WaitGroup // in-flight binding goroutines
+	flushEvery  time.Duration
 }
 
 // New validates cfg, fills defaults and registers the scheduler's event
@@ -166,8 +165,9 @@ func (s *Scheduler) onPod(obj any) {
 		s.queue.Delete(pod)
 		s.cache.SetPod(pod)
 	case pod.Spec.NodeName != "":
-		s.cache.DeletePod(pod.UID)
-		s.queue.MoveAllToActive()
+		if s.cache.DeletePod(pod.UID) {
+			s.queue.MoveAllToActive()
+		}
 	case s.pending(pod):
 		s.queue.Update(pod)
 	default:
@@ -184,8 +184,8 @@ func (s *Scheduler) onPodDelete(obj any) {
 		return
 	}
 	s.queue.Delete(pod)
-	if pod.Spec.NodeName != "" {
-		s.cache.DeletePod(pod.UID)
+	// The pod may be assumed though the informer never saw it bound.
+	if s.cache.DeletePod(pod.UID) {
 		s.queue.MoveAllToActive()
 	}
 }
@@ -274,8 +274,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // scheduleOne runs one scheduling cycle for pod and starts its binding.
 func (s *Scheduler) scheduleOne(ctx context.Context, queued *v1.Pod, cycle int64) {
-	s.schedulingMu.Lock()
-	defer s.schedulingMu.Unlock()
 	pod, err := s.podLister.Pods(queued.Namespace).Get(queued.Name)
 	if err != nil || pod.UID != queued.UID || !s.pending(pod) || s.cache.Has(pod.UID) {
 		s.queue.Done(queued)
