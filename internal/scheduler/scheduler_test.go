@@ -211,3 +211,59 @@ func TestSetCondition(t *testing.T) {
 		t.Errorf("conditions (-want +got):\n%s", diff)
 	}
 }
+
+func TestSchedulerRetriesFailedBinding(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := fake.NewClientset(readyNode("n1", "1"))
+	binder := &fakeBinder{client: client, bound: map[string]string{}}
+	client.PrependReactor("create", "pods", binder.react)
+	failed := false
+	client.PrependReactor("create", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if action.GetSubresource() != "binding" || failed {
+			return false, nil, nil
+		}
+		failed = true
+		return true, nil, apierrors.NewInternalError(fmt.Errorf("store unavailable"))
+	})
+	factory := informers.NewSharedInformerFactory(client, 0)
+	s, err := New(Config{Client: client, Informers: factory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-runDone
+	}()
+
+	p := cpuPod("p", "", "500m")
+	p.Namespace = "default"
+	if _, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return binder.snapshot()["p"] == "n1", nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the retried binding: %v", err)
+	}
+	const wantMsg = "Binding rejected: Internal error occurred: store unavailable"
+	err = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		events, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range events.Items {
+			if e.Reason == "FailedScheduling" && e.Message == wantMsg {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the FailedScheduling event of the failed binding: %v", err)
+	}
+}
