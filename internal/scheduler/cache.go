@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -26,8 +27,10 @@ type cache struct {
 	// pods by UID: the node each known pod is on and whether it is only
 	// assumed.
 	pods map[types.UID]cachedPod
-	// snap is the current snapshot, nil when a change made it stale.
-	snap *framework.Snapshot
+	// snap is the current snapshot, nil when the set of nodes changed;
+	// snapIndex maps node names to their positions in it.
+	snap      *framework.Snapshot
+	snapIndex map[string]int
 }
 
 type cachedPod struct {
@@ -48,13 +51,24 @@ func (c *cache) editLocked(name string, f func(*framework.NodeInfo)) {
 	} else {
 		n = framework.NewNodeInfo(nil)
 	}
+	hadNode := c.nodes[name] != nil && c.nodes[name].Node != nil
 	f(n)
 	if n.Node == nil && len(n.Pods) == 0 {
 		delete(c.nodes, name)
 	} else {
 		c.nodes[name] = n
 	}
-	c.snap = nil
+	switch {
+	case c.snap == nil:
+	case hadNode && n.Node != nil:
+		// Same nodes: a new snapshot differing in one entry, in O(nodes)
+		// rather than a sort.
+		nodes := slices.Clone(c.snap.Nodes)
+		nodes[c.snapIndex[name]] = n
+		c.snap = &framework.Snapshot{Nodes: nodes}
+	case hadNode || n.Node != nil:
+		c.snap = nil
+	}
 }
 
 // SetNode adds or updates a node.
@@ -149,6 +163,10 @@ func (c *cache) Snapshot() *framework.Snapshot {
 			}
 		}
 		sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name() < snap.Nodes[j].Name() })
+		c.snapIndex = make(map[string]int, len(snap.Nodes))
+		for i, n := range snap.Nodes {
+			c.snapIndex[n.Name()] = i
+		}
 		c.snap = snap
 	}
 	return c.snap

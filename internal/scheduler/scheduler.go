@@ -45,6 +45,9 @@ type Config struct {
 	// Pick chooses among n equally good nodes, returning an index in
 	// [0, n); nil picks at random, as upstream.
 	Pick func(n int) int
+	// PercentageOfNodesToScore bounds the search in large clusters (see
+	// framework.Framework); 0 means upstream's adaptive default.
+	PercentageOfNodesToScore int32
 	// UnschedulableTimeout is the longest an unschedulable pod waits
 	// before it is retried even if nothing changed; 0 means 60s.
 	UnschedulableTimeout time.Duration
@@ -98,11 +101,15 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Pick == nil {
 		cfg.Pick = rand.IntN
 	}
+	if cfg.PercentageOfNodesToScore < 0 || cfg.PercentageOfNodesToScore > 100 {
+		return nil, fmt.Errorf("scheduler: PercentageOfNodesToScore %d is outside [0, 100]", cfg.PercentageOfNodesToScore)
+	}
 	fw, err := plugins.NewInTreeRegistry(cfg.Plugins)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	fw.Pick = cfg.Pick
+	fw.PercentageOfNodesToScore = cfg.PercentageOfNodesToScore
 	s := &Scheduler{
 		client:     cfg.Client,
 		name:       cfg.SchedulerName,

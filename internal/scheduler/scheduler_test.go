@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"berth.dev/berth/internal/scheduler/plugins"
 )
 
 func readyNode(name, cpu string) *v1.Node {
@@ -265,5 +267,27 @@ func TestSchedulerRetriesFailedBinding(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("waiting for the FailedScheduling event of the failed binding: %v", err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	client := fake.NewClientset()
+	factory := informers.NewSharedInformerFactory(client, 0)
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{name: "no client", cfg: Config{Informers: factory}},
+		{name: "no informers", cfg: Config{Client: client}},
+		{name: "negative timeout", cfg: Config{Client: client, Informers: factory, UnschedulableTimeout: -time.Second}},
+		{name: "percentage over 100", cfg: Config{Client: client, Informers: factory, PercentageOfNodesToScore: 101}},
+		{name: "unknown strategy", cfg: Config{Client: client, Informers: factory, Plugins: plugins.Options{Strategy: "Random"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.cfg); err == nil {
+				t.Error("New accepted an invalid Config")
+			}
+		})
 	}
 }
