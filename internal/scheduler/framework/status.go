@@ -42,11 +42,6 @@ func NewStatus(code Code, reasons ...string) *Status {
 	return &Status{code: code, reasons: reasons}
 }
 
-// AsStatus returns an Error status carrying err's message.
-func AsStatus(err error) *Status {
-	return &Status{code: Error, reasons: []string{err.Error()}}
-}
-
 // Code returns the status code; Success for nil.
 func (s *Status) Code() Code {
 	if s == nil {
