@@ -1,0 +1,46 @@
+package plugins
+
+import (
+	"fmt"
+
+	"berth.dev/berth/internal/scheduler/framework"
+)
+
+// Options tune the in-tree plugins.
+type Options struct {
+	// Strategy is NodeResourcesFit's scoring strategy; empty means
+	// LeastAllocated.
+	Strategy ScoringStrategy
+}
+
+// NewInTreeRegistry returns the default profile: the filters in upstream's
+// order (with berth's NodeReady after the taints it stands in for) and the
+// scores with upstream's default weights.
+func NewInTreeRegistry(opts Options) (*framework.Framework, error) {
+	switch opts.Strategy {
+	case "":
+		opts.Strategy = LeastAllocated
+	case LeastAllocated, MostAllocated:
+	default:
+		return nil, fmt.Errorf("unknown NodeResourcesFit scoring strategy %q", opts.Strategy)
+	}
+	fit := &NodeResourcesFit{Strategy: opts.Strategy}
+	return &framework.Framework{
+		PreFilters: []framework.PreFilterPlugin{fit},
+		Filters: []framework.FilterPlugin{
+			NodeUnschedulable{},
+			NodeName{},
+			TaintToleration{},
+			NodeReady{},
+			NodeAffinity{},
+			NodePorts{},
+			fit,
+		},
+		Scores: []framework.WeightedScore{
+			{Plugin: TaintToleration{}, Weight: 3},
+			{Plugin: NodeAffinity{}, Weight: 2},
+			{Plugin: fit, Weight: 1},
+			{Plugin: BalancedAllocation{}, Weight: 1},
+		},
+	}, nil
+}
