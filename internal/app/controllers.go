@@ -25,6 +25,7 @@ import (
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
+	"berth.dev/berth/internal/scheduler"
 )
 
 // controllersLease is the Lease the controller sets of all berth servers
@@ -90,8 +91,8 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 	return nil
 }
 
-// startControllers builds every controller on shared informers and runs
-// them until ctx ends.
+// startControllers builds every controller and the scheduler on shared
+// informers and runs them until ctx ends.
 func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, log *slog.Logger) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
@@ -123,7 +124,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs)
+	sched, err := scheduler.New(scheduler.Config{Client: client, Informers: factory, Logger: log.With("component", "scheduler")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, sched)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
