@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +20,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"berth.dev/berth/internal/controller/worker"
 )
 
 // defaultWorkers is upstream's --concurrent-namespace-syncs default.
@@ -128,47 +129,24 @@ func (c *Controller) enqueue(obj any) {
 // configured number of workers until ctx ends. It returns when all of its
 // workers have stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return nil
-	}
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	worker.Run(ctx, c.queue, c.workers, []cache.InformerSynced{c.synced}, c.syncOrWait, func(name string, err error) {
+		c.log.Error("sync failed", "namespace", name, "err", err)
+	})
 	return nil
 }
 
-// processNext syncs one queued namespace; it returns false once the queue
-// is shut down.
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
+// syncOrWait syncs a namespace; one whose content is still going away is
+// looked at again after about half the estimate, as upstream: waiting is
+// expected, not a failure.
+func (c *Controller) syncOrWait(ctx context.Context, name string) error {
 	err := c.sync(ctx, name)
 	var remaining *remainingError
-	switch {
-	case err == nil:
-		c.queue.Forget(name)
-	case errors.As(err, &remaining):
-		// Waiting for content to go is expected, not a failure: look again
-		// after about half the estimate, as upstream.
-		c.queue.Forget(name)
+	if errors.As(err, &remaining) {
 		c.queue.AddAfter(name, time.Duration(remaining.estimate/2+1)*time.Second)
 		c.log.Debug("namespace content remaining", "namespace", name, "estimateSeconds", remaining.estimate)
-	default:
-		c.queue.AddRateLimited(name)
-		c.log.Error("sync failed", "namespace", name, "err", err)
+		return nil
 	}
-	return true
+	return err
 }
 
 // remainingError says a namespace's content is still going away and is

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +19,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"berth.dev/berth/internal/controller/worker"
 )
 
 // Config configures a Controller.
@@ -105,44 +106,20 @@ func New(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-// Run waits for the caches to sync and runs the workers until ctx ends.
-// It returns when every worker has returned; a Controller runs once.
+// Run waits for the caches, then syncs ReplicaSets and
+// ReplicationControllers with the configured workers until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("replicaset: waiting for caches: %w", ctx.Err())
-	}
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	k, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(k)
-	if err := c.sync(ctx, k); err != nil {
+	if err := worker.Run(ctx, c.queue, c.workers, c.synced, c.sync, func(k key, err error) {
 		level := slog.LevelError
 		if apierrors.IsConflict(err) {
 			// A stale cache; the retry reads the newer object.
 			level = slog.LevelDebug
 		}
 		c.log.Log(ctx, level, "sync failed", "kind", c.owners[k.kind].gvk().Kind, "namespace", k.namespace, "name", k.name, "err", err)
-		c.queue.AddRateLimited(k)
-		return true
+	}); err != nil {
+		return fmt.Errorf("replicaset: waiting for caches: %w", err)
 	}
-	c.queue.Forget(k)
-	return true
+	return nil
 }
 
 func (c *Controller) ownerHandler(kd kind) cache.ResourceEventHandler {

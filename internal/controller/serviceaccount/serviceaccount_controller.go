@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +14,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"berth.dev/berth/internal/controller/worker"
 )
 
 // DefaultName is the name of the ServiceAccount every active namespace has.
@@ -110,40 +111,10 @@ func New(cfg Config) (*Controller, error) {
 // returns nil once ctx has ended and every worker has stopped. A Controller
 // runs once.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return nil
-	}
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	worker.Run(ctx, c.queue, c.workers, c.synced, c.sync, func(ns string, err error) {
+		c.log.Error("sync failed", "namespace", ns, "err", err)
+	})
 	return nil
-}
-
-// processNext syncs one namespace from the queue, and reports false once the
-// queue has shut down.
-func (c *Controller) processNext(ctx context.Context) bool {
-	ns, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(ns)
-	if err := c.sync(ctx, ns); err != nil {
-		if ctx.Err() == nil {
-			c.log.Error("sync failed", "namespace", ns, "err", err)
-		}
-		c.queue.AddRateLimited(ns)
-		return true
-	}
-	c.queue.Forget(ns)
-	return true
 }
 
 // sync creates the default ServiceAccount in namespace if the namespace is
