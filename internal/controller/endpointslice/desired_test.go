@@ -35,7 +35,7 @@ type podOpt func(*corev1.Pod)
 
 func pod(name, ip string, opts ...podOpt) *corev1.Pod {
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("uid-"+name), Labels: map[string]string{"app": "web"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("uid-" + name), Labels: map[string]string{"app": "web"}},
 		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{
 			Name: "c", Ports: []corev1.ContainerPort{{Name: "web", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}},
 		}}},
@@ -46,7 +46,6 @@ func pod(name, ip string, opts ...podOpt) *corev1.Pod {
 	}
 	return p
 }
-
 
 func notReady(p *corev1.Pod) { p.Status.Conditions[0].Status = corev1.ConditionFalse }
 func terminating(p *corev1.Pod) {
@@ -64,7 +63,7 @@ func ep(name, ip string, ready, serving, term bool) discoveryv1.Endpoint {
 	return discoveryv1.Endpoint{
 		Addresses:  []string{ip},
 		Conditions: discoveryv1.EndpointConditions{Ready: &ready, Serving: &serving, Terminating: &term},
-		TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: name, UID: types.UID("uid-"+name)},
+		TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: name, UID: types.UID("uid-" + name)},
 		NodeName:   ptr("n1"),
 		Zone:       ptr("z1"),
 	}
@@ -209,7 +208,7 @@ func TestDesiredSlicesChunks(t *testing.T) {
 
 func TestDesiredSubsets(t *testing.T) {
 	addr := func(name, ip string) corev1.EndpointAddress {
-		return corev1.EndpointAddress{IP: ip, NodeName: ptr("n1"), TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: name, UID: types.UID("uid-"+name)}}
+		return corev1.EndpointAddress{IP: ip, NodeName: ptr("n1"), TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: name, UID: types.UID("uid-" + name)}}
 	}
 	ports := []corev1.EndpointPort{{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP}, {Name: "metrics", Port: 9100, Protocol: corev1.ProtocolTCP}}
 	tests := []struct {

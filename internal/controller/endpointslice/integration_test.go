@@ -2,9 +2,12 @@ package endpointslice_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 
 	"berth.dev/berth/internal/apiserver/apiservertest"
@@ -29,18 +33,77 @@ type env struct {
 	t      *testing.T
 	ctx    context.Context
 	client kubernetes.Interface
+	writes *writeLog
 }
 
-func start(t *testing.T) *env {
+// writeLog records the controller's write requests as "METHOD path".
+type writeLog struct {
+	mu   sync.Mutex // guards reqs
+	reqs []string
+}
+
+func (l *writeLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.reqs
+	l.reqs = nil
+	return out
+}
+
+// postedName returns the metadata.name of a JSON request body, or "".
+func postedName(r *http.Request) string {
+	if r.GetBody == nil {
+		return ""
+	}
+	body, err := r.GetBody()
+	if err != nil {
+		return ""
+	}
+	defer body.Close()
+	var obj metav1.PartialObjectMetadata
+	if err := json.NewDecoder(body).Decode(&obj); err != nil {
+		return ""
+	}
+	return obj.Name
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// start runs an API server and the controller with the given workers.
+func start(t *testing.T, workers int) *env {
 	t.Helper()
 	s := apiservertest.Start(t)
 	client, err := kubernetes.NewForConfig(s.Admin)
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
+	writes := &writeLog{}
+	cfg := rest.CopyConfig(s.Admin)
+	cfg.ContentType = "application/json" // so creates can be read below
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method != http.MethodGet {
+				target := r.URL.Path
+				if r.Method == http.MethodPost {
+					// A create names its object in the body.
+					target += "/" + postedName(r)
+				}
+				writes.mu.Lock()
+				writes.reqs = append(writes.reqs, r.Method+" "+target)
+				writes.mu.Unlock()
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	ctlClient, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := endpointslice.New(endpointslice.Config{Client: client, Informers: factory, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	c, err := endpointslice.New(endpointslice.Config{Client: ctlClient, Informers: factory, Workers: workers, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -54,7 +117,7 @@ func start(t *testing.T) *env {
 		}
 		factory.Shutdown()
 	})
-	return &env{t: t, ctx: ctx, client: client}
+	return &env{t: t, ctx: ctx, client: client, writes: writes}
 }
 
 // createPod creates a pod and gives it an IP and a Ready condition, as a kubelet would.
@@ -159,7 +222,7 @@ func (e *env) waitState(what, svc string, wantEps []endpoint, wantReady, wantNot
 }
 
 func TestController(t *testing.T) {
-	e := start(t)
+	e := start(t, 0)
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{corev1.LabelTopologyZone: "zone-a"}}}
 	if _, err := e.client.CoreV1().Nodes().Create(e.ctx, node, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating node: %v", err)
@@ -227,6 +290,62 @@ func TestController(t *testing.T) {
 		t.Fatalf("deleting service: %v", err)
 	}
 	e.waitState("slices and Endpoints gone", "web", nil, nil, nil)
+}
+
+// TestNoRewrite checks that syncs without a content change write nothing.
+// With one worker the queue is FIFO, so once the Service queued last is
+// synced, the earlier no-op syncs have run too.
+func TestNoRewrite(t *testing.T) {
+	e := start(t, 1)
+	e.createPod("a", "web", "", "10.1.0.1")
+	for _, name := range []string{"web", "later"} {
+		_, err := e.client.CoreV1().Services(ns).Create(e.ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.ServiceSpec{
+				Selector: map[string]string{"app": "web"},
+				Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("creating service: %v", err)
+		}
+	}
+	e.waitState("web synced", "web", []endpoint{{Pod: "a", IP: "10.1.0.1", Ready: true}}, []string{"a"}, []string{})
+	e.waitState("later synced", "later", []endpoint{{Pod: "a", IP: "10.1.0.1", Ready: true}}, []string{"a"}, []string{})
+	e.writes.take()
+
+	// An annotation queues a no-op sync of web; then "later" loses its pod,
+	// a change synced after it.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		svc, err := e.client.CoreV1().Services(ns).Get(e.ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		svc.Annotations = map[string]string{"touched": "yes"}
+		_, err = e.client.CoreV1().Services(ns).Update(e.ctx, svc, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("touching service: %v", err)
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		svc, err := e.client.CoreV1().Services(ns).Get(e.ctx, "later", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		svc.Spec.Selector = map[string]string{"app": "none"}
+		_, err = e.client.CoreV1().Services(ns).Update(e.ctx, svc, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("changing selector: %v", err)
+	}
+	e.waitState("later emptied", "later", nil, []string{}, []string{})
+	for _, w := range e.writes.take() {
+		if !strings.Contains(w, "/later-") && !strings.HasSuffix(w, "/later") {
+			t.Errorf("write without a content change: %s", w)
+		}
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
