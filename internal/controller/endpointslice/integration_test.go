@@ -162,6 +162,7 @@ func (e *env) setStatus(name, ip string, ready bool) {
 type endpoint struct {
 	Pod, IP, Zone string
 	Ready         bool
+	Terminating   bool
 }
 
 // state returns the managed slices' endpoints sorted by pod, and the
@@ -175,7 +176,8 @@ func (e *env) state(svc string) (eps []endpoint, ready, notReady []string, err e
 	}
 	for _, s := range list.Items {
 		for _, ep := range s.Endpoints {
-			got := endpoint{Pod: ep.TargetRef.Name, IP: ep.Addresses[0], Ready: ep.Conditions.Ready != nil && *ep.Conditions.Ready}
+			got := endpoint{Pod: ep.TargetRef.Name, IP: ep.Addresses[0], Ready: ep.Conditions.Ready != nil && *ep.Conditions.Ready,
+				Terminating: ep.Conditions.Terminating != nil && *ep.Conditions.Terminating}
 			if ep.Zone != nil {
 				got.Zone = *ep.Zone
 			}
@@ -263,12 +265,21 @@ func TestController(t *testing.T) {
 		[]endpoint{{Pod: "a", IP: "10.1.0.1", Zone: "zone-a", Ready: false}, {Pod: "b", IP: "10.1.0.2", Ready: true}},
 		[]string{"b"}, []string{"a"})
 
+	// A scheduled pod's graceful deletion waits for its (absent) kubelet,
+	// so a stays terminating; the Endpoints object drops it.
+	if err := e.client.CoreV1().Pods(ns).Delete(e.ctx, "a", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting pod: %v", err)
+	}
+	e.waitState("a terminating", "web",
+		[]endpoint{{Pod: "a", IP: "10.1.0.1", Zone: "zone-a", Terminating: true}, {Pod: "b", IP: "10.1.0.2", Ready: true}},
+		[]string{"b"}, []string{})
+
 	if err := e.client.CoreV1().Pods(ns).Delete(e.ctx, "b", metav1.DeleteOptions{GracePeriodSeconds: ptr[int64](0)}); err != nil {
 		t.Fatalf("deleting pod: %v", err)
 	}
 	e.waitState("b removed", "web",
-		[]endpoint{{Pod: "a", IP: "10.1.0.1", Zone: "zone-a", Ready: false}},
-		[]string{}, []string{"a"})
+		[]endpoint{{Pod: "a", IP: "10.1.0.1", Zone: "zone-a", Terminating: true}},
+		[]string{}, []string{})
 
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cur, err := e.client.CoreV1().Services(ns).Get(e.ctx, "web", metav1.GetOptions{})
@@ -292,7 +303,8 @@ func TestController(t *testing.T) {
 	e.waitState("slices and Endpoints gone", "web", nil, nil, nil)
 }
 
-// TestNoRewrite checks that syncs without a content change write nothing.
+// TestNoRewrite checks that syncs without a content change, and syncs of
+// Services without a selector, write nothing.
 // With one worker the queue is FIFO, so once the Service queued last is
 // synced, the earlier no-op syncs have run too.
 func TestNoRewrite(t *testing.T) {
@@ -314,8 +326,16 @@ func TestNoRewrite(t *testing.T) {
 	e.waitState("later synced", "later", []endpoint{{Pod: "a", IP: "10.1.0.1", Ready: true}}, []string{"a"}, []string{})
 	e.writes.take()
 
-	// An annotation queues a no-op sync of web; then "later" loses its pod,
-	// a change synced after it.
+	// An annotation queues a no-op sync of web and a selectorless Service
+	// one that must leave it alone; then "later" loses its pod, a change
+	// synced after both.
+	manual := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "manual"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	if _, err := e.client.CoreV1().Services(ns).Create(e.ctx, manual, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating service: %v", err)
+	}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		svc, err := e.client.CoreV1().Services(ns).Get(e.ctx, "web", metav1.GetOptions{})
 		if err != nil {
