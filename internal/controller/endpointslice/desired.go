@@ -338,3 +338,43 @@ func DesiredSubsets(svc *corev1.Service, pods []*corev1.Pod) []corev1.EndpointSu
 	}
 	return out
 }
+
+// maxEndpointsAddresses caps the addresses of one legacy Endpoints object,
+// as upstream does; EndpointSlices have no such cap.
+const maxEndpointsAddresses = 1000
+
+// truncateSubsets keeps at most max addresses of subsets, ready addresses
+// before not-ready ones and earlier subsets first, dropping subsets left
+// empty. It reports whether anything was dropped; subsets is not modified.
+func truncateSubsets(subsets []corev1.EndpointSubset, max int) ([]corev1.EndpointSubset, bool) {
+	total := 0
+	for _, ss := range subsets {
+		total += len(ss.Addresses) + len(ss.NotReadyAddresses)
+	}
+	if total <= max {
+		return subsets, false
+	}
+	out := make([]corev1.EndpointSubset, len(subsets))
+	left := max
+	for i, ss := range subsets {
+		n := min(left, len(ss.Addresses))
+		out[i] = corev1.EndpointSubset{Addresses: head(ss.Addresses, n), Ports: ss.Ports}
+		left -= n
+	}
+	for i, ss := range subsets {
+		n := min(left, len(ss.NotReadyAddresses))
+		out[i].NotReadyAddresses = head(ss.NotReadyAddresses, n)
+		left -= n
+	}
+	return slices.DeleteFunc(out, func(ss corev1.EndpointSubset) bool {
+		return len(ss.Addresses)+len(ss.NotReadyAddresses) == 0
+	}), true
+}
+
+// head returns the first n elements of s, nil when n is 0.
+func head[T any](s []T, n int) []T {
+	if n == 0 {
+		return nil
+	}
+	return s[:n:n]
+}

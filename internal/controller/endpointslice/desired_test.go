@@ -250,3 +250,47 @@ func TestDesiredSubsets(t *testing.T) {
 		})
 	}
 }
+
+func TestTruncateSubsets(t *testing.T) {
+	addrs := func(ips ...string) []corev1.EndpointAddress {
+		var out []corev1.EndpointAddress
+		for _, ip := range ips {
+			out = append(out, corev1.EndpointAddress{IP: ip})
+		}
+		return out
+	}
+	p1 := []corev1.EndpointPort{{Port: 1}}
+	p2 := []corev1.EndpointPort{{Port: 2}}
+	in := []corev1.EndpointSubset{
+		{Addresses: addrs("a1", "a2"), NotReadyAddresses: addrs("a3"), Ports: p1},
+		{Addresses: addrs("b1"), NotReadyAddresses: addrs("b2", "b3"), Ports: p2},
+	}
+	tests := []struct {
+		name          string
+		max           int
+		want          []corev1.EndpointSubset
+		wantTruncated bool
+	}{{
+		name: "under the cap",
+		max:  6,
+		want: in,
+	}, {
+		name:          "ready addresses first",
+		max:           4,
+		want:          []corev1.EndpointSubset{{Addresses: addrs("a1", "a2"), NotReadyAddresses: addrs("a3"), Ports: p1}, {Addresses: addrs("b1"), Ports: p2}},
+		wantTruncated: true,
+	}, {
+		name:          "empty subsets dropped",
+		max:           2,
+		want:          []corev1.EndpointSubset{{Addresses: addrs("a1", "a2"), Ports: p1}},
+		wantTruncated: true,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, truncated := truncateSubsets(in, tt.max)
+			if diff := cmp.Diff(tt.want, got); diff != "" || truncated != tt.wantTruncated {
+				t.Errorf("truncated = %v, want %v; subsets (-want +got):\n%s", truncated, tt.wantTruncated, diff)
+			}
+		})
+	}
+}

@@ -9,7 +9,9 @@
 // DesiredSlices and DesiredSubsets, and writes only what differs. Slice
 // names are derived from the Service, the address family and the resolved
 // ports, so a sync working from a stale cache fails on a conflict or an
-// existing name and is retried instead of creating duplicates.
+// existing name and is retried instead of creating duplicates. Like
+// upstream, an Endpoints object keeps at most 1000 addresses (ready ones
+// first) and is then annotated endpoints.kubernetes.io/over-capacity.
 //
 // The controller owns EndpointSlices managed by endpointslice-controller.k8s.io
 // and the Endpoints of Services with a selector (except default/kubernetes,

@@ -123,14 +123,20 @@ func (c *Controller) deleteSlice(ctx context.Context, s *discoveryv1.EndpointSli
 	return nil
 }
 
+// syncEndpoints writes the Service's Endpoints object, truncated to
+// maxEndpointsAddresses addresses and then marked over capacity.
 func (c *Controller) syncEndpoints(ctx context.Context, svc *corev1.Service, subsets []corev1.EndpointSubset) error {
 	api := c.client.CoreV1().Endpoints(svc.Namespace)
 	want := objectLabels(svc)
+	subsets, truncated := truncateSubsets(subsets, maxEndpointsAddresses)
 	cur, err := c.endpoints.Endpoints(svc.Namespace).Get(svc.Name)
 	if apierrors.IsNotFound(err) {
 		ep := &corev1.Endpoints{
 			ObjectMeta: metav1.ObjectMeta{Name: svc.Name, Namespace: svc.Namespace, Labels: want},
 			Subsets:    subsets,
+		}
+		if truncated {
+			ep.Annotations = map[string]string{corev1.EndpointsOverCapacity: "truncated"}
 		}
 		if _, err := api.Create(ctx, ep, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("creating endpoints: %w", err)
@@ -140,11 +146,17 @@ func (c *Controller) syncEndpoints(ctx context.Context, svc *corev1.Service, sub
 	if err != nil {
 		return fmt.Errorf("getting endpoints: %w", err)
 	}
-	if maps.Equal(cur.Labels, want) && equality.Semantic.DeepEqual(cur.Subsets, subsets) {
+	_, marked := cur.Annotations[corev1.EndpointsOverCapacity]
+	if maps.Equal(cur.Labels, want) && marked == truncated && equality.Semantic.DeepEqual(cur.Subsets, subsets) {
 		return nil
 	}
 	upd := cur.DeepCopy()
 	upd.Labels, upd.Subsets = want, subsets
+	if truncated {
+		metav1.SetMetaDataAnnotation(&upd.ObjectMeta, corev1.EndpointsOverCapacity, "truncated")
+	} else {
+		delete(upd.Annotations, corev1.EndpointsOverCapacity)
+	}
 	if _, err := api.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("updating endpoints: %w", err)
 	}
