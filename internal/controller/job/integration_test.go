@@ -67,9 +67,10 @@ func (e *env) namespace(t *testing.T, name string) *env {
 	return &env{t: t, ctx: e.ctx, client: e.client, ns: name}
 }
 
-func (e *env) createJob(name string, parallelism, completions, backoffLimit int32) *batchv1.Job {
+// createJob creates a Job; edit, if given, changes it first.
+func (e *env) createJob(name string, parallelism, completions, backoffLimit int32, edit ...func(*batchv1.JobSpec)) *batchv1.Job {
 	e.t.Helper()
-	j, err := e.client.BatchV1().Jobs(e.ns).Create(e.ctx, &batchv1.Job{
+	j := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: batchv1.JobSpec{
 			Parallelism: &parallelism, Completions: &completions, BackoffLimit: &backoffLimit,
@@ -78,7 +79,11 @@ func (e *env) createJob(name string, parallelism, completions, backoffLimit int3
 				Containers:    []corev1.Container{{Name: "c", Image: "busybox"}},
 			}},
 		},
-	}, metav1.CreateOptions{})
+	}
+	for _, f := range edit {
+		f(&j.Spec)
+	}
+	j, err := e.client.BatchV1().Jobs(e.ns).Create(e.ctx, j, metav1.CreateOptions{})
 	if err != nil {
 		e.t.Fatalf("creating Job: %v", err)
 	}
@@ -276,5 +281,40 @@ func TestJob(t *testing.T) {
 			c := condition(st, batchv1.JobSuspended)
 			return c != nil && c.Status == corev1.ConditionFalse && c.Reason == "JobResumed" && st.Active == 2
 		})
+	})
+
+	t.Run("indexed", func(t *testing.T) {
+		e := base.namespace(t, "indexed")
+		j := e.createJob("idx", 3, 3, 6, func(s *batchv1.JobSpec) { s.CompletionMode = new(batchv1.IndexedCompletion) })
+		pods := e.waitPods(j.UID, 3, 3)
+		seen := map[string]bool{}
+		for _, p := range pods {
+			i := p.Annotations[batchv1.JobCompletionIndexAnnotation]
+			if p.Labels[batchv1.JobCompletionIndexAnnotation] != i || p.Spec.Hostname != "idx-"+i || p.GenerateName != "idx-"+i+"-" {
+				t.Errorf("pod %s: index %q, labels %v, hostname %q, generateName %q", p.Name, i, p.Labels, p.Spec.Hostname, p.GenerateName)
+			}
+			seen[i] = true
+		}
+		if !seen["0"] || !seen["1"] || !seen["2"] {
+			t.Errorf("indexes %v, want 0, 1 and 2", seen)
+		}
+		for _, p := range pods {
+			e.finish(p, corev1.PodSucceeded)
+		}
+		st := e.waitJob("idx", "Complete", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobComplete) })
+		if st.CompletedIndexes != "0-2" || st.Succeeded != 3 {
+			t.Errorf("completedIndexes %q, succeeded %d; want 0-2 and 3", st.CompletedIndexes, st.Succeeded)
+		}
+	})
+
+	t.Run("active deadline", func(t *testing.T) {
+		e := base.namespace(t, "deadline")
+		j := e.createJob("slow", 1, 1, 6, func(s *batchv1.JobSpec) { s.ActiveDeadlineSeconds = new(int64(1)) })
+		e.waitPods(j.UID, 1, 1)
+		st := e.waitJob("slow", "Failed", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobFailed) })
+		if c := condition(st, batchv1.JobFailed); c.Reason != batchv1.JobReasonDeadlineExceeded {
+			t.Errorf("Failed reason = %q, want %q", c.Reason, batchv1.JobReasonDeadlineExceeded)
+		}
+		e.waitPods(j.UID, 0, 0)
 	})
 }

@@ -249,12 +249,23 @@ func TestDecide(t *testing.T) {
 				pods = append(pods, p.p)
 			}
 			before := tc.job.j.DeepCopy()
-			got := summarize(decide(tc.job.j, pods, t0, bo))
+			p := decide(tc.job.j, pods, t0, bo)
+			got := summarize(p)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(before, tc.job.j); diff != "" {
 				t.Errorf("decide modified the job (-before +after):\n%s", diff)
+			}
+			if len(p.create) > 0 || len(p.delete) > 0 {
+				return
+			}
+			// With nothing to do, the written status is a fixed point: the
+			// next sync must not write again.
+			again := tc.job.j.DeepCopy()
+			again.Status = p.status
+			if diff := cmp.Diff(p.status, decide(again, pods, t0.Add(time.Second), bo).status); diff != "" {
+				t.Errorf("status is not stable (-first +second):\n%s", diff)
 			}
 		})
 	}
