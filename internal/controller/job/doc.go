@@ -13,10 +13,11 @@
 // batch.kubernetes.io/job-completion-index annotation and label, hostname
 // "<job>-<index>" and JOB_COMPLETION_INDEX. After failures it waits an
 // exponential backoff (10s doubling to 6m by default) before creating
-// pods. Exceeding backoffLimit or activeDeadlineSeconds sets FailureTarget,
-// reaching completions sets SuccessCriteriaMet; either deletes the active
-// pods and, once none remain, the final Failed or Complete condition
-// follows with the same reason. A suspended Job has its active pods
+// pods. Exceeding backoffLimit (in failed pods, or in container restarts
+// of active pods under restartPolicy OnFailure) or activeDeadlineSeconds
+// sets FailureTarget, reaching completions sets SuccessCriteriaMet; either
+// deletes the active pods and, once none remain, the final Failed or
+// Complete condition follows with the same reason. A suspended Job has its active pods
 // deleted and the Suspended condition; resuming restarts its deadline.
 //
 // Succeeded and failed pods are counted from the pods that still exist,

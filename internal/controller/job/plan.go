@@ -138,7 +138,7 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) pla
 			limit = *job.Spec.BackoffLimit
 		}
 		switch {
-		case st.Failed > limit:
+		case st.Failed > limit || restartsExceed(job, s.active, limit):
 			setCondition(&st, batchv1.JobFailureTarget, batchv1.JobReasonBackoffLimitExceeded, msgBackoffLimit, t)
 		case !suspended && deadlineLeft(job, &st, now) <= 0:
 			setCondition(&st, batchv1.JobFailureTarget, batchv1.JobReasonDeadlineExceeded, msgDeadline, t)
@@ -287,6 +287,25 @@ func finishTime(p *corev1.Pod) time.Time {
 		return t
 	}
 	return p.CreationTimestamp.Time
+}
+
+// restartsExceed reports whether the container restarts of active pods
+// reach limit under restartPolicy OnFailure, where the kubelet restarts
+// containers instead of failing pods; with limit 0 any restart does.
+func restartsExceed(job *batchv1.Job, active []*corev1.Pod, limit int32) bool {
+	if job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
+		return false
+	}
+	var restarts int32
+	for _, p := range active {
+		for _, cs := range slices.Concat(p.Status.InitContainerStatuses, p.Status.ContainerStatuses) {
+			restarts += cs.RestartCount
+		}
+	}
+	if limit == 0 {
+		return restarts > 0
+	}
+	return restarts >= limit
 }
 
 // complete reports whether the Job's success criteria are met.

@@ -43,6 +43,10 @@ func (b jobB) backoffLimit(n int32) jobB {
 	b.j.Spec.BackoffLimit = &n
 	return b
 }
+func (b jobB) onFailure() jobB {
+	b.j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	return b
+}
 func (b jobB) deadline(s int64) jobB { b.j.Spec.ActiveDeadlineSeconds = &s; return b }
 func (b jobB) suspend() jobB         { b.j.Spec.Suspend = new(true); return b }
 func (b jobB) indexed() jobB {
@@ -75,6 +79,10 @@ func (b podB) finished(ph corev1.PodPhase, ago time.Duration) podB {
 	b.p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", State: corev1.ContainerState{
 		Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.Time{Time: t0.Add(-ago)}},
 	}}}
+	return b
+}
+func (b podB) restarts(n int32) podB {
+	b.p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", RestartCount: n}}
 	return b
 }
 func (b podB) index(i int) podB {
@@ -182,6 +190,26 @@ func TestDecide(t *testing.T) {
 		job:  newJob().backoffLimit(1).started(t0),
 		pods: []podB{pod("a", time.Minute).finished(corev1.PodFailed, time.Second), pod("b", time.Minute).finished(corev1.PodFailed, 0)},
 		want: outcome{Failed: 2, Started: true, Conditions: []string{"FailureTarget=True/BackoffLimitExceeded", "Failed=True/BackoffLimitExceeded"}},
+	}, {
+		name: "at the backoff limit the job still retries",
+		job:  newJob().backoffLimit(1).started(t0),
+		pods: []podB{pod("a", time.Minute).finished(corev1.PodFailed, 0)},
+		want: outcome{Requeue: 10 * time.Second, Failed: 1, Started: true},
+	}, {
+		name: "OnFailure: restarts below the limit",
+		job:  newJob().onFailure().par(2).completions(2).backoffLimit(3).started(t0),
+		pods: []podB{pod("a", time.Minute).restarts(1).ready(), pod("b", time.Minute).restarts(1).ready()},
+		want: outcome{Active: 2, Ready: 2, Started: true},
+	}, {
+		name: "OnFailure: restarts reaching the limit fail the job",
+		job:  newJob().onFailure().par(2).completions(2).backoffLimit(3).started(t0),
+		pods: []podB{pod("a", time.Minute).restarts(1).ready(), pod("b", time.Minute).restarts(2).ready()},
+		want: outcome{Delete: []string{"a", "b"}, Ready: 2, Started: true, Conditions: []string{"FailureTarget=True/BackoffLimitExceeded"}},
+	}, {
+		name: "OnFailure with limit 0: one restart fails the job",
+		job:  newJob().onFailure().backoffLimit(0).started(t0),
+		pods: []podB{pod("a", time.Minute).restarts(1).ready()},
+		want: outcome{Delete: []string{"a"}, Ready: 1, Started: true, Conditions: []string{"FailureTarget=True/BackoffLimitExceeded"}},
 	}, {
 		name: "failure target waits for active pods to go",
 		job:  newJob().par(2).completions(4).backoffLimit(0).started(t0),
