@@ -45,10 +45,11 @@ func (e *expectations) satisfied(k cache.ObjectName) bool {
 	return p == nil || p.creates <= 0 && len(p.deletes) == 0 || e.clock.Now().After(p.deadline)
 }
 
-// entryLocked returns k's entry, creating it with a fresh deadline.
+// entryLocked returns k's entry with a fresh deadline; a settled or
+// expired entry starts over.
 func (e *expectations) entryLocked(k cache.ObjectName) *pending {
 	p := e.byJob[k]
-	if p == nil || p.creates <= 0 && len(p.deletes) == 0 {
+	if p == nil || p.creates <= 0 && len(p.deletes) == 0 || e.clock.Now().After(p.deadline) {
 		p = &pending{deletes: map[types.UID]bool{}}
 		e.byJob[k] = p
 	}

@@ -36,6 +36,9 @@ func TestExpectations(t *testing.T) {
 	e.expectCreations(k, 1)
 	clk.SetTime(t0.Add(expectationsTimeout + time.Second))
 	check("expired", true)
+	e.expectCreations(k, 1)
+	e.creationObserved(k)
+	check("an expired entry starts over", true)
 
 	e.expectCreations(k, 1)
 	e.forget(k)
