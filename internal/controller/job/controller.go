@@ -226,8 +226,13 @@ func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 		c.exp.expectDeletions(k, p.delete)
 		for _, pod := range p.delete {
 			err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
-			if err != nil && !apierrors.IsNotFound(err) {
-				c.exp.deletionObserved(k, pod.UID)
+			if err == nil {
+				continue
+			}
+			// Refused, or already gone (its event may have passed): no
+			// event is left to wait for.
+			c.exp.deletionObserved(k, pod.UID)
+			if !apierrors.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("deleting pod %s: %w", pod.Name, err))
 			}
 		}
