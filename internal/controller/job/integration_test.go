@@ -207,11 +207,14 @@ func TestJob(t *testing.T) {
 			}
 		}
 		e.waitJob("pi", "2 active", func(st batchv1.JobStatus) bool { return st.Active == 2 && st.StartTime != nil })
-		for _, p := range pods {
-			e.finish(p, corev1.PodSucceeded)
-		}
-		last := e.waitPods(j.UID, 1, 3)
+		// One success: a third pod keeps two running.
+		e.finish(pods[0], corev1.PodSucceeded)
+		pods = e.waitPods(j.UID, 2, 3)
+		e.waitJob("pi", "succeeded 1, active 2", func(st batchv1.JobStatus) bool { return st.Succeeded == 1 && st.Active == 2 })
+		// Two successes: one completion is left, so one pod and no new one.
+		e.finish(pods[0], corev1.PodSucceeded)
 		e.waitJob("pi", "succeeded 2, active 1", func(st batchv1.JobStatus) bool { return st.Succeeded == 2 && st.Active == 1 })
+		last := e.waitPods(j.UID, 1, 3)
 		e.finish(last[0], corev1.PodSucceeded)
 		st := e.waitJob("pi", "Complete", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobComplete) })
 		if st.Succeeded != 3 || st.Active != 0 || st.Failed != 0 || st.CompletionTime == nil {
