@@ -1,0 +1,323 @@
+package job_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/job"
+)
+
+// env is a running API server with the controller, and a namespace for one test.
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	client kubernetes.Interface
+	ns     string
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	s := apiservertest.Start(t)
+	client, err := kubernetes.NewForConfig(s.Admin)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	factory := informers.NewSharedInformerFactory(client, 0)
+	c, err := job.New(job.Config{
+		Client: client, Informers: factory,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		// Short enough that recreating a failed pod needs no long wait.
+		BackoffBase: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	factory.Start(ctx.Done())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		factory.Shutdown()
+	})
+	return &env{t: t, ctx: ctx, client: client}
+}
+
+func (e *env) namespace(t *testing.T, name string) *env {
+	t.Helper()
+	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	return &env{t: t, ctx: e.ctx, client: e.client, ns: name}
+}
+
+// createJob creates a Job; edit, if given, changes it first.
+func (e *env) createJob(name string, parallelism, completions, backoffLimit int32, edit ...func(*batchv1.JobSpec)) *batchv1.Job {
+	e.t.Helper()
+	j := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: batchv1.JobSpec{
+			Parallelism: &parallelism, Completions: &completions, BackoffLimit: &backoffLimit,
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "c", Image: "busybox"}},
+			}},
+		},
+	}
+	for _, f := range edit {
+		f(&j.Spec)
+	}
+	j, err := e.client.BatchV1().Jobs(e.ns).Create(e.ctx, j, metav1.CreateOptions{})
+	if err != nil {
+		e.t.Fatalf("creating Job: %v", err)
+	}
+	return j
+}
+
+// pods returns the pods uid controls, split into active (not terminal, not
+// being deleted) and all.
+func (e *env) pods(uid types.UID) (active, all []corev1.Pod, err error) {
+	list, err := e.client.CoreV1().Pods(e.ns).List(e.ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range list.Items {
+		if ref := metav1.GetControllerOf(&p); ref == nil || ref.UID != uid {
+			continue
+		}
+		all = append(all, p)
+		if p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded {
+			active = append(active, p)
+		}
+	}
+	return active, all, nil
+}
+
+// waitPods waits until uid controls active active pods and total pods in
+// all, and returns the active ones.
+func (e *env) waitPods(uid types.UID, active, total int) []corev1.Pod {
+	e.t.Helper()
+	var act []corev1.Pod
+	e.waitFor(fmt.Sprintf("%d active of %d pods", active, total), func() (bool, string, error) {
+		a, all, err := e.pods(uid)
+		act = a
+		return len(a) == active && len(all) == total, fmt.Sprintf("have %d active of %d", len(a), len(all)), err
+	})
+	return act
+}
+
+// waitFor polls cond until it holds, failing the test after 30s with
+// cond's last description.
+func (e *env) waitFor(what string, cond func() (bool, string, error)) {
+	e.t.Helper()
+	var last string
+	err := wait.PollUntilContextTimeout(e.ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		ok, desc, err := cond()
+		last = desc
+		return ok, err
+	})
+	if err != nil {
+		e.t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
+	}
+}
+
+// waitJob waits until the Job's status satisfies cond and returns it.
+func (e *env) waitJob(name, what string, cond func(batchv1.JobStatus) bool) batchv1.JobStatus {
+	e.t.Helper()
+	var st batchv1.JobStatus
+	e.waitFor(what, func() (bool, string, error) {
+		j, err := e.client.BatchV1().Jobs(e.ns).Get(e.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		st = j.Status
+		return cond(st), fmt.Sprintf("%+v", st), nil
+	})
+	return st
+}
+
+// finish ends a pod as the kubelet would: phase and a terminated container.
+func (e *env) finish(p corev1.Pod, phase corev1.PodPhase) {
+	e.t.Helper()
+	code := int32(0)
+	if phase == corev1.PodFailed {
+		code = 1
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, p.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		now := metav1.Now()
+		cur.Status.Phase = phase
+		cur.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: code, StartedAt: now, FinishedAt: now},
+		}}}
+		_, err = e.client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		e.t.Fatalf("setting pod %s %s: %v", p.Name, phase, err)
+	}
+}
+
+func condition(st batchv1.JobStatus, t batchv1.JobConditionType) *batchv1.JobCondition {
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == t {
+			return &st.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func isTrue(st batchv1.JobStatus, t batchv1.JobConditionType) bool {
+	c := condition(st, t)
+	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+func TestJob(t *testing.T) {
+	base := start(t)
+
+	t.Run("completions 3 parallelism 2", func(t *testing.T) {
+		e := base.namespace(t, "complete")
+		j := e.createJob("pi", 2, 3, 6)
+		pods := e.waitPods(j.UID, 2, 2)
+		for _, p := range pods {
+			ref := metav1.GetControllerOf(&p)
+			if p.GenerateName != "pi-" || p.Labels["batch.kubernetes.io/job-name"] != "pi" || p.Labels["job-name"] != "pi" ||
+				p.Labels["batch.kubernetes.io/controller-uid"] != string(j.UID) || p.Labels["controller-uid"] != string(j.UID) ||
+				ref.Kind != "Job" || ref.APIVersion != "batch/v1" {
+				t.Errorf("pod %s: generateName %q, labels %v, controller %+v", p.Name, p.GenerateName, p.Labels, ref)
+			}
+		}
+		e.waitJob("pi", "2 active", func(st batchv1.JobStatus) bool { return st.Active == 2 && st.StartTime != nil })
+		// One success: a third pod keeps two running.
+		e.finish(pods[0], corev1.PodSucceeded)
+		pods = e.waitPods(j.UID, 2, 3)
+		e.waitJob("pi", "succeeded 1, active 2", func(st batchv1.JobStatus) bool { return st.Succeeded == 1 && st.Active == 2 })
+		// Two successes: one completion is left, so one pod and no new one.
+		e.finish(pods[0], corev1.PodSucceeded)
+		e.waitJob("pi", "succeeded 2, active 1", func(st batchv1.JobStatus) bool { return st.Succeeded == 2 && st.Active == 1 })
+		last := e.waitPods(j.UID, 1, 3)
+		e.finish(last[0], corev1.PodSucceeded)
+		st := e.waitJob("pi", "Complete", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobComplete) })
+		if st.Succeeded != 3 || st.Active != 0 || st.Failed != 0 || st.CompletionTime == nil {
+			t.Errorf("status after Complete: %+v", st)
+		}
+		if c := condition(st, batchv1.JobSuccessCriteriaMet); c == nil || c.Status != corev1.ConditionTrue || c.Reason != batchv1.JobReasonCompletionsReached {
+			t.Errorf("SuccessCriteriaMet = %+v", c)
+		}
+		if _, all, err := e.pods(j.UID); err != nil || len(all) != 3 {
+			t.Errorf("pods after completion: %d, %v; want 3", len(all), err)
+		}
+	})
+
+	t.Run("backoff limit exceeded", func(t *testing.T) {
+		e := base.namespace(t, "backoff")
+		j := e.createJob("fail", 1, 1, 1)
+		first := e.waitPods(j.UID, 1, 1)
+		e.finish(first[0], corev1.PodFailed)
+		second := e.waitPods(j.UID, 1, 2)
+		st := e.waitJob("fail", "failed 1", func(st batchv1.JobStatus) bool { return st.Failed == 1 })
+		if isTrue(st, batchv1.JobFailed) || isTrue(st, batchv1.JobFailureTarget) {
+			t.Errorf("failed after one failure with backoffLimit 1: %+v", st.Conditions)
+		}
+		e.finish(second[0], corev1.PodFailed)
+		st = e.waitJob("fail", "Failed", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobFailed) })
+		if c := condition(st, batchv1.JobFailed); c.Reason != batchv1.JobReasonBackoffLimitExceeded {
+			t.Errorf("Failed reason = %q, want %q", c.Reason, batchv1.JobReasonBackoffLimitExceeded)
+		}
+		if c := condition(st, batchv1.JobFailureTarget); c == nil || c.Reason != batchv1.JobReasonBackoffLimitExceeded {
+			t.Errorf("FailureTarget = %+v", c)
+		}
+		if st.Failed != 2 || st.Active != 0 || st.CompletionTime != nil {
+			t.Errorf("status after Failed: %+v", st)
+		}
+		if _, all, err := e.pods(j.UID); err != nil || len(all) != 2 {
+			t.Errorf("pods after failure: %d, %v; want 2", len(all), err)
+		}
+	})
+
+	t.Run("suspend deletes active pods", func(t *testing.T) {
+		e := base.namespace(t, "suspend")
+		j := e.createJob("s", 2, 4, 6)
+		e.waitPods(j.UID, 2, 2)
+		setSuspend := func(v bool) {
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				cur, err := e.client.BatchV1().Jobs(e.ns).Get(e.ctx, "s", metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				cur.Spec.Suspend = &v
+				_, err = e.client.BatchV1().Jobs(e.ns).Update(e.ctx, cur, metav1.UpdateOptions{})
+				return err
+			})
+			if err != nil {
+				t.Fatalf("setting suspend %v: %v", v, err)
+			}
+		}
+		setSuspend(true)
+		e.waitPods(j.UID, 0, 0)
+		st := e.waitJob("s", "Suspended", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobSuspended) && st.Active == 0 })
+		if c := condition(st, batchv1.JobSuspended); c.Reason != "JobSuspended" {
+			t.Errorf("Suspended reason = %q", c.Reason)
+		}
+		setSuspend(false)
+		e.waitPods(j.UID, 2, 2)
+		e.waitJob("s", "resumed", func(st batchv1.JobStatus) bool {
+			c := condition(st, batchv1.JobSuspended)
+			return c != nil && c.Status == corev1.ConditionFalse && c.Reason == "JobResumed" && st.Active == 2
+		})
+	})
+
+	t.Run("indexed", func(t *testing.T) {
+		e := base.namespace(t, "indexed")
+		j := e.createJob("idx", 3, 3, 6, func(s *batchv1.JobSpec) { s.CompletionMode = new(batchv1.IndexedCompletion) })
+		pods := e.waitPods(j.UID, 3, 3)
+		seen := map[string]bool{}
+		for _, p := range pods {
+			i := p.Annotations[batchv1.JobCompletionIndexAnnotation]
+			if p.Labels[batchv1.JobCompletionIndexAnnotation] != i || p.Spec.Hostname != "idx-"+i || p.GenerateName != "idx-"+i+"-" {
+				t.Errorf("pod %s: index %q, labels %v, hostname %q, generateName %q", p.Name, i, p.Labels, p.Spec.Hostname, p.GenerateName)
+			}
+			seen[i] = true
+		}
+		if !seen["0"] || !seen["1"] || !seen["2"] {
+			t.Errorf("indexes %v, want 0, 1 and 2", seen)
+		}
+		for _, p := range pods {
+			e.finish(p, corev1.PodSucceeded)
+		}
+		st := e.waitJob("idx", "Complete", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobComplete) })
+		if st.CompletedIndexes != "0-2" || st.Succeeded != 3 {
+			t.Errorf("completedIndexes %q, succeeded %d; want 0-2 and 3", st.CompletedIndexes, st.Succeeded)
+		}
+	})
+
+	t.Run("active deadline", func(t *testing.T) {
+		e := base.namespace(t, "deadline")
+		j := e.createJob("slow", 1, 1, 6, func(s *batchv1.JobSpec) { s.ActiveDeadlineSeconds = new(int64(1)) })
+		e.waitPods(j.UID, 1, 1)
+		st := e.waitJob("slow", "Failed", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobFailed) })
+		if c := condition(st, batchv1.JobFailed); c.Reason != batchv1.JobReasonDeadlineExceeded {
+			t.Errorf("Failed reason = %q, want %q", c.Reason, batchv1.JobReasonDeadlineExceeded)
+		}
+		e.waitPods(j.UID, 0, 0)
+	})
+}
