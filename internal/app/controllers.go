@@ -22,6 +22,7 @@ import (
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
+	"berth.dev/berth/internal/controller/job"
 	"berth.dev/berth/internal/controller/namespace"
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
@@ -133,7 +134,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs, sched, eps)
+	jobs, err := job.New(job.Config{Client: client, Informers: factory, Logger: log.With("controller", "job")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, sched, eps, jobs)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
