@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -300,7 +299,8 @@ func intAnnotation(rs *appsv1.ReplicaSet, name string) (int32, bool) {
 // the old ones at zero; during a rolling update the difference to
 // replicas+maxSurge is spread proportionally to each active ReplicaSet's
 // share of its max-replicas annotation, the rounding leftover going to the
-// largest. Sets not in the result keep their size.
+// largest; then every active ReplicaSet is in the result, so that its
+// replicas annotations follow. Sets not in the result keep their size.
 func scalePlan(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, old []*appsv1.ReplicaSet) map[string]int32 {
 	n := desired(d)
 	newestOld := slices.Clone(old)
@@ -360,14 +360,6 @@ func scalePlan(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, old []*appsv1.Rep
 		first := act[0].Name
 		plan[first] = max(plan[first]+toAdd-added, 0)
 	}
-	maps.DeleteFunc(plan, func(name string, size int32) bool {
-		for _, rs := range act {
-			if rs.Name == name {
-				return replicas(rs) == size
-			}
-		}
-		return false
-	})
 	return plan
 }
 
@@ -520,4 +512,15 @@ func historyToDelete(d *appsv1.Deployment, old []*appsv1.ReplicaSet) []*appsv1.R
 		out = append(out, rs)
 	}
 	return out
+}
+
+// scalingEvent reports whether an active ReplicaSet was sized for a
+// different replica count than d's, so d is being scaled, not rolled out.
+func scalingEvent(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, old []*appsv1.ReplicaSet) bool {
+	for _, rs := range active(append([]*appsv1.ReplicaSet{newRS}, old...)) {
+		if want, ok := intAnnotation(rs, desiredReplicasAnnotation); ok && want != desired(d) {
+			return true
+		}
+	}
+	return false
 }
