@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	"berth.dev/berth/internal/apiserver/apiservertest"
@@ -36,7 +38,7 @@ type env struct {
 	ns     string
 }
 
-func start(t *testing.T) *env {
+func start(t *testing.T, clk clock.PassiveClock) *env {
 	t.Helper()
 	s := apiservertest.Start(t)
 	client, err := kubernetes.NewForConfig(s.Admin)
@@ -46,7 +48,7 @@ func start(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(t.Context())
 	factory := informers.NewSharedInformerFactory(client, 0)
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	dc, err := deployment.New(deployment.Config{Client: client, Informers: factory, Logger: log})
+	dc, err := deployment.New(deployment.Config{Client: client, Informers: factory, Clock: clk, Logger: log})
 	if err != nil {
 		t.Fatalf("deployment.New: %v", err)
 	}
@@ -71,14 +73,17 @@ func start(t *testing.T) *env {
 	return &env{t: t, ctx: ctx, client: client}
 }
 
-// namespace creates a fresh namespace whose pods are kept Running and Ready.
-func (e *env) namespace(t *testing.T, name string) *env {
+// namespace creates a fresh namespace; with ready its pods are kept
+// Running and Ready.
+func (e *env) namespace(t *testing.T, name string, ready bool) *env {
 	t.Helper()
 	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating namespace: %v", err)
 	}
 	ne := &env{t: t, ctx: e.ctx, client: e.client, ns: name}
-	ne.keepReady()
+	if ready {
+		ne.keepReady()
+	}
 	return ne
 }
 
@@ -281,7 +286,7 @@ func (pw *podWatch) follow(pods map[string]*corev1.Pod, check func(ev watch.Even
 }
 
 func TestRollingUpdateAndUndo(t *testing.T) {
-	e := start(t).namespace(t, "rolling")
+	e := start(t, nil).namespace(t, "rolling", true)
 	e.create(newDeployment("web", "nginx:1", 3))
 	d, first := e.waitComplete("web", "nginx:1", 3)
 	if got := len(e.sets("web")); got != 1 {
@@ -374,7 +379,7 @@ func TestRollingUpdateAndUndo(t *testing.T) {
 }
 
 func TestRecreate(t *testing.T) {
-	e := start(t).namespace(t, "recreate")
+	e := start(t, nil).namespace(t, "recreate", true)
 	d := newDeployment("db", "postgres:1", 2)
 	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
 	e.create(d)
@@ -416,7 +421,7 @@ func TestRecreate(t *testing.T) {
 }
 
 func TestScaleAndPause(t *testing.T) {
-	e := start(t).namespace(t, "scale")
+	e := start(t, nil).namespace(t, "scale", true)
 	e.create(newDeployment("api", "app:1", 2))
 	e.waitComplete("api", "app:1", 2)
 	update := func(f func(*appsv1.Deployment)) {
@@ -453,4 +458,63 @@ func TestScaleAndPause(t *testing.T) {
 	}
 	update(func(d *appsv1.Deployment) { d.Spec.Paused = false })
 	e.waitComplete("api", "app:2", 4)
+}
+
+func TestProgressDeadlineExceeded(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	e := start(t, clk).namespace(t, "stuck", false)
+	d := newDeployment("stuck", "never:ready", 3)
+	d.Spec.ProgressDeadlineSeconds = ptr.To[int32](60)
+	e.create(d)
+	get := func(ctx context.Context) (*appsv1.Deployment, error) {
+		return e.client.AppsV1().Deployments(e.ns).Get(ctx, "stuck", metav1.GetOptions{})
+	}
+	// The rollout stalls with three pods that never become ready.
+	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		d, err := get(ctx)
+		if err != nil {
+			return false, err
+		}
+		c := condition(d, appsv1.DeploymentProgressing)
+		return d.Status.Replicas == 3 && d.Status.UnavailableReplicas == 3 && c.Status == corev1.ConditionTrue, nil
+	})
+	if err != nil {
+		t.Fatalf("rollout never stalled at 3 unavailable pods: %v", err)
+	}
+	d, err = get(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := condition(d, appsv1.DeploymentAvailable); c.Status != corev1.ConditionFalse || c.Reason != "MinimumReplicasUnavailable" {
+		t.Errorf("Available = %s/%s, want False/MinimumReplicasUnavailable", c.Status, c.Reason)
+	}
+	clk.SetTime(clk.Now().Add(61 * time.Second))
+	// Any event makes the controller look again; a label change is one.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := get(e.ctx)
+		if err != nil {
+			return err
+		}
+		d.Labels = map[string]string{"poke": "1"}
+		_, err = e.client.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("updating Deployment: %v", err)
+	}
+	var c appsv1.DeploymentCondition
+	err = wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		d, err := get(ctx)
+		if err != nil {
+			return false, err
+		}
+		c = condition(d, appsv1.DeploymentProgressing)
+		return c.Reason == "ProgressDeadlineExceeded", nil
+	})
+	if err != nil {
+		t.Fatalf("Progressing never became ProgressDeadlineExceeded: %v; last %s/%s", err, c.Status, c.Reason)
+	}
+	if c.Status != corev1.ConditionFalse {
+		t.Errorf("Progressing status = %s, want False", c.Status)
+	}
 }

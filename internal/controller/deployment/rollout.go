@@ -11,6 +11,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/dump"
@@ -519,6 +521,29 @@ func historyToDelete(d *appsv1.Deployment, old []*appsv1.ReplicaSet) []*appsv1.R
 func scalingEvent(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, old []*appsv1.ReplicaSet) bool {
 	for _, rs := range active(append([]*appsv1.ReplicaSet{newRS}, old...)) {
 		if want, ok := intAnnotation(rs, desiredReplicasAnnotation); ok && want != desired(d) {
+			return true
+		}
+	}
+	return false
+}
+
+// podsRunning reports whether the old ReplicaSets report replicas or any
+// of pods they control has not finished; terminating pods still count, so
+// Recreate never overlaps old and new pods.
+func podsRunning(old []*appsv1.ReplicaSet, pods []*corev1.Pod) bool {
+	uids := map[types.UID]bool{}
+	for _, rs := range old {
+		if rs.Status.Replicas > 0 {
+			return true
+		}
+		uids[rs.UID] = true
+	}
+	for _, p := range pods {
+		ref := metav1.GetControllerOfNoCopy(p)
+		if ref == nil || !uids[ref.UID] {
+			continue
+		}
+		if p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded {
 			return true
 		}
 	}

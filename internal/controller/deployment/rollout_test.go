@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -304,5 +305,51 @@ func TestHistoryToDelete(t *testing.T) {
 	d.Spec.RevisionHistoryLimit = nil
 	if got := historyToDelete(d, old); got != nil {
 		t.Errorf("no limit: historyToDelete = %v, want none", got)
+	}
+}
+
+func TestPodsRunning(t *testing.T) {
+	old := rs("old", 1, 0, 0)
+	old.UID = "old-uid"
+	pod := func(owner types.UID, phase corev1.PodPhase, deleting bool) *corev1.Pod {
+		p := &corev1.Pod{Status: corev1.PodStatus{Phase: phase}}
+		p.OwnerReferences = []metav1.OwnerReference{{UID: owner, Controller: ptr.To(true)}}
+		if deleting {
+			p.DeletionTimestamp = ptr.To(metav1.NewTime(epoch))
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		old  *appsv1.ReplicaSet
+		pods []*corev1.Pod
+		want bool
+	}{
+		{"none", old, nil, false},
+		{"pending pod", old, []*corev1.Pod{pod("old-uid", corev1.PodPending, false)}, true},
+		{"terminating pod", old, []*corev1.Pod{pod("old-uid", corev1.PodRunning, true)}, true},
+		{"finished pods", old, []*corev1.Pod{pod("old-uid", corev1.PodSucceeded, false), pod("old-uid", corev1.PodFailed, false)}, false},
+		{"another owner's pod", old, []*corev1.Pod{pod("other", corev1.PodRunning, false)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := podsRunning([]*appsv1.ReplicaSet{tc.old}, tc.pods); got != tc.want {
+				t.Errorf("podsRunning = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	reporting := rs("old", 1, 0, 0)
+	reporting.Status.Replicas = 1
+	if !podsRunning([]*appsv1.ReplicaSet{reporting}, nil) {
+		t.Errorf("podsRunning ignores status.replicas")
+	}
+}
+
+func TestScalingEvent(t *testing.T) {
+	d := deploy(5).obj()
+	if !scalingEvent(d, annotated(rs("new", 2, 3, 3), desiredReplicasAnnotation, "3"), nil) {
+		t.Errorf("desired 3 vs replicas 5 not a scaling event")
+	}
+	if scalingEvent(d, annotated(rs("new", 2, 3, 3), desiredReplicasAnnotation, "5"), []*appsv1.ReplicaSet{annotated(rs("old", 1, 0, 0), desiredReplicasAnnotation, "3")}) {
+		t.Errorf("inactive old ReplicaSet made a scaling event")
 	}
 }

@@ -406,34 +406,17 @@ func (c *Controller) recreate(ctx context.Context, d *appsv1.Deployment, sets []
 	return c.writeRolloutStatus(ctx, d, newRS, all)
 }
 
-// oldPodsRunning reports whether any pod of the old ReplicaSets still
-// exists and has not finished.
+// oldPodsRunning reports whether a pod of the old ReplicaSets still exists,
+// as far as their status or the pod cache tell.
 func (c *Controller) oldPodsRunning(old []*appsv1.ReplicaSet) (bool, error) {
-	uids := map[types.UID]bool{}
-	for _, rs := range old {
-		if rs.Status.Replicas > 0 {
-			return true, nil
-		}
-		uids[rs.UID] = true
-	}
-	if len(uids) == 0 {
+	if len(old) == 0 {
 		return false, nil
 	}
-	ns := old[0].Namespace
-	pods, err := c.pods.Pods(ns).List(labels.Everything())
+	pods, err := c.pods.Pods(old[0].Namespace).List(labels.Everything())
 	if err != nil {
 		return false, err
 	}
-	for _, p := range pods {
-		ref := metav1.GetControllerOfNoCopy(p)
-		if ref == nil || !uids[ref.UID] {
-			continue
-		}
-		if p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded {
-			return true, nil
-		}
-	}
-	return false, nil
+	return podsRunning(old, pods), nil
 }
 
 // cleanup deletes old ReplicaSets beyond revisionHistoryLimit.
