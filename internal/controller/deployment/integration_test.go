@@ -206,7 +206,7 @@ func (e *env) waitComplete(name, image string, n int32) (*appsv1.Deployment, *ap
 			return false, err
 		}
 		st := d.Status
-		last = spew(st)
+		last = describe(st)
 		if st.ObservedGeneration < d.Generation || st.Replicas != n || st.UpdatedReplicas != n || st.AvailableReplicas != n || st.ReadyReplicas != n || st.UnavailableReplicas != 0 {
 			return false, nil
 		}
@@ -226,7 +226,8 @@ func (e *env) waitComplete(name, image string, n int32) (*appsv1.Deployment, *ap
 	return d, newRS
 }
 
-func spew(st appsv1.DeploymentStatus) string {
+// describe summarizes a status for failure messages.
+func describe(st appsv1.DeploymentStatus) string {
 	s := ""
 	for _, c := range st.Conditions {
 		s += " " + string(c.Type) + "=" + string(c.Status) + "/" + c.Reason
@@ -382,6 +383,7 @@ func TestRecreate(t *testing.T) {
 	e := start(t, nil).namespace(t, "recreate", true)
 	d := newDeployment("db", "postgres:1", 2)
 	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	d.Spec.RevisionHistoryLimit = ptr.To[int32](0)
 	e.create(d)
 	_, first := e.waitComplete("db", "postgres:1", 2)
 	oldHash := first.Labels[hashLabel]
@@ -417,6 +419,14 @@ func TestRecreate(t *testing.T) {
 	<-followed
 	if len(overlap) > 0 {
 		t.Errorf("new pods came up before the old ones were gone: %v", overlap)
+	}
+	// revisionHistoryLimit 0: the old, empty ReplicaSet is deleted.
+	err = wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		_, ok := e.sets("db")[oldHash]
+		return !ok, nil
+	})
+	if err != nil {
+		t.Errorf("old ReplicaSet %s never deleted: %v", first.Name, err)
 	}
 }
 
