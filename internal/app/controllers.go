@@ -20,6 +20,7 @@ import (
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
 	"berth.dev/berth/internal/controller/job"
@@ -138,7 +139,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs, sched, eps, jobs)
+	deploy, err := deployment.New(deployment.Config{Client: client, Informers: factory, Logger: log.With("controller", "deployment")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

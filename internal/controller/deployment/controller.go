@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +19,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"berth.dev/berth/internal/controller/worker"
 )
 
 var deploymentKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
@@ -105,41 +106,17 @@ func New(cfg Config) (*Controller, error) {
 // Run waits for the caches to sync and runs the workers until ctx ends.
 // It returns when every worker has returned; a Controller runs once.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("deployment: waiting for caches: %w", ctx.Err())
-	}
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	k, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(k)
-	if err := c.sync(ctx, k); err != nil {
+	if err := worker.Run(ctx, c.queue, c.workers, c.synced, c.sync, func(k string, err error) {
 		level := slog.LevelError
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			// A stale cache; the retry reads the newer objects.
 			level = slog.LevelDebug
 		}
 		c.log.Log(ctx, level, "sync failed", "deployment", k, "err", err)
-		c.queue.AddRateLimited(k)
-		return true
+	}); err != nil {
+		return fmt.Errorf("deployment: waiting for caches: %w", err)
 	}
-	c.queue.Forget(k)
-	return true
+	return nil
 }
 
 func (c *Controller) enqueue(obj any) {
