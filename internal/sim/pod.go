@@ -152,10 +152,12 @@ func podStatus(pod *corev1.Pod, ip netip.Addr, hostIP string, startDelay time.Du
 	have := pod.Status
 	stamp := metav1.NewTime(now).Rfc3339Copy()
 	st := corev1.PodStatus{
-		Phase:    corev1.PodPending,
-		HostIP:   hostIP,
-		HostIPs:  []corev1.HostIP{{IP: hostIP}},
-		QOSClass: have.QOSClass,
+		Phase:              corev1.PodPending,
+		HostIP:             hostIP,
+		HostIPs:            []corev1.HostIP{{IP: hostIP}},
+		QOSClass:           have.QOSClass,
+		NominatedNodeName:  have.NominatedNodeName,
+		ObservedGeneration: pod.Generation,
 	}
 	st.StartTime = have.StartTime
 	if st.StartTime == nil {
@@ -205,6 +207,7 @@ func podStatus(pod *corev1.Pod, ip netip.Addr, hostIP string, startDelay time.Du
 				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
 			})
 		}
+		st.Conditions = append(st.Conditions, foreignConditions(have.Conditions)...)
 		return st, wait
 	}
 
@@ -248,6 +251,7 @@ func podStatus(pod *corev1.Pod, ip netip.Addr, hostIP string, startDelay time.Du
 			cond(corev1.ContainersReady, corev1.ConditionTrue, ""),
 			cond(corev1.PodScheduled, corev1.ConditionTrue, ""),
 		}
+		st.Conditions = append(st.Conditions, foreignConditions(have.Conditions)...)
 		return st, max(after, 0)
 	}
 	st.Phase = corev1.PodSucceeded
@@ -261,7 +265,22 @@ func podStatus(pod *corev1.Pod, ip netip.Addr, hostIP string, startDelay time.Du
 		cond(corev1.ContainersReady, corev1.ConditionFalse, "PodCompleted"),
 		cond(corev1.PodScheduled, corev1.ConditionTrue, ""),
 	}
+	st.Conditions = append(st.Conditions, foreignConditions(have.Conditions)...)
 	return st, 0
+}
+
+// foreignConditions returns the conditions others own, such as
+// DisruptionTarget, which the kubelet keeps as they are.
+func foreignConditions(conds []corev1.PodCondition) []corev1.PodCondition {
+	var out []corev1.PodCondition
+	for _, c := range conds {
+		switch c.Type {
+		case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady, corev1.PodScheduled:
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // plannedExit reads the pod's exit annotations: the exit code, how long

@@ -107,4 +107,11 @@ func TestPodStatusIsStable(t *testing.T) {
 	if diff := cmp.Diff(first, again); diff != "" {
 		t.Errorf("a running pod's status changed with time (-first +again):\n%s", diff)
 	}
+
+	target := corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "EvictionByEvictionAPI"}
+	p.Status.Conditions = append(p.Status.Conditions, target)
+	kept, _ := podStatus(p, ip, "192.0.2.1", 0, t0.Add(time.Hour))
+	if diff := cmp.Diff(p.Status, kept); diff != "" {
+		t.Errorf("the DisruptionTarget condition was not kept (-want +got):\n%s", diff)
+	}
 }
