@@ -72,7 +72,9 @@ type Config struct {
 	Clock clock.WithTicker
 	// Logger receives errors of individual syncs; nil discards.
 	Logger *slog.Logger
-	// Workers is the number of workers per queue; 0 means 4.
+	// Workers is the number of node status and pod workers; 0 means 4.
+	// Lease renewals get eight times as many: they are many, small and
+	// bound by the server's latency, and a late one makes a node look dead.
 	Workers int
 }
 
@@ -268,7 +270,7 @@ func (s *Sim) Run(ctx context.Context) error {
 		return fmt.Errorf("creating namespace %s: %w", leaseNamespace, err)
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
-		return ctx.Err()
+		return nil // ctx ended
 	}
 	renew := s.renewInterval()
 	for _, name := range s.names {
@@ -280,12 +282,17 @@ func (s *Sim) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	for _, q := range []struct {
-		name  string
-		queue workqueue.TypedRateLimitingInterface[string]
-		sync  func(context.Context, string) error
-	}{{"node", s.nodeQueue, s.syncNode}, {"lease", s.leaseQueue, s.syncLease}, {"pod", s.podQueue, s.syncPod}} {
+		name    string
+		queue   workqueue.TypedRateLimitingInterface[string]
+		sync    func(context.Context, string) error
+		workers int
+	}{
+		{"node", s.nodeQueue, s.syncNode, s.workers},
+		{"lease", s.leaseQueue, s.syncLease, min(8*s.workers, len(s.names))},
+		{"pod", s.podQueue, s.syncPod, s.workers},
+	} {
 		log := s.log.With("queue", q.name)
-		for range s.workers {
+		for range q.workers {
 			wg.Go(func() { work(ctx, log, q.queue, q.sync) })
 		}
 	}
