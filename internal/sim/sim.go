@@ -72,9 +72,10 @@ type Config struct {
 	Clock clock.WithTicker
 	// Logger receives errors of individual syncs; nil discards.
 	Logger *slog.Logger
-	// Workers is the number of node status and pod workers; 0 means 4.
-	// Lease renewals get eight times as many: they are many, small and
-	// bound by the server's latency, and a late one makes a node look dead.
+	// Workers is the number of node status workers; 0 means 4. Lease
+	// renewals and pods get eight times as many: their syncs are many,
+	// small and bound by the server's latency, and a late renewal makes a
+	// node look dead.
 	Workers int
 }
 
@@ -289,7 +290,7 @@ func (s *Sim) Run(ctx context.Context) error {
 	}{
 		{"node", s.nodeQueue, s.syncNode, s.workers},
 		{"lease", s.leaseQueue, s.syncLease, min(8*s.workers, len(s.names))},
-		{"pod", s.podQueue, s.syncPod, s.workers},
+		{"pod", s.podQueue, s.syncPod, 8 * s.workers},
 	} {
 		log := s.log.With("queue", q.name)
 		for range q.workers {
