@@ -42,7 +42,7 @@ const (
 	statusReportInterval = 5 * time.Minute
 	// maxNodes keeps every node's pod /24 inside 10.0.0.0/8.
 	maxNodes      = (256 - 42) * 256
-	nodeNameIndex = "spec.nodeName"
+	nodeNameIndex = "sim.berth.dev/nodeName"
 )
 
 // Config configures a Sim.
