@@ -19,7 +19,7 @@ func Command() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), versionCommand())
+	root.AddCommand(serverCommand(), simCommand(), versionCommand())
 	return root
 }
 
