@@ -9,7 +9,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -107,12 +106,7 @@ func New(cfg Config) (*Controller, error) {
 // It returns when every worker has returned; a Controller runs once.
 func (c *Controller) Run(ctx context.Context) error {
 	if err := worker.Run(ctx, c.queue, c.workers, c.synced, c.sync, func(k string, err error) {
-		level := slog.LevelError
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-			// A stale cache; the retry reads the newer objects.
-			level = slog.LevelDebug
-		}
-		c.log.Log(ctx, level, "sync failed", "deployment", k, "err", err)
+		c.log.Log(ctx, worker.Level(err), "sync failed", "deployment", k, "err", err)
 	}); err != nil {
 		return fmt.Errorf("deployment: waiting for caches: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -112,12 +111,7 @@ func New(cfg Config) (*Controller, error) {
 // It returns when every worker has returned; a Controller runs once.
 func (c *Controller) Run(ctx context.Context) error {
 	if err := worker.Run(ctx, c.queue, c.workers, c.synced, c.sync, func(k string, err error) {
-		level := slog.LevelError
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-			// A stale cache; the retry reads the newer objects.
-			level = slog.LevelDebug
-		}
-		c.log.Log(ctx, level, "sync failed", "service", k, "err", err)
+		c.log.Log(ctx, worker.Level(err), "sync failed", "service", k, "err", err)
 	}); err != nil {
 		return fmt.Errorf("endpointslice: waiting for caches: %w", err)
 	}

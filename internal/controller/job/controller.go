@@ -125,12 +125,7 @@ func New(cfg Config) (*Controller, error) {
 // It returns when every worker has returned; a Controller runs once.
 func (c *Controller) Run(ctx context.Context) error {
 	if err := worker.Run(ctx, c.queue, c.workers, c.synced, c.sync, func(k cache.ObjectName, err error) {
-		level := slog.LevelError
-		if apierrors.IsConflict(err) {
-			// A stale cache; the retry reads the newer object.
-			level = slog.LevelDebug
-		}
-		c.log.Log(ctx, level, "sync failed", "namespace", k.Namespace, "name", k.Name, "err", err)
+		c.log.Log(ctx, worker.Level(err), "sync failed", "namespace", k.Namespace, "name", k.Name, "err", err)
 	}); err != nil {
 		return fmt.Errorf("job: waiting for caches: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -110,12 +109,7 @@ func New(cfg Config) (*Controller, error) {
 // ReplicationControllers with the configured workers until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	if err := worker.Run(ctx, c.queue, c.workers, c.synced, c.sync, func(k key, err error) {
-		level := slog.LevelError
-		if apierrors.IsConflict(err) {
-			// A stale cache; the retry reads the newer object.
-			level = slog.LevelDebug
-		}
-		c.log.Log(ctx, level, "sync failed", "kind", c.owners[k.kind].gvk().Kind, "namespace", k.namespace, "name", k.name, "err", err)
+		c.log.Log(ctx, worker.Level(err), "sync failed", "kind", c.owners[k.kind].gvk().Kind, "namespace", k.namespace, "name", k.name, "err", err)
 	}); err != nil {
 		return fmt.Errorf("replicaset: waiting for caches: %w", err)
 	}

@@ -5,8 +5,10 @@ package worker
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 )
@@ -52,4 +54,14 @@ func next[K comparable](ctx context.Context, q workqueue.TypedRateLimitingInterf
 	}
 	q.Forget(k)
 	return true
+}
+
+// Level is the log level of a failed sync: a conflict or an object that
+// already exists means the cache was stale and the retry reads the newer
+// state, which is routine (Debug); anything else is an Error.
+func Level(err error) slog.Level {
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		return slog.LevelDebug
+	}
+	return slog.LevelError
 }
