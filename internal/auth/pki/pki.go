@@ -91,7 +91,7 @@ type PKI struct {
 // missing or no longer fit:
 //
 //   - the CA is created only when ca.crt is absent; an existing CA is kept
-//     for ever, and a ca.crt whose ca.key is missing is an error;
+//     forever, and a ca.crt whose ca.key is missing is an error;
 //   - the serving certificate is re-issued when it is missing, does not
 //     match its key, does not verify against the CA, expires within
 //     RenewBefore, or lacks a DNS name or IP now needed (the machine's

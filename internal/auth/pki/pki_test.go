@@ -118,16 +118,7 @@ func TestEnsureFirstStart(t *testing.T) {
 	if got := st.Mode().Perm(); got != 0o700 {
 		t.Errorf("dir mode = %v, want 0700", got)
 	}
-	gotModes := map[string]os.FileMode{}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		gotModes[e.Name()] = info.Mode()
-	}
-	if diff := cmp.Diff(allFiles(), gotModes); diff != "" {
+	if diff := cmp.Diff(allFiles(), modes(t, dir)); diff != "" {
 		t.Errorf("files and modes (-want +got):\n%s", diff)
 	}
 
@@ -213,6 +204,13 @@ func TestEnsureFirstStart(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantLeaf(AdminUser, []string{AdminGroup}, x509.ExtKeyUsageClientAuth), summarize(admin)); diff != "" {
 		t.Errorf("admin certificate (-want +got):\n%s", diff)
+	}
+
+	serials := map[string]bool{ca.SerialNumber.String(): true, serving.SerialNumber.String(): true, admin.SerialNumber.String(): true}
+	for _, c := range []*x509.Certificate{ca, serving, admin} {
+		if c.SerialNumber.Sign() <= 0 || len(serials) != 3 {
+			t.Errorf("serial numbers not positive and distinct: %v", serials)
+		}
 	}
 
 	saKey := p.ServiceAccountKey()
@@ -392,7 +390,7 @@ func missingNameOf(c *x509.Certificate, cfg Config) string {
 	return ""
 }
 
-func modes(t *testing.T, dir string) map[string]os.FileMode {
+func modes(t testing.TB, dir string) map[string]os.FileMode {
 	t.Helper()
 	out := map[string]os.FileMode{}
 	entries, err := os.ReadDir(dir)
