@@ -15,6 +15,8 @@
 // Prune, Default and Validate (or ValidateUpdate) on it, in that order.
 //
 // Behaviour and messages follow k8s.io/apiextensions-apiserver v0.37, with
-// the differences the doc comments name (berth does not call conversion
-// webhooks, and does not serve CRDs with spec.preserveUnknownFields).
+// the differences the doc comments name: berth does not call conversion
+// webhooks, does not serve CRDs with spec.preserveUnknownFields, and
+// evaluates CEL rules without upstream's schema typing and Kubernetes
+// libraries (see cel.go; Version.Warnings lists the rules it skips).
 package crd

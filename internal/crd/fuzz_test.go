@@ -14,7 +14,7 @@ import (
 // FuzzVersion checks that no schema and no object make the CRD checks or
 // a Version panic: schemas and objects are outside input.
 func FuzzVersion(f *testing.F) {
-	for _, s := range []string{cronTabSchema, pruneSchema, validateSchema, `{"type":"object","x-kubernetes-preserve-unknown-fields":true}`} {
+	for _, s := range []string{cronTabSchema, pruneSchema, validateSchema, rulesSchema, `{"type":"object","x-kubernetes-preserve-unknown-fields":true}`} {
 		j, err := yaml.YAMLToJSON([]byte(s))
 		if err != nil {
 			f.Fatal(err)

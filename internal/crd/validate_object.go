@@ -14,8 +14,11 @@ import (
 // OpenAPI schema (errors like `spec.replicas: Invalid value: "string":
 // spec.replicas in body must be of type integer: "string"`); the scale
 // subresource's replicas must be non-negative int32s; embedded resources
-// need a valid apiVersion, kind and metadata; and lists of
-// x-kubernetes-list-type set or map must not repeat an item or key.
+// need a valid apiVersion, kind and metadata; lists of
+// x-kubernetes-list-type set or map must not repeat an item or key; and
+// the x-kubernetes-validations rules must hold (see cel.go for what berth
+// evaluates differently). The rules are not run when the schema errors
+// make that pointless, as upstream.
 func (v *Version) Validate(obj map[string]any) field.ErrorList {
 	if errs := v.validateTypeMeta(obj); len(errs) > 0 {
 		return errs
@@ -25,14 +28,16 @@ func (v *Version) Validate(obj map[string]any) field.ErrorList {
 	errs = append(errs, v.validateScaleStatus(obj)...)
 	errs = append(errs, validateEmbedded(nil, obj, v.root)...)
 	errs = append(errs, validateLists(nil, v.root, obj)...)
-	return errs
+	return append(errs, v.validateRules(errs, obj, nil)...)
 }
 
 // ValidateUpdate checks an update of a custom object from old to obj as
 // Validate checks a new one, but ratchets as upstream does: a schema error
 // in a part of obj that is unchanged from old (following map keys, and
 // the items of x-kubernetes-list-type map lists by key) is not reported,
-// and list-type errors are reported only when old had none.
+// list-type errors are reported only when old had none, and rule errors
+// on unchanged values are not reported; transition rules (using oldSelf)
+// run where the old value correlates.
 func (v *Version) ValidateUpdate(obj, old map[string]any) field.ErrorList {
 	if errs := v.validateTypeMeta(obj); len(errs) > 0 {
 		return errs
@@ -44,7 +49,7 @@ func (v *Version) ValidateUpdate(obj, old map[string]any) field.ErrorList {
 	if len(validateLists(nil, v.root, old)) == 0 {
 		errs = append(errs, validateLists(nil, v.root, obj)...)
 	}
-	return errs
+	return append(errs, v.validateRules(errs, obj, old)...)
 }
 
 // ValidateStatusUpdate checks an update through the status subresource
@@ -64,7 +69,7 @@ func (v *Version) ValidateStatusUpdate(obj, old map[string]any) field.ErrorList 
 	if newErrs := validateLists(nil, v.root, obj); len(newErrs) > 0 && len(validateLists(nil, v.root, old)) == 0 {
 		errs = append(errs, newErrs...)
 	}
-	return errs
+	return append(errs, v.validateRules(errs, obj, old)...)
 }
 
 func (v *Version) validateTypeMeta(obj map[string]any) field.ErrorList {

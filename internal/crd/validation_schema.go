@@ -38,15 +38,19 @@ func validateValidation(cv *apiextensionsv1.CustomResourceValidation, statusEnab
 	// Schemas that structural checks cannot even read are reported by the
 	// checks below in more detail; the reason is shown only if they are not.
 	var initErr *field.Error
+	ctx := schemaContext{allowDefaults: true}
 	if err := structuralInitError(s); err != nil {
 		initErr = field.Invalid(sp, "", err.Error())
 	} else if serrs := validateStructural(sp, s); len(serrs) > 0 {
 		errs = append(errs, serrs...)
+	} else if derrs := validateDefaults(sp, s); len(derrs) > 0 {
+		errs = append(errs, derrs...)
 	} else {
-		errs = append(errs, validateDefaults(sp, s)...)
+		ctx.compileRules = true
 	}
-	ctx := schemaContext{allowDefaults: true}
-	errs = append(errs, ctx.check(s, sp, true)...)
+	schemaErrs, celErrs := ctx.check(s, sp, true)
+	errs = append(errs, schemaErrs...)
+	errs = append(errs, celErrs...)
 	if len(errs) == 0 && initErr != nil {
 		errs = append(errs, initErr)
 	}
@@ -186,6 +190,19 @@ type schemaContext struct {
 	allowDefaults          bool
 	disallowDefaultsReason string
 	insideResourceMeta     bool
+	// compileRules says the schema is sound enough to compile its
+	// x-kubernetes-validations rules.
+	compileRules bool
+	// uncorrelatable is the nearest list above whose items do not
+	// correlate with the old object's, so transition rules cannot run.
+	uncorrelatable *field.Path
+}
+
+func (c schemaContext) inUncorrelatable(pth *field.Path) schemaContext {
+	if c.uncorrelatable == nil {
+		c.uncorrelatable = pth
+	}
+	return c
 }
 
 func (c schemaContext) forbidDefaults(reason string) schemaContext {
@@ -206,12 +223,20 @@ var validationReasons = []string{
 var newlines = regexp.MustCompile(`[\n\r]+`)
 
 // check checks s, and recursively what it holds, for what CRD schemas may
-// not use, and for the consistency of Kubernetes' extensions.
-func (c schemaContext) check(s *apiextensionsv1.JSONSchemaProps, pth *field.Path, isRoot bool) field.ErrorList {
+// not use, and for the consistency of Kubernetes' extensions. The errors
+// of rules that do not compile come apart, as upstream reports them after
+// all others; rules are compiled only where the schema has no error at or
+// below them.
+func (c schemaContext) check(s *apiextensionsv1.JSONSchemaProps, pth *field.Path, isRoot bool) (field.ErrorList, field.ErrorList) {
 	if s == nil {
-		return nil
+		return nil, nil
 	}
 	errs := c.checkNode(s, pth)
+	var celErrs field.ErrorList
+	add := func(schemaErrs, ruleErrs field.ErrorList) {
+		errs = append(errs, schemaErrs...)
+		celErrs = append(celErrs, ruleErrs...)
+	}
 	if s.UniqueItems {
 		errs = append(errs, field.Forbidden(pth.Child("uniqueItems"), "uniqueItems cannot be set to true since the runtime complexity becomes quadratic"))
 	}
@@ -223,7 +248,7 @@ func (c schemaContext) check(s *apiextensionsv1.JSONSchemaProps, pth *field.Path
 		if c.insideResourceMeta {
 			sub = c.forbidDefaults("inside additionalProperties applying to object metadata")
 		}
-		errs = append(errs, sub.check(s.AdditionalProperties.Schema, pth.Child("additionalProperties"), false)...)
+		add(sub.check(s.AdditionalProperties.Schema, pth.Child("additionalProperties"), false))
 	}
 	for _, k := range sortedKeys(s.Properties) {
 		p := s.Properties[k]
@@ -234,29 +259,37 @@ func (c schemaContext) check(s *apiextensionsv1.JSONSchemaProps, pth *field.Path
 				sub = sub.forbidDefaults("in top-level " + k)
 			}
 		}
-		errs = append(errs, sub.check(&p, pth.Child("properties").Key(k), false)...)
+		add(sub.check(&p, pth.Child("properties").Key(k), false))
 	}
-	errs = append(errs, c.check(s.Not, pth.Child("not"), false)...)
+	// Rules are not allowed in junctors, definitions and dependencies, so
+	// nothing there is compiled.
+	noRules := c
+	noRules.compileRules = false
+	add(noRules.check(s.Not, pth.Child("not"), false))
 	for _, j := range []struct {
 		name string
 		list []apiextensionsv1.JSONSchemaProps
 	}{{"allOf", s.AllOf}, {"oneOf", s.OneOf}, {"anyOf", s.AnyOf}} {
 		for i := range j.list {
-			errs = append(errs, c.check(&j.list[i], pth.Child(j.name).Index(i), false)...)
+			add(noRules.check(&j.list[i], pth.Child(j.name).Index(i), false))
 		}
 	}
 	for _, k := range sortedKeys(s.Definitions) {
 		d := s.Definitions[k]
-		errs = append(errs, c.check(&d, pth.Child("definitions").Key(k), false)...)
+		add(noRules.check(&d, pth.Child("definitions").Key(k), false))
 	}
 	if s.Items != nil {
-		errs = append(errs, c.check(s.Items.Schema, pth.Child("items"), false)...)
+		sub := c
+		if s.XListType == nil || *s.XListType != "map" {
+			sub = c.inUncorrelatable(pth)
+		}
+		add(sub.check(s.Items.Schema, pth.Child("items"), false))
 		for i := range s.Items.JSONSchemas {
-			errs = append(errs, c.check(&s.Items.JSONSchemas[i], pth.Child("items").Index(i), false)...)
+			add(sub.check(&s.Items.JSONSchemas[i], pth.Child("items").Index(i), false))
 		}
 	}
 	for _, k := range sortedKeys(s.Dependencies) {
-		errs = append(errs, c.check(s.Dependencies[k].Schema, pth.Child("dependencies").Key(k), false)...)
+		add(noRules.check(s.Dependencies[k].Schema, pth.Child("dependencies").Key(k), false))
 	}
 	if s.XPreserveUnknownFields != nil && !*s.XPreserveUnknownFields {
 		errs = append(errs, field.Invalid(pth.Child("x-kubernetes-preserve-unknown-fields"), false, "must be true or undefined"))
@@ -264,7 +297,10 @@ func (c schemaContext) check(s *apiextensionsv1.JSONSchemaProps, pth *field.Path
 	errs = append(errs, checkMapType(s, pth)...)
 	errs = append(errs, checkListType(s, pth)...)
 	errs = append(errs, checkRules(s, pth)...)
-	return errs
+	if len(s.XValidations) > 0 && len(errs) == 0 && c.compileRules {
+		celErrs = append(celErrs, checkRuleCompilation(s, pth, c.uncorrelatable)...)
+	}
+	return errs, celErrs
 }
 
 // checkNode checks what s itself sets.

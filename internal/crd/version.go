@@ -26,6 +26,8 @@ type Version struct {
 	columns              []registry.TableColumn
 	cells                []*cellPath // one per column after Name
 	selectable           []selectableField
+	rules                *celNode // nil: no rules to run
+	warnings             []string
 }
 
 // NewVersion compiles version versionName of crd (which Validate
@@ -35,9 +37,10 @@ type Version struct {
 // as $ref); crd is not kept.
 func NewVersion(crd *apiextensionsv1.CustomResourceDefinition, versionName string) (*Version, error) {
 	var ver *apiextensionsv1.CustomResourceDefinitionVersion
+	index := 0
 	for i := range crd.Spec.Versions {
 		if crd.Spec.Versions[i].Name == versionName {
-			ver = crd.Spec.Versions[i].DeepCopy()
+			ver, index = crd.Spec.Versions[i].DeepCopy(), i
 			break
 		}
 	}
@@ -59,6 +62,7 @@ func NewVersion(crd *apiextensionsv1.CustomResourceDefinition, versionName strin
 		return nil, fmt.Errorf("version %q of CustomResourceDefinition %s: %w", versionName, crd.Name, err)
 	}
 	v.root = compile(v.schema)
+	v.rules = compileRules(v.schema, field.NewPath("spec", "versions").Index(index).Child("schema", "openAPIV3Schema"), true, &v.warnings)
 	v.openapi = openAPISchema(v.schema)
 	v.validator = validate.NewSchemaValidator(v.openapi, nil, "", strfmt.Default)
 	if ver.Subresources != nil {
