@@ -399,7 +399,8 @@ func (s *Store) Compact(ctx context.Context, revision int64) error {
 		}
 		log := tx.Bucket(bucketLog)
 		// Records below revision that a read at revision or later needs:
-		// the previous versions of keys updated after it.
+		// the previous versions of keys updated after it, and the current
+		// versions of keys not updated since.
 		keep := map[int64]bool{}
 		c := log.Cursor()
 		for k, v := c.Seek(revKey(revision)); k != nil; k, v = c.Next() {
@@ -413,14 +414,33 @@ func (s *Store) Compact(ctx context.Context, revision int64) error {
 		}
 		var drop [][]byte
 		end := revKey(revision)
-		for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+		kv := tx.Bucket(bucketKV)
+		for k, v := c.First(); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
 			rev, err := decodeRev(k)
 			if err != nil {
 				return err
 			}
-			if !keep[rev] {
-				drop = append(drop, k)
+			if keep[rev] {
+				continue
 			}
+			// A key's current version stays too: its next update will link
+			// back to it, and reads between now and then need it.
+			ch, err := decodeChange(v)
+			if err != nil {
+				return err
+			}
+			if ch.typ != store.Deleted {
+				if b := kv.Get([]byte(ch.key)); b != nil {
+					cur, err := decodeCurrent(b)
+					if err != nil {
+						return err
+					}
+					if cur.modRev == rev {
+						continue
+					}
+				}
+			}
+			drop = append(drop, k)
 		}
 		for _, k := range drop {
 			if err := log.Delete(k); err != nil {

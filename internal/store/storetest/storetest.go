@@ -452,6 +452,9 @@ func testCompact(t *testing.T, ctx context.Context, s store.Store) {
 	second := h.update("/k/a", "a4")
 	h.delete("/k/c")
 	h.update("/k/old", "o3")
+	// /k/b was unchanged at the compaction and changed after it: reads at
+	// revisions in between still need its old version.
+	h.checkLists("/k/", first)
 	if err := s.Compact(ctx, second); err != nil {
 		t.Fatalf("second Compact: %v", err)
 	}
