@@ -56,6 +56,9 @@ type Config struct {
 	TypeConverter managedfields.TypeConverter
 	// CustomSchemas, when set, publishes custom resources' schemas.
 	CustomSchemas CustomSchemas
+	// BookmarkInterval is how often an idle watch that allows bookmarks
+	// gets one; zero means 30 s.
+	BookmarkInterval time.Duration
 	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -118,6 +121,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if !cfg.ServiceCIDR.IsValid() {
 		cfg.ServiceCIDR = netip.MustParsePrefix("10.43.0.0/16")
+	}
+	if cfg.BookmarkInterval <= 0 {
+		cfg.BookmarkInterval = 30 * time.Second
 	}
 	if cfg.NodePortBase == 0 {
 		cfg.NodePortBase, cfg.NodePortSize = 30000, 2768

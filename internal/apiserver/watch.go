@@ -24,8 +24,6 @@ import (
 // ended (its client re-watches from its last resourceVersion).
 const watcherBuffer = 1024
 
-// bookmarkInterval is how often an idle watch that allows bookmarks gets one.
-const bookmarkInterval = 30 * time.Second
 
 // watcher is one client watch registered with the cache.
 type watcher struct {
@@ -218,7 +216,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	flush()
 
-	tick := time.NewTicker(bookmarkInterval)
+	tick := time.NewTicker(s.cfg.BookmarkInterval)
 	defer tick.Stop()
 	for {
 		select {
