@@ -59,7 +59,7 @@ type Config struct {
 	// BookmarkInterval is how often an idle watch that allows bookmarks
 	// gets one; zero means 30 s.
 	BookmarkInterval time.Duration
-	Logger        *slog.Logger
+	Logger           *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// ServiceCIDR is where Service ClusterIPs come from; its first address

@@ -24,7 +24,6 @@ import (
 // ended (its client re-watches from its last resourceVersion).
 const watcherBuffer = 1024
 
-
 // watcher is one client watch registered with the cache.
 type watcher struct {
 	res    *resource
