@@ -38,6 +38,9 @@ func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request, req *requ
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, in.Name, errs)
 	}
+	if err := s.admitSubresource(r.Context(), req, b, bindingGVK, dry); err != nil {
+		return err
+	}
 	_, _, err = s.update(r.Context(), req, res, in.Namespace, in.Name, "", false, dry, func(old runtime.Object) (runtime.Object, error) {
 		if old == nil {
 			return nil, notFound(res, in.Name)

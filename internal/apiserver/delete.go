@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"berth.dev/berth/internal/admission"
 	"berth.dev/berth/internal/store"
 )
 
@@ -73,7 +74,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, req *reque
 	if err != nil {
 		return err
 	}
-	obj, err := s.delete(r.Context(), res, in.Namespace, in.Name, opts)
+	obj, err := s.delete(r.Context(), req, res, in.Namespace, in.Name, opts)
 	if err != nil {
 		return err
 	}
@@ -82,13 +83,19 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, req *reque
 
 // delete deletes one object, or starts its graceful or finalized deletion,
 // and returns its last state.
-func (s *Server) delete(ctx context.Context, res *resource, namespace, name string, opts *metav1.DeleteOptions) (runtime.Object, error) {
+func (s *Server) delete(ctx context.Context, req *request, res *resource, namespace, name string, opts *metav1.DeleteOptions) (runtime.Object, error) {
 	key := res.key(namespace, name)
 	dry := len(opts.DryRun) > 0
 	for attempt := 0; ; attempt++ {
 		obj, kv, err := s.getStored(ctx, res, namespace, name)
 		if err != nil {
 			return nil, err
+		}
+		if attrs := s.admissionFor(req, res, admission.Delete, namespace, name, nil, obj, dry); attrs != nil {
+			attrs.Options = opts
+			if err := s.admit(ctx, req, attrs); err != nil {
+				return nil, err
+			}
 		}
 		acc, _ := meta.Accessor(obj)
 		if p := opts.Preconditions; p != nil {
@@ -231,7 +238,7 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 			continue
 		}
 		acc, _ := meta.Accessor(o.obj)
-		obj, err := s.delete(r.Context(), res, acc.GetNamespace(), acc.GetName(), opts)
+		obj, err := s.delete(r.Context(), req, res, acc.GetNamespace(), acc.GetName(), opts)
 		if apierrors.IsNotFound(err) {
 			continue
 		}

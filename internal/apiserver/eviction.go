@@ -34,6 +34,9 @@ func (s *Server) handleEviction(w http.ResponseWriter, r *http.Request, req *req
 	if ev.Name != "" && ev.Name != in.Name {
 		return badRequest("name in URL does not match name in Eviction object")
 	}
+	if err := s.admitSubresource(r.Context(), req, ev, evictionGVK, dry); err != nil {
+		return err
+	}
 	opts := ev.DeleteOptions
 	if opts == nil {
 		opts = &metav1.DeleteOptions{}
@@ -51,7 +54,7 @@ func (s *Server) handleEviction(w http.ResponseWriter, r *http.Request, req *req
 			return err
 		}
 	}
-	if _, err := s.delete(r.Context(), req.res, in.Namespace, in.Name, opts); err != nil {
+	if _, err := s.delete(r.Context(), nil, req.res, in.Namespace, in.Name, opts); err != nil {
 		return err
 	}
 	s.writeObject(w, req, http.StatusCreated, &metav1.Status{

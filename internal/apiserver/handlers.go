@@ -22,6 +22,7 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"berth.dev/berth/internal/admission"
 	"berth.dev/berth/internal/store"
 )
 
@@ -39,7 +40,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, req *requ
 		s.writeError(w, req, apierrors.NewNotFound(req.res.GroupResource(), in.Name))
 		return
 	}
-	if in.Subresource == "" && in.Verb != "get" && in.Verb != "list" && in.Verb != "watch" && !req.res.supports(in.Verb) {
+	if in.Subresource == "" && (req.res.Ephemeral || in.Verb != "get" && in.Verb != "list" && in.Verb != "watch") && !req.res.supports(in.Verb) {
 		s.writeError(w, req, methodNotSupported(req.res, in.Verb))
 		return
 	}
@@ -383,6 +384,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, req *reque
 	if err != nil {
 		return err
 	}
+	if res.Ephemeral {
+		return s.handleReview(w, r, req, obj)
+	}
 	out, err := s.create(r.Context(), req, res, in.Namespace, obj, dry)
 	if err != nil {
 		return err
@@ -424,6 +428,10 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 	if res.Strategy.Default != nil {
 		res.Strategy.Default(obj)
 	}
+	attrs := s.admissionFor(req, res, admission.Create, acc.GetNamespace(), acc.GetName(), obj, nil, dry)
+	if err := s.mutate(ctx, req, attrs); err != nil {
+		return nil, err
+	}
 	if !req.applied {
 		if err := s.trackUpdate(req, res, obj, nil); err != nil {
 			return nil, err
@@ -436,6 +444,9 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 		if err := s.checkNamespace(ctx, acc.GetNamespace()); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.admit(ctx, req, attrs); err != nil {
+		return nil, err
 	}
 	if dry {
 		return obj, nil
@@ -590,7 +601,9 @@ var errNoChange = errors.New("no change")
 // new object (whose metadata the server fixes up).
 func (s *Server) update(ctx context.Context, req *request, res *resource, namespace, name, precondition string, allowCreate, dry bool, change func(old runtime.Object) (runtime.Object, error)) (runtime.Object, int, error) {
 	key := res.key(namespace, name)
+	warned := len(req.warnings)
 	for attempt := 0; ; attempt++ {
+		req.warnings = req.warnings[:warned] // a retry admits again
 		old, kv, err := s.getStored(ctx, res, namespace, name)
 		if err != nil {
 			if apierrors.IsNotFound(err) && allowCreate && precondition == "" {
@@ -616,6 +629,13 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		if err := s.prepareUpdate(req, res, obj, old); err != nil {
 			return nil, 0, err
 		}
+		var attrs *admission.Attributes
+		if req.info.Subresource != "binding" { // bindings are admitted as such
+			attrs = s.admissionFor(req, res, admission.Update, namespace, name, obj, old, dry)
+		}
+		if err := s.mutate(ctx, req, attrs); err != nil {
+			return nil, 0, err
+		}
 		if acc, err := meta.Accessor(obj); err == nil && acc.GetResourceVersion() == "" {
 			// An unconditional update is an update of the current version.
 			acc.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
@@ -624,6 +644,9 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 		// which a pod update may not.
 		if errs := s.validateUpdate(res, req.info.Subresource, obj, old); len(errs) > 0 && req.info.Subresource != "binding" {
 			return nil, 0, invalid(res, name, errs)
+		}
+		if err := s.admit(ctx, req, attrs); err != nil {
+			return nil, 0, err
 		}
 		acc, _ := meta.Accessor(obj)
 		// An object being deleted whose last finalizer is gone is deleted now.

@@ -132,7 +132,7 @@ func newResources(s *runtime.Scheme, table []registry.Resource) ([]*resource, er
 				return crd.ValidateUpdate(obj.(*apiextensionsv1.CustomResourceDefinition), old.(*apiextensionsv1.CustomResourceDefinition))
 			}
 		}
-		if !s.Recognizes(r.gvk) || !s.Recognizes(r.listGVK) {
+		if !s.Recognizes(r.gvk) || !s.Recognizes(r.listGVK) && !r.Ephemeral {
 			return nil, fmt.Errorf("resource %s: kind %s or its list is not in the scheme", rr.GroupVersionResource, gvk)
 		}
 		if c := rr.Convert; c != nil {

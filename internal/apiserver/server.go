@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 
+	"berth.dev/berth/internal/admission"
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store"
@@ -48,6 +49,13 @@ type Config struct {
 	// Authorizers are asked in order; the first Allow or Deny decides, and
 	// a request nobody allows is refused.
 	Authorizers []auth.Authorizer
+	// Admission is run on every write from a client (not on the server's
+	// own writes). Authenticators, authorizers and admission plugins that
+	// implement auth.ObjectsUser get the server's object reader in New.
+	Admission admission.Chain
+	// Reviewers answer the ephemeral review resources (TokenReview,
+	// SubjectAccessReview...); a review without one answers 405.
+	Reviewers map[schema.GroupResource]Reviewer
 	// OpenAPI serves /openapi/v2 and /openapi/v3; nil answers 404 there.
 	OpenAPI http.Handler
 	// TypeConverter knows the schema of every built-in type (from the
@@ -168,12 +176,30 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.shareObjects()
 	return s, nil
+}
+
+// shareObjects hands the object reader to the plugins that read objects.
+func (s *Server) shareObjects() {
+	var plugins []any
+	for _, a := range s.cfg.Authenticators {
+		plugins = append(plugins, a)
+	}
+	for _, a := range s.cfg.Authorizers {
+		plugins = append(plugins, a)
+	}
+	plugins = append(plugins, s.cfg.Admission.Plugins()...)
+	for _, p := range plugins {
+		if u, ok := p.(auth.ObjectsUser); ok {
+			u.UseObjects(cacheObjects{s})
+		}
+	}
 }
 
 // serve adds r to the served resources and the cache.
 func (s *Server) serve(ctx context.Context, r *resource) error {
-	if r.storage == nil {
+	if r.storage == nil && !r.Ephemeral {
 		if err := s.cache.add(ctx, r); err != nil {
 			return err
 		}

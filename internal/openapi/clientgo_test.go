@@ -98,6 +98,9 @@ func TestFieldValidationDetected(t *testing.T) {
 		t.Fatalf("fetching v2: %v", err)
 	}
 	for _, r := range registry.Builtin() {
+		if r.Ephemeral { // reviews are create-only: nothing to patch
+			continue
+		}
 		gvk := r.GroupVersion().WithKind(r.Kind)
 		doc, err := root.GVSpec(gvk.GroupVersion())
 		if err != nil {

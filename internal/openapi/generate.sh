@@ -29,6 +29,8 @@ packages=(
 	k8s.io/api/scheduling/v1alpha3
 	k8s.io/api/authentication/v1
 	k8s.io/api/authorization/v1
+	k8s.io/api/certificates/v1
+	k8s.io/api/admissionregistration/v1
 	k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1
 	k8s.io/apimachinery/pkg/apis/meta/v1
 	k8s.io/apimachinery/pkg/runtime

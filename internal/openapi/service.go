@@ -107,7 +107,11 @@ func New(cfg Config) (*Service, error) {
 	for _, r := range cfg.Resources {
 		gvk := r.GroupVersion().WithKind(r.Kind)
 		rd := resourceDoc{Resource: r, kindDef: byKind[gvk], listDef: byKind[gvk.GroupVersion().WithKind(r.Kind+"List")]}
-		for _, def := range []string{rd.kindDef, rd.listDef} {
+		defs := []string{rd.kindDef, rd.listDef}
+		if r.Ephemeral { // reviews have no lists
+			defs = defs[:1]
+		}
+		for _, def := range defs {
 			if _, ok := s.builtin.schemas[def]; def == "" || !ok {
 				return nil, fmt.Errorf("resource %s: no OpenAPI definition for %s or its list", r.GroupVersionResource, gvk)
 			}

@@ -40,6 +40,10 @@ func (r Resource) status() Resource               { r.Status = true; return r }
 func (r Resource) scale() Resource                { r.Scale = true; return r }
 func (r Resource) verbs(v ...string) Resource     { r.Verbs = v; return r }
 func (r Resource) convert(c *Conversion) Resource { r.Convert = c; return r }
+func (r Resource) ephemeral() Resource {
+	r.Ephemeral, r.Verbs = true, []string{"create"}
+	return r
+}
 
 const (
 	namespaced = true
@@ -100,6 +104,20 @@ func builtinResources() []Resource {
 		res("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", "runtimeclass", cluster),
 		// scheduling.k8s.io/v1
 		res("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", "priorityclass", cluster).short("pc"),
+		// authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews
+		res("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", "tokenreview", cluster).ephemeral(),
+		res("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", "selfsubjectreview", cluster).ephemeral(),
+		res("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", "subjectaccessreview", cluster).ephemeral(),
+		res("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", "selfsubjectaccessreview", cluster).ephemeral(),
+		res("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", "selfsubjectrulesreview", cluster).ephemeral(),
+		res("authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview", "localsubjectaccessreview", namespaced).ephemeral(),
+		// certificates.k8s.io/v1
+		res("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", "certificatesigningrequest", cluster).short("csr").status(),
+		// admissionregistration.k8s.io/v1
+		res("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", "mutatingwebhookconfiguration", cluster).cat("api-extensions"),
+		res("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", "validatingwebhookconfiguration", cluster).cat("api-extensions"),
+		res("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", "validatingadmissionpolicy", cluster).cat("api-extensions").status(),
+		res("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybinding", cluster).cat("api-extensions"),
 		// apiextensions.k8s.io/v1
 		res("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", "customresourcedefinition", cluster).short("crd", "crds").cat("api-extensions").status(),
 	}

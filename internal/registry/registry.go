@@ -37,6 +37,10 @@ type Resource struct {
 	// Convert, when set, makes this a second version of another resource
 	// whose objects it shares.
 	Convert *Conversion
+	// Ephemeral says the resource is create-only and never stored: a review
+	// (TokenReview, SubjectAccessReview...) whose answer the API server's
+	// Reviewer for it computes.
+	Ephemeral bool
 }
 
 // Strategy is the per-kind behaviour. Every function takes the typed

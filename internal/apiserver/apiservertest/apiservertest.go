@@ -32,8 +32,10 @@ type Server struct {
 	Store *bolt.Store
 }
 
-// Start starts a server that stops when t ends, and waits until it is ready.
-func Start(t testing.TB) *Server {
+// Start starts a server that stops when t ends, and waits until it is
+// ready. Each configure function may change the server's configuration
+// (add authorizers, admission plugins...) before it is built.
+func Start(t testing.TB, configure ...func(*apiserver.Config)) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	keys, err := pki.Ensure(pki.Config{Dir: filepath.Join(dir, "pki")})
@@ -52,6 +54,9 @@ func Start(t testing.TB) *Server {
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// The kubernetes Service's endpoint: a documentation address, never dialled.
 	cfg.AdvertiseAddress, cfg.Port = netip.MustParseAddr("192.0.2.10"), 6443
+	for _, c := range configure {
+		c(&cfg)
+	}
 	api, err := apiserver.New(cfg)
 	if err != nil {
 		st.Close()

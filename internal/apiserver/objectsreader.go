@@ -1,0 +1,73 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"berth.dev/berth/internal/auth"
+)
+
+// cacheObjects reads current objects from the watch cache for the server's
+// own plugins (auth.Objects).
+type cacheObjects struct{ s *Server }
+
+var _ auth.Objects = cacheObjects{}
+
+// storageResource returns the resource that stores gr's objects.
+func (s *Server) storageResource(gr schema.GroupResource) (*resource, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for gv, byName := range s.resources {
+		if gv.Group != gr.Group {
+			continue
+		}
+		if r := byName[gr.Resource]; r != nil {
+			if r.storage != nil {
+				return r.storage, nil
+			}
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("apiserver: %s is not served", gr)
+}
+
+func (o cacheObjects) Get(gr schema.GroupResource, namespace, name string) (runtime.Object, error) {
+	r, err := o.s.storageResource(gr)
+	if err != nil {
+		return nil, err
+	}
+	co, err := o.s.cache.get(context.Background(), r, r.key(namespace, name), 0)
+	if err != nil {
+		return nil, err
+	}
+	if co == nil {
+		return nil, notFound(r, name)
+	}
+	return co.obj, nil
+}
+
+func (o cacheObjects) List(gr schema.GroupResource, namespace string, sel labels.Selector) ([]runtime.Object, error) {
+	r, err := o.s.storageResource(gr)
+	if err != nil {
+		return nil, err
+	}
+	prefix := r.prefix
+	if namespace != "" && r.Namespaced {
+		prefix += namespace + "/"
+	}
+	items, _, err := o.s.cache.snapshot(context.Background(), r, prefix, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.Object, 0, len(items))
+	for _, co := range items {
+		if sel == nil || sel.Matches(co.labels) {
+			out = append(out, co.obj)
+		}
+	}
+	return out, nil
+}
