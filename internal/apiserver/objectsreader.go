@@ -12,7 +12,8 @@ import (
 )
 
 // cacheObjects reads current objects from the watch cache for the server's
-// own plugins (auth.Objects).
+// own plugins (auth.Objects). A Get that misses waits for the cache to
+// reach the store's revision before it answers NotFound.
 type cacheObjects struct{ s *Server }
 
 var _ auth.Objects = cacheObjects{}
@@ -40,7 +41,16 @@ func (o cacheObjects) Get(gr schema.GroupResource, namespace, name string) (runt
 	if err != nil {
 		return nil, err
 	}
-	co, err := o.s.cache.get(context.Background(), r, r.key(namespace, name), 0)
+	ctx := context.Background()
+	co, err := o.s.cache.get(ctx, r, r.key(namespace, name), 0)
+	if err == nil && co == nil {
+		// Not there yet, or gone: look again once the cache has caught
+		// up with the store, so a plugin sees what a client just wrote.
+		var rev int64
+		if rev, _, err = o.s.store.Revision(ctx); err == nil {
+			co, err = o.s.cache.get(ctx, r, r.key(namespace, name), rev)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
