@@ -128,10 +128,12 @@ func (x *attributes) GetNamespace() string                     { return x.a.Name
 func (x *attributes) GetResource() schema.GroupVersionResource { return x.a.Resource }
 func (x *attributes) GetKind() schema.GroupVersionKind         { return x.a.Kind }
 func (x *attributes) GetSubresource() string                   { return x.a.Subresource }
-func (x *attributes) GetOperation() admissionv1.Operation      { return admissionv1.Operation(x.a.Operation) }
-func (x *attributes) GetObject() (runtime.Object, error)       { return x.a.Object, nil }
-func (x *attributes) GetOldObject() (runtime.Object, error)    { return x.a.OldObject, nil }
-func (x *attributes) GetUserName() string                      { return x.a.User.Name }
+func (x *attributes) GetOperation() admissionv1.Operation {
+	return admissionv1.Operation(x.a.Operation)
+}
+func (x *attributes) GetObject() (runtime.Object, error)    { return x.a.Object, nil }
+func (x *attributes) GetOldObject() (runtime.Object, error) { return x.a.OldObject, nil }
+func (x *attributes) GetUserName() string                   { return x.a.User.Name }
 
 type namespaces struct{ p *Plugin }
 
@@ -161,5 +163,5 @@ func (p pods) ListPods(_ context.Context, namespace string) ([]*corev1.Pod, erro
 type noMetrics struct{}
 
 func (noMetrics) RecordEvaluation(metrics.Decision, api.LevelVersion, metrics.Mode, api.Attributes) {}
-func (noMetrics) RecordExemption(api.Attributes)                                                   {}
-func (noMetrics) RecordError(bool, api.Attributes)                                                 {}
+func (noMetrics) RecordExemption(api.Attributes)                                                    {}
+func (noMetrics) RecordError(bool, api.Attributes)                                                  {}

@@ -96,7 +96,9 @@ func TestBerthDefaults(t *testing.T) {
 		t.Fatalf("privileged Deployment: %v, want only a warning", err)
 	}
 	// (Upstream folds the enforce level's findings into the warn level's.)
-	if !slices.ContainsFunc(warn.msgs, func(m string) bool { return strings.HasPrefix(m, `would violate PodSecurity "restricted:latest": privileged`) }) {
+	if !slices.ContainsFunc(warn.msgs, func(m string) bool {
+		return strings.HasPrefix(m, `would violate PodSecurity "restricted:latest": privileged`)
+	}) {
 		t.Errorf("Deployment warnings = %q", warn.msgs)
 	}
 	// kube-system is exempt; a privileged namespace allows it.
