@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/managedfields"
 
+	"berth.dev/berth/internal/admission/plugins"
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/openapi"
 	"berth.dev/berth/internal/registry"
@@ -14,7 +15,8 @@ import (
 
 // NewConfig returns the configuration of a complete API server on st: the
 // built-in resources, OpenAPI documents, server-side apply, client
-// certificates from clientCAs, and system:masters authorization. The caller
+// certificates from clientCAs, system:masters authorization and the
+// default admission chain (internal/admission/plugins). The caller
 // adds what depends on where it runs (address, port, logger).
 func NewConfig(st store.Store, clientCAs *x509.CertPool) (Config, error) {
 	resources := registry.Builtin()
@@ -26,11 +28,16 @@ func NewConfig(st store.Store, clientCAs *x509.CertPool) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("building the type converter: %w", err)
 	}
+	chain, err := plugins.Default(plugins.Options{})
+	if err != nil {
+		return Config{}, fmt.Errorf("building the admission chain: %w", err)
+	}
 	return Config{
 		Store:          st,
 		Resources:      resources,
 		Authenticators: []auth.Authenticator{&auth.X509{Roots: clientCAs}},
 		Authorizers:    []auth.Authorizer{auth.Masters{}},
+		Admission:      chain,
 		OpenAPI:        docs,
 		TypeConverter:  types,
 		CustomSchemas:  docs,

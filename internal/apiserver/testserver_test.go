@@ -239,8 +239,12 @@ func (ts *testServer) dynamic(t *testing.T) *dynamic.DynamicClient {
 // namespace creates a namespace for one test.
 func (ts *testServer) namespace(t *testing.T, name string) string {
 	t.Helper()
+	// Privileged: these tests count warnings, and Pod Security's default
+	// restricted warning is not theirs to count.
 	_, err := ts.clientset(t).CoreV1().Namespaces().Create(context.Background(),
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			"pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/warn": "privileged", "pod-security.kubernetes.io/audit": "privileged",
+		}}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating namespace %s: %v", name, err)
 	}

@@ -52,6 +52,9 @@ func loopbackConfig(keys *pki.PKI, serverURL, user string) (*rest.Config, error)
 		},
 		UserAgent: user,
 		QPS:       -1,
+		// Warnings (Pod Security's, mostly) concern the objects users
+		// wrote, who saw them then; repeating them per pod is noise.
+		WarningHandler: rest.NoWarnings{},
 	}, nil
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"berth.dev/berth/internal/admission/plugins"
+	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/store"
@@ -39,6 +41,7 @@ type serverOptions struct {
 	etcdCA       string
 	etcdCert     string
 	etcdKey      string
+	podSecurity  string
 }
 
 func serverCommand() *cobra.Command {
@@ -62,6 +65,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.etcdCert, "datastore-certfile", "", "client certificate for etcd")
 	f.StringVar(&o.etcdKey, "datastore-keyfile", "", "client key for etcd")
 	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
+	f.StringVar(&o.podSecurity, "pod-security-config", "", "upstream PodSecurityConfiguration file (default: enforce baseline, warn and audit restricted, kube-system exempt)")
 	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
 	return cmd
 }
@@ -123,6 +127,16 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, serviceCIDR, advertise, port
+	if o.podSecurity != "" {
+		psa, err := podsecurity.LoadConfiguration(o.podSecurity)
+		if err == nil {
+			cfg.Admission, err = plugins.Default(plugins.Options{PodSecurity: psa})
+		}
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--pod-security-config: %w", err)
+		}
+	}
 	api, err := apiserver.New(cfg)
 	if err != nil {
 		ln.Close()

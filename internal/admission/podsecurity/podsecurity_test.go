@@ -1,4 +1,4 @@
-package podsecurity
+package podsecurity_test
 
 import (
 	"context"
@@ -18,17 +18,18 @@ import (
 	"k8s.io/utils/ptr"
 
 	"berth.dev/berth/internal/admission"
+	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/apiserver/apiservertest"
 )
 
 func startWith(t *testing.T) *apiservertest.Server {
 	t.Helper()
-	cfg, err := DefaultConfiguration()
+	cfg, err := podsecurity.DefaultConfiguration()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg)
+	p, err := podsecurity.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

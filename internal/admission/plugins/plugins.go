@@ -1,0 +1,40 @@
+// Package plugins assembles berth's default admission chain: the upstream
+// plugins berth implements, in upstream's order.
+package plugins
+
+import (
+	psaapi "k8s.io/pod-security-admission/admission/api"
+
+	"berth.dev/berth/internal/admission"
+	"berth.dev/berth/internal/admission/limitranger"
+	"berth.dev/berth/internal/admission/podsecurity"
+	"berth.dev/berth/internal/admission/priority"
+	"berth.dev/berth/internal/admission/serviceaccount"
+)
+
+// Options tune the default chain.
+type Options struct {
+	// PodSecurity configures Pod Security admission; nil means berth's
+	// default (enforce baseline, warn and audit restricted).
+	PodSecurity *psaapi.PodSecurityConfiguration
+}
+
+// Default returns the chain every berth server runs.
+func Default(opts Options) (admission.Chain, error) {
+	psaCfg := opts.PodSecurity
+	if psaCfg == nil {
+		var err error
+		if psaCfg, err = podsecurity.DefaultConfiguration(); err != nil {
+			return admission.Chain{}, err
+		}
+	}
+	psa, err := podsecurity.New(psaCfg)
+	if err != nil {
+		return admission.Chain{}, err
+	}
+	limits, accounts, prio := &limitranger.Plugin{}, &serviceaccount.Plugin{}, &priority.Plugin{}
+	return admission.Chain{
+		Mutators:   []admission.Mutator{limits, accounts, prio},
+		Validators: []admission.Validator{limits, prio, psa},
+	}, nil
+}
