@@ -7,6 +7,7 @@ package testimages
 import (
 	"archive/tar"
 	"bytes"
+	"debug/elf"
 	"fmt"
 	"io"
 	"io/fs"
@@ -84,10 +85,30 @@ func Layer(files []File) (v1.Layer, error) {
 	})
 }
 
+// CheckBusybox says why path cannot serve as the images' busybox: missing,
+// or not a statically linked program (Debian's busybox package installs a
+// dynamic one at the same path; busybox-static replaces it).
+func CheckBusybox(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("busybox: %w (apt-get install busybox-static)", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked (apt-get install busybox-static)", path)
+		}
+	}
+	return nil
+}
+
 // Busybox builds the busybox image: /bin/busybox from the static binary at
 // path with every applet it lists linked to it in /bin, /etc/passwd and
 // /etc/group with root and nobody, /tmp and /root. Its command is sh.
 func Busybox(path string) (v1.Image, error) {
+	if err := CheckBusybox(path); err != nil {
+		return nil, err
+	}
 	bin, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading busybox: %w", err)
@@ -204,7 +225,7 @@ func WriteOCI(path string, images map[string]v1.Image) error {
 			return err
 		}
 		err = p.AppendImage(images[ref], layout.WithAnnotations(map[string]string{
-			"io.containerd.image.name":         ref,
+			"io.containerd.image.name":          ref,
 			"org.opencontainers.image.ref.name": t.TagStr(),
 		}))
 		if err != nil {
