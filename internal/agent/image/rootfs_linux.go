@@ -76,6 +76,19 @@ func (s *Store) mountOverlay(dir string, layers []string) error {
 		}
 		lower = append(lower, empty)
 	}
+	// The merged root directory takes its owner and mode from the upper
+	// directory: give it the image's, or a non-root container could not
+	// even look up its own entrypoint.
+	var st unix.Stat_t
+	if err := unix.Stat(lower[0], &st); err != nil {
+		return err
+	}
+	if err := unix.Chown(dir+"/upper", int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	if err := unix.Chmod(dir+"/upper", st.Mode&0o7777); err != nil {
+		return err
+	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", strings.Join(lower, ":"), dir, dir)
 	if len(opts) >= os.Getpagesize() {
 		return fmt.Errorf("overlay options for %d layers exceed the kernel's limit of %d bytes; use a shorter data directory", len(layers), os.Getpagesize())

@@ -527,6 +527,9 @@ func TestPrepare(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{".", "data", "data/new", "etc", "etc/keep"}
+	if fi, err := os.Stat(rootfs); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("rootfs: %v, %v; want the image's root mode 0755", fi.Mode(), err)
+	}
 	if diff := cmp.Diff(want, listTree(t, rootfs)); diff != "" {
 		t.Errorf("merged rootfs (-want +got):\n%s", diff)
 	}

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -63,13 +64,18 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	srv := &http.Server{Addr: *listen, Handler: mux}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
 	go func() {
 		<-ctx.Done()
 		srv.Shutdown(context.Background())
 	}()
-	log.Printf("listening on %s", *listen)
-	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+	// Said once the port accepts connections.
+	log.Printf("listening on %s", l.Addr())
+	if err := srv.Serve(l); err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
 }
