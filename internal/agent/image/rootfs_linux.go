@@ -89,12 +89,51 @@ func (s *Store) mountOverlay(dir string, layers []string) error {
 	if err := unix.Chmod(dir+"/upper", st.Mode&0o7777); err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", strings.Join(lower, ":"), dir, dir)
-	if len(opts) >= os.Getpagesize() {
-		return fmt.Errorf("overlay options for %d layers exceed the kernel's limit of %d bytes; use a shorter data directory", len(layers), os.Getpagesize())
+	upper, work, target := dir+"/upper", dir+"/work", dir+"/rootfs"
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lower, ":"), upper, work)
+	if len(opts) < os.Getpagesize() {
+		if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+			return fmt.Errorf("mounting overlay: %w", err)
+		}
+		return nil
 	}
-	if err := unix.Mount("overlay", dir+"/rootfs", "overlay", 0, opts); err != nil {
-		return fmt.Errorf("mounting overlay: %w", err)
+	// mount(2) takes one page of options; the mount API takes the lower
+	// directories one by one (Linux 6.8 and later).
+	if err := mountOverlayFD(lower, upper, work, target); err != nil {
+		return fmt.Errorf("mounting overlay of %d layers (%d bytes of options): %w", len(layers), len(opts), err)
+	}
+	return nil
+}
+
+// mountOverlayFD mounts an overlay with the file-descriptor mount API,
+// adding each lower directory ("lowerdir+", top first) by itself.
+func mountOverlayFD(lower []string, upper, work, target string) error {
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("fsopen: %w", err)
+	}
+	defer unix.Close(fsfd)
+	for _, l := range lower {
+		if err := unix.FsconfigSetString(fsfd, "lowerdir+", l); err != nil {
+			return fmt.Errorf("adding lower directory %s: %w", l, err)
+		}
+	}
+	if err := unix.FsconfigSetString(fsfd, "upperdir", upper); err != nil {
+		return fmt.Errorf("upperdir: %w", err)
+	}
+	if err := unix.FsconfigSetString(fsfd, "workdir", work); err != nil {
+		return fmt.Errorf("workdir: %w", err)
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return fmt.Errorf("creating overlay: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("fsmount: %w", err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
 	}
 	return nil
 }

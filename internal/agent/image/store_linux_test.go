@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -630,5 +631,42 @@ func TestPrepareRunsBusybox(t *testing.T) {
 	}
 	if want := "hello\nroot:x:0:\nnobody:x:65534:\n"; string(out) != want {
 		t.Errorf("output %q, want %q", out, want)
+	}
+}
+
+func TestPrepareManyLayers(t *testing.T) {
+	needRoot(t)
+	// Enough layers that their paths pass mount(2)'s one page of options.
+	const n = 80
+	var layers []v1.Layer
+	for i := range n {
+		l, err := tarballLayer(layerTar(t, entry{name: fmt.Sprintf("layer-%02d", i), typ: tar.TypeReg, mode: 0o644, body: fmt.Sprint(i)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers = append(layers, l)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, t.TempDir())
+	stored, err := s.add(context.Background(), img, addOptions{tags: []string{"example.com/tall:v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored.Layers)*len(s.layerDir(stored.Layers[0])) < os.Getpagesize() {
+		t.Fatalf("layer paths too short to test the limit")
+	}
+	rootfs, cleanup, err := s.Prepare("tall", "example.com/tall:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if got := len(listTree(t, rootfs)); got != n+1 {
+		t.Errorf("rootfs has %d entries, want %d layers' files and the root", got, n)
+	}
+	if b, err := os.ReadFile(filepath.Join(rootfs, "layer-79")); err != nil || string(b) != "79" {
+		t.Errorf("layer-79 = %q, %v", b, err)
 	}
 }
