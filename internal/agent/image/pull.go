@@ -111,11 +111,10 @@ func (s *Store) add(ctx context.Context, img v1.Image, opts addOptions) (*Image,
 		return nil, fmt.Errorf("image has %d layers but its config lists %d", len(layers), len(cf.RootFS.DiffIDs))
 	}
 	rec := &Image{
-		ID:          cfgDigest,
-		RepoTags:    opts.tags,
-		RepoDigests: nil,
-		Size:        opts.size,
-		Config:      imageConfig(cf),
+		ID:       cfgDigest,
+		RepoTags: opts.tags,
+		Size:     opts.size,
+		Config:   imageConfig(cf),
 	}
 	if opts.repoDigest != "" {
 		rec.RepoDigests = []string{opts.repoDigest}

@@ -132,7 +132,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 			return err
 		}
 		u.dirs[rel] = true
-	case tar.TypeReg:
+	case tar.TypeReg, tar.TypeGNUSparse: // the reader fills sparse holes
 		f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return err
