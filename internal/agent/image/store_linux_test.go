@@ -550,7 +550,7 @@ func TestPrepare(t *testing.T) {
 	}
 
 	// Another container sees the image, not c1's changes.
-	rootfs2, cleanup2, err := s.Prepare("c2", img.ID)
+	rootfs2, _, err := s.Prepare("c2", img.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +598,6 @@ func TestPrepare(t *testing.T) {
 	if mounted, err := isMountPoint(rootfs2); err == nil && mounted {
 		t.Errorf("c2's rootfs still mounted")
 	}
-	_ = cleanup2
 	if err := s.Release("unknown"); err != nil {
 		t.Errorf("Release(unknown) = %v", err)
 	}
