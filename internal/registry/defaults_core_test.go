@@ -1,6 +1,7 @@
 package registry
 
 import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,6 +49,10 @@ func samples() []sample {
 		}, Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{IP: "192.0.2.1"}}}}}},
 		{core("Secret"), &corev1.Secret{ObjectMeta: meta, StringData: map[string]string{"a": "b"}}},
 		{core("Namespace"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}},
+		{gk("admissionregistration.k8s.io", "MutatingWebhookConfiguration"), &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "m"},
+			Webhooks: []admissionregistrationv1.MutatingWebhook{{Name: "m.example.com", Rules: []admissionregistrationv1.RuleWithOperations{{}}}}}},
+		{gk("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"), &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "v"},
+			Webhooks: []admissionregistrationv1.ValidatingWebhook{{Name: "v.example.com"}}}},
 		{core("Node"), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}, Status: corev1.NodeStatus{Capacity: corev1.ResourceList{"cpu": resource.MustParse("2")}}}},
 		{core("Endpoints"), &corev1.Endpoints{ObjectMeta: meta, Subsets: []corev1.EndpointSubset{{Ports: []corev1.EndpointPort{{Port: 80}}}}}},
 		{core("PersistentVolume"), &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pv"}, Spec: corev1.PersistentVolumeSpec{

@@ -10,6 +10,7 @@ import (
 	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/admission/priority"
 	"berth.dev/berth/internal/admission/serviceaccount"
+	"berth.dev/berth/internal/admission/webhook"
 )
 
 // Options tune the default chain.
@@ -34,7 +35,7 @@ func Default(opts Options) (admission.Chain, error) {
 	}
 	limits, accounts, prio := &limitranger.Plugin{}, &serviceaccount.Plugin{}, &priority.Plugin{}
 	return admission.Chain{
-		Mutators:   []admission.Mutator{limits, accounts, prio},
-		Validators: []admission.Validator{limits, prio, psa},
+		Mutators:   []admission.Mutator{limits, accounts, prio, webhook.NewMutating()},
+		Validators: []admission.Validator{limits, prio, psa, webhook.NewValidating()},
 	}, nil
 }
