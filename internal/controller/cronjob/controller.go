@@ -220,8 +220,8 @@ func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if p.requeue > 0 {
-		c.queue.AddAfter(k, p.requeue)
+	if !p.wake.IsZero() {
+		c.queue.AddAfter(k, p.wake.Sub(c.clock.Now()))
 	}
 	return nil
 }

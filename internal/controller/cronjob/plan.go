@@ -21,7 +21,7 @@ type event struct {
 // plan is what one sync does for a CronJob, in order: delete replace
 // (concurrencyPolicy Replace), create create, write status (with the
 // created Job added to active and lastScheduleTime set to scheduled),
-// delete trim (finished Jobs beyond the history limits), requeue.
+// delete trim (finished Jobs beyond the history limits), sync again at wake.
 type plan struct {
 	status    batchv1.CronJobStatus
 	events    []event
@@ -29,10 +29,11 @@ type plan struct {
 	create    *batchv1.Job
 	scheduled time.Time
 	trim      []*batchv1.Job
-	// requeue is when to sync again for the next schedule time; 0 means
+	// wake is when to sync again for the next schedule time; zero means
 	// only on events (suspended, being deleted, or a schedule or time
-	// zone that cannot run).
-	requeue time.Duration
+	// zone that cannot run). It is a time, not a delay, so that a sync
+	// that took a while still wakes on time.
+	wake time.Time
 }
 
 // decide plans a sync of cj at now from the Jobs it controls; gone holds
@@ -101,7 +102,7 @@ func decide(cj *batchv1.CronJob, jobs []*batchv1.Job, gone map[types.UID]bool, n
 	if many {
 		p.event(corev1.EventTypeWarning, "TooManyMissedTimes", "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew")
 	}
-	p.requeue = requeueAfter(cur, now, sched)
+	p.wake = wakeAt(cur, now, sched)
 	if scheduled.IsZero() {
 		return p
 	}
@@ -122,7 +123,7 @@ func decide(cj *batchv1.CronJob, jobs []*batchv1.Job, gone map[types.UID]bool, n
 	p.create = newJob(cj, scheduled)
 	p.scheduled = scheduled
 	cur.Status.LastScheduleTime = &metav1.Time{Time: scheduled}
-	p.requeue = requeueAfter(cur, now, sched)
+	p.wake = wakeAt(cur, now, sched)
 	return p
 }
 

@@ -52,8 +52,11 @@ type outcome struct {
 	Requeue time.Duration
 }
 
-func outcomeOf(p plan) outcome {
-	o := outcome{Status: p.status, Requeue: p.requeue}
+func outcomeOf(p plan, now time.Time) outcome {
+	o := outcome{Status: p.status}
+	if !p.wake.IsZero() {
+		o.Requeue = p.wake.Sub(now)
+	}
 	for _, e := range p.events {
 		o.Reasons = append(o.Reasons, e.reason)
 	}
@@ -195,7 +198,7 @@ func TestDecide(t *testing.T) {
 				gone[u] = true
 			}
 			before := tc.cj.DeepCopy()
-			got := outcomeOf(decide(tc.cj, tc.jobs, gone, tc.now))
+			got := outcomeOf(decide(tc.cj, tc.jobs, gone, tc.now), tc.now)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("decide (-want +got):\n%s", diff)
 			}

@@ -103,9 +103,9 @@ func nextRun(cj *batchv1.CronJob, now time.Time, sched cron.Schedule) (time.Time
 	return r.latest, r.missed > tooManyMissed, nil
 }
 
-// requeueAfter returns how long after now cj must be synced again for its
-// next schedule time to be due.
-func requeueAfter(cj *batchv1.CronJob, now time.Time, sched cron.Schedule) time.Duration {
+// wakeAt returns when cj must be synced again, seen at now, for its next
+// schedule time to be due.
+func wakeAt(cj *batchv1.CronJob, now time.Time, sched cron.Schedule) time.Time {
 	from := now
 	if r, err := mostRecent(cj, now, sched, false); err == nil {
 		switch {
@@ -115,7 +115,7 @@ func requeueAfter(cj *batchv1.CronJob, now time.Time, sched cron.Schedule) time.
 			from = r.earliest
 		}
 	}
-	return sched.Next(from).Add(requeueDelta).Sub(now)
+	return sched.Next(from).Add(requeueDelta)
 }
 
 // jobName is the name of cj's Job for a schedule time: unique per minute,

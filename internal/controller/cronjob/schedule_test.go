@@ -97,7 +97,7 @@ func TestNextRun(t *testing.T) {
 	}
 }
 
-func TestRequeueAfter(t *testing.T) {
+func TestWakeAt(t *testing.T) {
 	tests := []struct {
 		name string
 		cj   *batchv1.CronJob
@@ -116,8 +116,8 @@ func TestRequeueAfter(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parsing %q: %v", tc.cj.Spec.Schedule, err)
 			}
-			if diff := cmp.Diff(tc.want, requeueAfter(tc.cj, tc.now, sched)); diff != "" {
-				t.Errorf("requeueAfter (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tc.want, wakeAt(tc.cj, tc.now, sched).Sub(tc.now)); diff != "" {
+				t.Errorf("wakeAt - now (-want +got):\n%s", diff)
 			}
 		})
 	}
