@@ -29,6 +29,7 @@ import (
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
+	"berth.dev/berth/internal/controller/ttlafterfinished"
 	"berth.dev/berth/internal/scheduler"
 )
 
@@ -148,7 +149,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, cronJobs)
+	ttl, err := ttlafterfinished.New(ttlafterfinished.Config{Client: client, Informers: factory, Logger: log.With("controller", "ttl-after-finished")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, cronJobs, ttl)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
