@@ -110,6 +110,7 @@ func (b podB) finished(ph corev1.PodPhase, ago time.Duration) podB {
 	}}}
 	return b
 }
+
 // exited fails the pod ago with its container's exit code.
 func (b podB) exited(code int32, ago time.Duration) podB {
 	b = b.finished(corev1.PodFailed, ago)
