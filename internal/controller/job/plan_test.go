@@ -511,3 +511,20 @@ func TestParseIndexes(t *testing.T) {
 		t.Error("parseIndexes(1,x) succeeded")
 	}
 }
+
+func FuzzParseIndexes(f *testing.F) {
+	for _, s := range []string{"0", "1,3-5", "0-2,8-12", "x", "5-1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		set, err := parseIndexes(s, 50)
+		if err != nil {
+			return
+		}
+		for i := range set {
+			if i < 0 || i >= 50 {
+				t.Errorf("parseIndexes(%q) holds %d, outside [0, 50)", s, i)
+			}
+		}
+	})
+}
