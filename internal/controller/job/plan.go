@@ -18,13 +18,12 @@ const (
 	msgBackoffLimit = "Job has reached the specified backoff limit"
 	msgDeadline     = "Job was active longer than specified deadline"
 	msgCompletions  = "Reached expected number of succeeded pods"
-	// Messages of the per-index failure conditions.
-	msgMaxFailedIndexes = "Job has exceeded the specified maximal number of failed indexes"
-	msgFailedIndexes    = "Job has failed indexes"
 	msgSuspended        = "Job suspended"
 	msgResumed          = "Job resumed"
 	reasonSuspended     = "JobSuspended"
 	reasonResumed       = "JobResumed"
+	msgMaxFailedIndexes = "Job has exceeded the specified maximal number of failed indexes"
+	msgFailedIndexes    = "Job has failed indexes"
 )
 
 // backoff is the delay before recreating pods after failures: base after
@@ -109,6 +108,8 @@ type failures struct {
 	perIndex map[int]indexFailures
 }
 
+// judgeAll judges the Job's failed pods, oldest failure first, and counts
+// the failures of each index over all its pods.
 func judgeAll(job *batchv1.Job, pods []*corev1.Pod, failed []*corev1.Pod) failures {
 	f := failures{failIndex: map[int]bool{}, perIndex: map[int]indexFailures{}}
 	ordered := slices.Clone(failed)
