@@ -15,9 +15,9 @@ import (
 
 // Messages of the conditions the controller sets, as upstream words them.
 const (
-	msgBackoffLimit = "Job has reached the specified backoff limit"
-	msgDeadline     = "Job was active longer than specified deadline"
-	msgCompletions  = "Reached expected number of succeeded pods"
+	msgBackoffLimit     = "Job has reached the specified backoff limit"
+	msgDeadline         = "Job was active longer than specified deadline"
+	msgCompletions      = "Reached expected number of succeeded pods"
 	msgSuspended        = "Job suspended"
 	msgResumed          = "Job resumed"
 	reasonSuspended     = "JobSuspended"
