@@ -45,3 +45,21 @@ func TestOrphans(t *testing.T) {
 		t.Errorf("an empty selector adopts %d pods", len(o))
 	}
 }
+
+func TestStrays(t *testing.T) {
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "j", UID: "uid-j"},
+		Spec:       batchv1.JobSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}},
+	}
+	mine := []*corev1.Pod{
+		{ObjectMeta: metav1.ObjectMeta{Name: "matching", Labels: map[string]string{"app": "x"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "relabelled", Labels: map[string]string{"app": "y"}}},
+	}
+	var got []string
+	for _, p := range strays(job, mine) {
+		got = append(got, p.Name)
+	}
+	if diff := cmp.Diff([]string{"relabelled"}, got); diff != "" {
+		t.Errorf("strays (-want +got):\n%s", diff)
+	}
+}

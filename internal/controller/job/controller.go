@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -208,6 +209,12 @@ func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 		}
 	}
 	var errs []error
+	if gone := strays(job, pods); len(gone) > 0 {
+		if err := c.release(ctx, job, gone); err != nil {
+			errs = append(errs, err)
+		}
+		pods = slices.DeleteFunc(pods, func(p *corev1.Pod) bool { return slices.Contains(gone, p) })
+	}
 	if orphaned := orphans(job, all); len(orphaned) > 0 {
 		adopted, err := c.adopt(ctx, job, orphaned)
 		if err != nil {

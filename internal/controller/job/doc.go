@@ -43,8 +43,8 @@
 // finalizer: a terminal pod deleted by someone else no longer counts.
 // Pods that match a Job's selector and have no controller are adopted (an
 // ownerReference patch conditional on the pod's version, after reading
-// the Job afresh as upstream does); pods that stop matching are not
-// released. ttlSecondsAfterFinished is the ttlafterfinished controller's.
+// the Job afresh as upstream does); pods it controls that stop matching
+// are released. ttlSecondsAfterFinished is the ttlafterfinished controller's.
 //
 // The controller owns the pods it creates for Jobs and the Job status;
 // nothing else.

@@ -439,4 +439,24 @@ func TestJob(t *testing.T) {
 			t.Errorf("pods = %d, %v; want only the adopted one", len(all), err)
 		}
 	})
+
+	t.Run("releases pods that stop matching", func(t *testing.T) {
+		e := base.namespace(t, "release")
+		j := e.createJob("rel", 1, 1, 6)
+		first := e.waitPods(j.UID, 1, 1)[0]
+		patch := `{"metadata":{"labels":{"batch.kubernetes.io/controller-uid":null}}}`
+		if _, err := e.client.CoreV1().Pods(e.ns).Patch(e.ctx, first.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatalf("relabelling: %v", err)
+		}
+		e.waitFor("the pod released", func() (bool, string, error) {
+			p, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, first.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, "", err
+			}
+			return metav1.GetControllerOf(p) == nil, fmt.Sprint(p.OwnerReferences), nil
+		})
+		if replacement := e.waitPods(j.UID, 1, 1)[0]; replacement.Name == first.Name {
+			t.Errorf("the released pod %s still counts", first.Name)
+		}
+	})
 }
