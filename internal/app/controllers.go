@@ -20,6 +20,7 @@ import (
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/controller/cronjob"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
@@ -28,6 +29,7 @@ import (
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
+	"berth.dev/berth/internal/controller/ttlafterfinished"
 	"berth.dev/berth/internal/scheduler"
 )
 
@@ -146,7 +148,15 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs)
+	cronJobs, err := cronjob.New(cronjob.Config{Client: client, Informers: factory, Logger: log.With("controller", "cronjob")})
+	if err != nil {
+		return err
+	}
+	ttl, err := ttlafterfinished.New(ttlafterfinished.Config{Client: client, Informers: factory, Logger: log.With("controller", "ttl-after-finished")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, cronJobs, ttl)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

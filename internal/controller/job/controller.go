@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -151,6 +152,9 @@ func (c *Controller) podEvent(obj any, added, deleted bool) {
 	}
 	ref := metav1.GetControllerOfNoCopy(p)
 	if ref == nil {
+		if !deleted && p.DeletionTimestamp == nil {
+			c.enqueueAdopters(p)
+		}
 		return
 	}
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
@@ -165,6 +169,19 @@ func (c *Controller) podEvent(obj any, added, deleted bool) {
 		c.exp.creationObserved(k)
 	}
 	c.queue.Add(k)
+}
+
+// enqueueAdopters enqueues the Jobs whose selector matches an orphan pod.
+func (c *Controller) enqueueAdopters(p *corev1.Pod) {
+	jobs, err := c.jobs.Jobs(p.Namespace).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, j := range jobs {
+		if j.DeletionTimestamp == nil && len(orphans(j, []*corev1.Pod{p})) > 0 {
+			c.queue.Add(cache.ObjectName{Namespace: j.Namespace, Name: j.Name})
+		}
+	}
 }
 
 // sync brings one Job's pods and status to what decide plans.
@@ -191,9 +208,22 @@ func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 			pods = append(pods, p)
 		}
 	}
+	var errs []error
+	if gone := strays(job, pods); len(gone) > 0 {
+		if err := c.release(ctx, job, gone); err != nil {
+			errs = append(errs, err)
+		}
+		pods = slices.DeleteFunc(pods, func(p *corev1.Pod) bool { return slices.Contains(gone, p) })
+	}
+	if orphaned := orphans(job, all); len(orphaned) > 0 {
+		adopted, err := c.adopt(ctx, job, orphaned)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		pods = append(pods, adopted...)
+	}
 	p := decide(job, pods, c.clock.Now(), c.backoff)
 
-	var errs []error
 	if len(p.delete) > 0 {
 		c.exp.expectDeletions(k, p.delete)
 		for _, pod := range p.delete {
@@ -212,7 +242,11 @@ func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 	if len(p.create) > 0 {
 		c.exp.expectCreations(k, len(p.create))
 		for _, idx := range p.create {
-			if _, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, newPod(job, idx), metav1.CreateOptions{}); err != nil {
+			pod := newPod(job, idx)
+			if n, ok := p.indexFailures[idx]; ok {
+				recordIndexFailures(pod, n)
+			}
+			if _, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 				c.exp.creationObserved(k) // a refused pod will never be seen
 				errs = append(errs, fmt.Errorf("creating pod: %w", err))
 			}

@@ -177,6 +177,31 @@ func (e *env) finish(p corev1.Pod, phase corev1.PodPhase) {
 	}
 }
 
+// fail ends a pod as Failed with its container's exit code and extra
+// pod conditions.
+func (e *env) fail(p corev1.Pod, code int32, conds ...corev1.PodConditionType) {
+	e.t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, p.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		now := metav1.Now()
+		cur.Status.Phase = corev1.PodFailed
+		cur.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: code, StartedAt: now, FinishedAt: now},
+		}}}
+		for _, c := range conds {
+			cur.Status.Conditions = append(cur.Status.Conditions, corev1.PodCondition{Type: c, Status: corev1.ConditionTrue, LastTransitionTime: now})
+		}
+		_, err = e.client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		e.t.Fatalf("failing pod %s: %v", p.Name, err)
+	}
+}
+
 func condition(st batchv1.JobStatus, t batchv1.JobConditionType) *batchv1.JobCondition {
 	for i := range st.Conditions {
 		if st.Conditions[i].Type == t {
@@ -319,5 +344,119 @@ func TestJob(t *testing.T) {
 			t.Errorf("Failed reason = %q, want %q", c.Reason, batchv1.JobReasonDeadlineExceeded)
 		}
 		e.waitPods(j.UID, 0, 0)
+	})
+
+	t.Run("pod failure policy", func(t *testing.T) {
+		e := base.namespace(t, "podfailurepolicy")
+		j := e.createJob("pfp", 1, 3, 0, func(s *batchv1.JobSpec) {
+			s.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+				{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget}}},
+				{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+					Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42},
+				}},
+			}}
+		})
+		// A disrupted pod is ignored: replaced although backoffLimit is 0.
+		first := e.waitPods(j.UID, 1, 1)
+		e.fail(first[0], 137, corev1.DisruptionTarget)
+		second := e.waitPods(j.UID, 1, 2)
+		st := e.waitJob("pfp", "the disruption ignored", func(st batchv1.JobStatus) bool { return st.Active == 1 })
+		if st.Failed != 0 || isTrue(st, batchv1.JobFailureTarget) {
+			t.Errorf("after an ignored failure: %+v", st)
+		}
+		// Exit code 42 fails the Job at once.
+		e.fail(second[0], 42)
+		st = e.waitJob("pfp", "Failed", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobFailed) })
+		c := condition(st, batchv1.JobFailed)
+		want := "Container c for pod podfailurepolicy/" + second[0].Name + " failed with exit code 42 matching FailJob rule at index 1"
+		if c.Reason != batchv1.JobReasonPodFailurePolicy || c.Message != want {
+			t.Errorf("Failed = %s: %q, want PodFailurePolicy: %q", c.Reason, c.Message, want)
+		}
+		if st.Failed != 1 {
+			t.Errorf("failed = %d, want 1", st.Failed)
+		}
+	})
+
+	t.Run("backoff limit per index", func(t *testing.T) {
+		e := base.namespace(t, "perindex")
+		j := e.createJob("pi", 2, 2, 6, func(s *batchv1.JobSpec) {
+			s.CompletionMode = new(batchv1.IndexedCompletion)
+			s.BackoffLimit = nil
+			s.BackoffLimitPerIndex = new(int32(1))
+		})
+		byIndex := func(pods []corev1.Pod, i string) corev1.Pod {
+			for _, p := range pods {
+				if p.Annotations[batchv1.JobCompletionIndexAnnotation] == i {
+					return p
+				}
+			}
+			t.Fatalf("no active pod of index %s", i)
+			return corev1.Pod{}
+		}
+		pods := e.waitPods(j.UID, 2, 2)
+		e.fail(byIndex(pods, "0"), 1)
+		pods = e.waitPods(j.UID, 2, 3)
+		retry := byIndex(pods, "0")
+		if got := retry.Annotations[batchv1.JobIndexFailureCountAnnotation]; got != "1" {
+			t.Errorf("retry of index 0: failure count %q, want 1", got)
+		}
+		e.fail(retry, 1)
+		st := e.waitJob("pi", "index 0 failed", func(st batchv1.JobStatus) bool { return st.FailedIndexes != nil && *st.FailedIndexes == "0" })
+		if isTrue(st, batchv1.JobFailureTarget) {
+			t.Errorf("failed while index 1 runs: %+v", st.Conditions)
+		}
+		e.finish(byIndex(pods, "1"), corev1.PodSucceeded)
+		st = e.waitJob("pi", "Failed", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobFailed) })
+		if c := condition(st, batchv1.JobFailed); c.Reason != batchv1.JobReasonFailedIndexes || st.CompletedIndexes != "1" {
+			t.Errorf("Failed reason %q, completedIndexes %q; want FailedIndexes and 1", c.Reason, st.CompletedIndexes)
+		}
+	})
+
+	t.Run("adopts orphan pods", func(t *testing.T) {
+		e := base.namespace(t, "adopt")
+		j := e.createJob("adopter", 1, 1, 6, func(s *batchv1.JobSpec) { s.Suspend = new(true) })
+		orphan, err := e.client.CoreV1().Pods(e.ns).Create(e.ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "orphan", Labels: j.Spec.Template.Labels},
+			Spec:       *j.Spec.Template.Spec.DeepCopy(),
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("creating the orphan: %v", err)
+		}
+		e.finish(*orphan, corev1.PodSucceeded)
+		e.waitFor("the orphan adopted", func() (bool, string, error) {
+			p, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "orphan", metav1.GetOptions{})
+			if err != nil {
+				return false, "", err
+			}
+			ref := metav1.GetControllerOf(p)
+			return ref != nil && ref.UID == j.UID, fmt.Sprint(p.OwnerReferences), nil
+		})
+		st := e.waitJob("adopter", "Complete", func(st batchv1.JobStatus) bool { return isTrue(st, batchv1.JobComplete) })
+		if st.Succeeded != 1 {
+			t.Errorf("succeeded = %d, want the adopted pod's 1", st.Succeeded)
+		}
+		if _, all, err := e.pods(j.UID); err != nil || len(all) != 1 {
+			t.Errorf("pods = %d, %v; want only the adopted one", len(all), err)
+		}
+	})
+
+	t.Run("releases pods that stop matching", func(t *testing.T) {
+		e := base.namespace(t, "release")
+		j := e.createJob("rel", 1, 1, 6)
+		first := e.waitPods(j.UID, 1, 1)[0]
+		patch := `{"metadata":{"labels":{"batch.kubernetes.io/controller-uid":null}}}`
+		if _, err := e.client.CoreV1().Pods(e.ns).Patch(e.ctx, first.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatalf("relabelling: %v", err)
+		}
+		e.waitFor("the pod released", func() (bool, string, error) {
+			p, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, first.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, "", err
+			}
+			return metav1.GetControllerOf(p) == nil, fmt.Sprint(p.OwnerReferences), nil
+		})
+		if replacement := e.waitPods(j.UID, 1, 1)[0]; replacement.Name == first.Name {
+			t.Errorf("the released pod %s still counts", first.Name)
+		}
 	})
 }

@@ -15,13 +15,15 @@ import (
 
 // Messages of the conditions the controller sets, as upstream words them.
 const (
-	msgBackoffLimit = "Job has reached the specified backoff limit"
-	msgDeadline     = "Job was active longer than specified deadline"
-	msgCompletions  = "Reached expected number of succeeded pods"
-	msgSuspended    = "Job suspended"
-	msgResumed      = "Job resumed"
-	reasonSuspended = "JobSuspended"
-	reasonResumed   = "JobResumed"
+	msgBackoffLimit     = "Job has reached the specified backoff limit"
+	msgDeadline         = "Job was active longer than specified deadline"
+	msgCompletions      = "Reached expected number of succeeded pods"
+	msgSuspended        = "Job suspended"
+	msgResumed          = "Job resumed"
+	reasonSuspended     = "JobSuspended"
+	reasonResumed       = "JobResumed"
+	msgMaxFailedIndexes = "Job has exceeded the specified maximal number of failed indexes"
+	msgFailedIndexes    = "Job has failed indexes"
 )
 
 // backoff is the delay before recreating pods after failures: base after
@@ -51,6 +53,10 @@ type plan struct {
 	// create lists the pods to create: their completion indexes for an
 	// Indexed Job, -1 for each pod of a NonIndexed one.
 	create []int
+	// indexFailures holds, for a Job with backoffLimitPerIndex, the
+	// failures so far of each index to create, which its new pod
+	// records in annotations.
+	indexFailures map[int]indexFailures
 	// delete lists active pods to delete.
 	delete []*corev1.Pod
 	// status is the Job status to write.
@@ -58,6 +64,12 @@ type plan struct {
 	// requeue is when to sync again without any event (backoff ending,
 	// deadline passing); 0 means only on events.
 	requeue time.Duration
+}
+
+// indexFailures counts the failures of one completion index of a Job
+// with backoffLimitPerIndex.
+type indexFailures struct {
+	counted, ignored int
 }
 
 // podSets are a Job's pods by state.
@@ -82,16 +94,101 @@ func classify(pods []*corev1.Pod) podSets {
 	return s
 }
 
+// failures is what the pod failure policy makes of a Job's failed pods.
+type failures struct {
+	// counted are the failures that count, in the order they finished.
+	counted []*corev1.Pod
+	// failJob is the message of the first failure a FailJob rule
+	// matched; empty for none.
+	failJob string
+	// failIndex holds the indexes of failures a FailIndex rule matched.
+	failIndex map[int]bool
+	// perIndex counts each index's failures, those recorded on its pods
+	// included; only for Jobs with backoffLimitPerIndex.
+	perIndex map[int]indexFailures
+}
+
+// judgeAll judges the Job's failed pods, oldest failure first, and counts
+// the failures of each index over all its pods.
+func judgeAll(job *batchv1.Job, pods []*corev1.Pod, failed []*corev1.Pod) failures {
+	f := failures{failIndex: map[int]bool{}, perIndex: map[int]indexFailures{}}
+	ordered := slices.Clone(failed)
+	slices.SortStableFunc(ordered, func(a, b *corev1.Pod) int {
+		return cmp.Or(finishTime(a).Compare(finishTime(b)), cmp.Compare(a.Name, b.Name))
+	})
+	judged := map[*corev1.Pod]failure{}
+	for _, p := range ordered {
+		fl := judge(job.Spec.PodFailurePolicy, p)
+		judged[p] = fl
+		if !fl.counted {
+			continue
+		}
+		f.counted = append(f.counted, p)
+		if fl.action == batchv1.PodFailurePolicyActionFailJob && f.failJob == "" {
+			f.failJob = fl.msg
+		}
+		if i, ok := podIndex(p, job.Spec.Completions); ok && fl.action == batchv1.PodFailurePolicyActionFailIndex {
+			f.failIndex[i] = true
+		}
+	}
+	if !isIndexed(job) || job.Spec.BackoffLimitPerIndex == nil {
+		return f
+	}
+	for _, p := range pods {
+		i, ok := podIndex(p, job.Spec.Completions)
+		if !ok {
+			continue
+		}
+		n := indexFailures{
+			counted: annotationInt(p, batchv1.JobIndexFailureCountAnnotation),
+			ignored: annotationInt(p, batchv1.JobIndexIgnoredFailureCountAnnotation),
+		}
+		if fl, ok := judged[p]; ok {
+			if fl.counted {
+				n.counted++
+			} else {
+				n.ignored++
+			}
+		}
+		cur := f.perIndex[i]
+		f.perIndex[i] = indexFailures{counted: max(cur.counted, n.counted), ignored: max(cur.ignored, n.ignored)}
+	}
+	return f
+}
+
+// annotationInt reads a non-negative count from a pod annotation; 0 when
+// absent or malformed.
+func annotationInt(p *corev1.Pod, key string) int {
+	n, err := strconv.Atoi(p.Annotations[key])
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// onlyReplaceFailed reports whether pods are replaced only once Failed,
+// not while they terminate: podReplacementPolicy Failed, which is also
+// the default under a pod failure policy.
+func onlyReplaceFailed(job *batchv1.Job) bool {
+	if p := job.Spec.PodReplacementPolicy; p != nil {
+		return *p == batchv1.Failed
+	}
+	return job.Spec.PodFailurePolicy != nil
+}
+
 // decide computes the plan for job given its pods (those it controls) at
-// now. Succeeded and failed are counted from the pods that still exist. It
-// does not modify its arguments.
+// now. Succeeded and failed are counted from the pods that still exist;
+// failures the pod failure policy ignores are not counted. It does not
+// modify its arguments.
 func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) plan {
 	s := classify(pods)
 	st := *job.Status.DeepCopy()
 	indexed := isIndexed(job)
 	completions := job.Spec.Completions
+	perIndex := indexed && job.Spec.BackoffLimitPerIndex != nil
+	fails := judgeAll(job, pods, s.failed)
 
-	var doneIdx map[int]bool
+	var doneIdx, failedIdx map[int]bool
 	if indexed {
 		doneIdx = succeededIndexes(s.succeeded, completions)
 		st.Succeeded = int32(len(doneIdx))
@@ -99,7 +196,21 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) pla
 	} else {
 		st.Succeeded = int32(len(s.succeeded))
 	}
-	st.Failed = int32(len(s.failed))
+	if perIndex {
+		failedIdx = map[int]bool{}
+		for i, n := range fails.perIndex {
+			if !doneIdx[i] && n.counted > int(*job.Spec.BackoffLimitPerIndex) {
+				failedIdx[i] = true
+			}
+		}
+		for i := range fails.failIndex {
+			if !doneIdx[i] {
+				failedIdx[i] = true
+			}
+		}
+		st.FailedIndexes = new(formatIndexes(failedIdx))
+	}
+	st.Failed = int32(len(fails.counted))
 	st.Active = int32(len(s.active))
 	st.Terminating = new(int32(len(s.terminating)))
 	ready := int32(0)
@@ -137,11 +248,20 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) pla
 		if job.Spec.BackoffLimit != nil {
 			limit = *job.Spec.BackoffLimit
 		}
+		policyMsg, policyMet := successPolicyMet(job, doneIdx)
 		switch {
+		case fails.failJob != "":
+			setCondition(&st, batchv1.JobFailureTarget, batchv1.JobReasonPodFailurePolicy, fails.failJob, t)
 		case st.Failed > limit || restartsExceed(job, s.active, limit):
 			setCondition(&st, batchv1.JobFailureTarget, batchv1.JobReasonBackoffLimitExceeded, msgBackoffLimit, t)
 		case !suspended && deadlineLeft(job, &st, now) <= 0:
 			setCondition(&st, batchv1.JobFailureTarget, batchv1.JobReasonDeadlineExceeded, msgDeadline, t)
+		case perIndex && job.Spec.MaxFailedIndexes != nil && len(failedIdx) > int(*job.Spec.MaxFailedIndexes):
+			setCondition(&st, batchv1.JobFailureTarget, batchv1.JobReasonMaxFailedIndexesExceeded, msgMaxFailedIndexes, t)
+		case len(failedIdx) > 0 && len(failedIdx)+len(doneIdx) >= int(*completions):
+			setCondition(&st, batchv1.JobFailureTarget, batchv1.JobReasonFailedIndexes, msgFailedIndexes, t)
+		case indexed && policyMet:
+			setCondition(&st, batchv1.JobSuccessCriteriaMet, batchv1.JobReasonSuccessPolicy, policyMsg, t)
 		case complete(indexed, completions, st.Succeeded, len(s.active)):
 			setCondition(&st, batchv1.JobSuccessCriteriaMet, batchv1.JobReasonCompletionsReached, msgCompletions, t)
 		}
@@ -172,6 +292,11 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) pla
 	if left := deadlineLeft(job, &st, now); left < maxDuration {
 		p.requeue = left
 	}
+	later := func(wait time.Duration) {
+		if p.requeue == 0 || wait < p.requeue {
+			p.requeue = wait
+		}
+	}
 	parallelism := int32(1)
 	if job.Spec.Parallelism != nil {
 		parallelism = *job.Spec.Parallelism
@@ -179,8 +304,14 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) pla
 	active := s.active
 	if indexed {
 		var extra []*corev1.Pod
-		active, extra = dedupIndexed(active, doneIdx, completions)
+		active, extra = dedupIndexed(active, doneIdx, failedIdx, completions)
 		p.delete = append(p.delete, extra...)
+	}
+	// Terminating pods hold their place until they are gone, unless
+	// replacements may start at once.
+	var holding []*corev1.Pod
+	if onlyReplaceFailed(job) {
+		holding = s.terminating
 	}
 	want := int(parallelism)
 	switch {
@@ -189,7 +320,7 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) pla
 		// start no more.
 		want = min(want, len(active))
 	case completions != nil:
-		want = min(want, max(0, int(*completions)-int(st.Succeeded)))
+		want = min(want, max(0, int(*completions)-int(st.Succeeded)-len(failedIdx)))
 	}
 	if len(active) > want {
 		ranked := slices.Clone(active)
@@ -197,16 +328,16 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) pla
 		p.delete = append(p.delete, ranked[:len(active)-want]...)
 		return done(p)
 	}
-	if len(active) == want {
+	n := want - len(active) - len(holding)
+	if n <= 0 {
 		return done(p)
 	}
-	if wait := backoffLeft(s.succeeded, s.failed, now, bo); wait > 0 {
-		if p.requeue == 0 || wait < p.requeue {
-			p.requeue = wait
+	if !perIndex {
+		if wait := backoffLeft(s.succeeded, fails.counted, now, bo); wait > 0 {
+			later(wait)
+			return done(p)
 		}
-		return done(p)
 	}
-	n := want - len(active)
 	if !indexed {
 		for range n {
 			p.create = append(p.create, -1)
@@ -214,16 +345,44 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) pla
 		return done(p)
 	}
 	running := map[int]bool{}
-	for _, pod := range active {
-		i, _ := podIndex(pod, completions)
-		running[i] = true
-	}
-	for i := 0; i < int(*completions) && len(p.create) < n; i++ {
-		if !doneIdx[i] && !running[i] {
-			p.create = append(p.create, i)
+	for _, pod := range slices.Concat(active, holding) {
+		if i, ok := podIndex(pod, completions); ok {
+			running[i] = true
 		}
 	}
+	for i := 0; i < int(*completions) && len(p.create) < n; i++ {
+		if doneIdx[i] || failedIdx[i] || running[i] {
+			continue
+		}
+		if perIndex {
+			if wait := indexBackoffLeft(i, fails, completions, now, bo); wait > 0 {
+				later(wait)
+				continue
+			}
+			if p.indexFailures == nil {
+				p.indexFailures = map[int]indexFailures{}
+			}
+			p.indexFailures[i] = fails.perIndex[i]
+		}
+		p.create = append(p.create, i)
+	}
 	return done(p)
+}
+
+// indexBackoffLeft returns how long index i of a Job with
+// backoffLimitPerIndex waits before its next pod: the backoff for the
+// index's counted failures, from its newest one.
+func indexBackoffLeft(i int, f failures, completions *int32, now time.Time, bo backoff) time.Duration {
+	var last time.Time
+	for _, p := range f.counted {
+		if j, ok := podIndex(p, completions); ok && j == i {
+			last = finishTime(p)
+		}
+	}
+	if last.IsZero() {
+		return 0
+	}
+	return max(0, last.Add(bo.delay(f.perIndex[i].counted)).Sub(now))
 }
 
 const maxDuration = time.Duration(1<<63 - 1)
@@ -345,8 +504,8 @@ func succeededIndexes(pods []*corev1.Pod, completions *int32) map[int]bool {
 
 // dedupIndexed splits active pods of an Indexed Job into those to keep and
 // those to delete: pods without a valid index, for an index that already
-// succeeded, or duplicates of an index (the older pod is kept).
-func dedupIndexed(active []*corev1.Pod, done map[int]bool, completions *int32) (keep, extra []*corev1.Pod) {
+// succeeded or failed, or duplicates of an index (the older pod is kept).
+func dedupIndexed(active []*corev1.Pod, done, failed map[int]bool, completions *int32) (keep, extra []*corev1.Pod) {
 	sorted := slices.Clone(active)
 	slices.SortStableFunc(sorted, func(a, b *corev1.Pod) int {
 		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
@@ -354,7 +513,7 @@ func dedupIndexed(active []*corev1.Pod, done map[int]bool, completions *int32) (
 	seen := map[int]bool{}
 	for _, p := range sorted {
 		i, ok := podIndex(p, completions)
-		if !ok || done[i] || seen[i] {
+		if !ok || done[i] || failed[i] || seen[i] {
 			extra = append(extra, p)
 			continue
 		}

@@ -62,6 +62,35 @@ func (b jobB) cond(t batchv1.JobConditionType, s corev1.ConditionStatus, reason 
 	return b
 }
 
+func (b jobB) failurePolicy(rules ...batchv1.PodFailurePolicyRule) jobB {
+	b.j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: rules}
+	return b
+}
+func (b jobB) replaceOnlyFailed() jobB {
+	b.j.Spec.PodReplacementPolicy = new(batchv1.Failed)
+	return b
+}
+func (b jobB) perIndex(limit int32) jobB {
+	b.j.Spec.BackoffLimitPerIndex = &limit
+	return b
+}
+func (b jobB) maxFailedIndexes(n int32) jobB {
+	b.j.Spec.MaxFailedIndexes = &n
+	return b
+}
+func (b jobB) successPolicy(rules ...batchv1.SuccessPolicyRule) jobB {
+	b.j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: rules}
+	return b
+}
+
+func onExit(action batchv1.PodFailurePolicyAction, op batchv1.PodFailurePolicyOnExitCodesOperator, codes ...int32) batchv1.PodFailurePolicyRule {
+	return batchv1.PodFailurePolicyRule{Action: action, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: op, Values: codes}}
+}
+
+func onCondition(action batchv1.PodFailurePolicyAction, t corev1.PodConditionType) batchv1.PodFailurePolicyRule {
+	return batchv1.PodFailurePolicyRule{Action: action, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: t, Status: corev1.ConditionTrue}}}
+}
+
 type podB struct{ p *corev1.Pod }
 
 func pod(name string, age time.Duration) podB {
@@ -79,6 +108,21 @@ func (b podB) finished(ph corev1.PodPhase, ago time.Duration) podB {
 	b.p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", State: corev1.ContainerState{
 		Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.Time{Time: t0.Add(-ago)}},
 	}}}
+	return b
+}
+
+// exited fails the pod ago with its container's exit code.
+func (b podB) exited(code int32, ago time.Duration) podB {
+	b = b.finished(corev1.PodFailed, ago)
+	b.p.Status.ContainerStatuses[0].State.Terminated.ExitCode = code
+	return b
+}
+func (b podB) condition(t corev1.PodConditionType) podB {
+	b.p.Status.Conditions = append(b.p.Status.Conditions, corev1.PodCondition{Type: t, Status: corev1.ConditionTrue})
+	return b
+}
+func (b podB) indexFailures(n int) podB {
+	b.p.Annotations[batchv1.JobIndexFailureCountAnnotation] = strconv.Itoa(n)
 	return b
 }
 func (b podB) restarts(n int32) podB {
@@ -104,6 +148,8 @@ type outcome struct {
 	Succeeded  int32
 	Failed     int32
 	Completed  string
+	FailedIdx  string
+	IndexFails map[int]indexFailures
 	Started    bool
 	Finished   bool
 	Conditions []string // type=status/reason
@@ -116,6 +162,10 @@ func summarize(p plan) outcome {
 	if p.status.Ready != nil {
 		o.Ready = *p.status.Ready
 	}
+	if p.status.FailedIndexes != nil {
+		o.FailedIdx = *p.status.FailedIndexes
+	}
+	o.IndexFails = p.indexFailures
 	for _, d := range p.delete {
 		o.Delete = append(o.Delete, d.Name)
 	}
@@ -269,6 +319,103 @@ func TestDecide(t *testing.T) {
 		job:  newJob().indexed().par(3).completions(3).started(t0),
 		pods: []podB{pod("a", time.Minute).index(0).finished(corev1.PodSucceeded, 0), pod("b", time.Minute).index(1).finished(corev1.PodSucceeded, 0), pod("c", time.Minute).index(2).finished(corev1.PodSucceeded, 0), pod("d", time.Minute).index(2).finished(corev1.PodSucceeded, 0)},
 		want: outcome{Succeeded: 3, Completed: "0-2", Started: true, Finished: true, Conditions: []string{"SuccessCriteriaMet=True/CompletionsReached", "Complete=True/CompletionsReached"}},
+	}, {
+		name: "pod failure policy: FailJob on an exit code",
+		job:  newJob().par(2).completions(4).failurePolicy(onExit(batchv1.PodFailurePolicyActionFailJob, batchv1.PodFailurePolicyOnExitCodesOpIn, 42)).started(t0),
+		pods: []podB{pod("a", time.Minute).exited(42, 0), pod("b", time.Minute).ready()},
+		want: outcome{Delete: []string{"b"}, Ready: 1, Failed: 1, Started: true, Conditions: []string{"FailureTarget=True/PodFailurePolicy"}},
+	}, {
+		name: "pod failure policy: an unmatched exit code counts",
+		job:  newJob().failurePolicy(onExit(batchv1.PodFailurePolicyActionFailJob, batchv1.PodFailurePolicyOnExitCodesOpIn, 42)).started(t0),
+		pods: []podB{pod("a", time.Minute).exited(1, 0)},
+		want: outcome{Requeue: 10 * time.Second, Failed: 1, Started: true},
+	}, {
+		name: "pod failure policy: NotIn never matches exit code 0",
+		job:  newJob().completions(2).failurePolicy(onExit(batchv1.PodFailurePolicyActionFailJob, batchv1.PodFailurePolicyOnExitCodesOpNotIn, 1)).started(t0),
+		pods: []podB{pod("a", time.Minute).exited(0, 0)},
+		want: outcome{Requeue: 10 * time.Second, Failed: 1, Started: true},
+	}, {
+		name: "pod failure policy: Ignore a disruption, replace at once",
+		job:  newJob().backoffLimit(0).failurePolicy(onCondition(batchv1.PodFailurePolicyActionIgnore, corev1.DisruptionTarget)).started(t0),
+		pods: []podB{pod("a", time.Minute).exited(137, 0).condition(corev1.DisruptionTarget)},
+		want: outcome{Create: []int{-1}, Active: 1, Started: true},
+	}, {
+		name: "pod failure policy: Count the first matching rule",
+		job: newJob().backoffLimit(0).failurePolicy(
+			onExit(batchv1.PodFailurePolicyActionCount, batchv1.PodFailurePolicyOnExitCodesOpIn, 3),
+			onExit(batchv1.PodFailurePolicyActionIgnore, batchv1.PodFailurePolicyOnExitCodesOpIn, 3)).started(t0),
+		pods: []podB{pod("a", time.Minute).exited(3, 0)},
+		want: outcome{Failed: 1, Started: true, Conditions: []string{"FailureTarget=True/BackoffLimitExceeded", "Failed=True/BackoffLimitExceeded"}},
+	}, {
+		name: "pod failure policy: a terminating pod is not replaced yet",
+		job:  newJob().failurePolicy(onCondition(batchv1.PodFailurePolicyActionIgnore, corev1.DisruptionTarget)).started(t0),
+		pods: []podB{pod("a", time.Minute).ready().deleting()},
+		want: outcome{Started: true},
+	}, {
+		name: "podReplacementPolicy Failed: a terminating pod holds its place",
+		job:  newJob().par(2).completions(2).replaceOnlyFailed().started(t0),
+		pods: []podB{pod("a", time.Minute).ready().deleting()},
+		want: outcome{Create: []int{-1}, Active: 1, Started: true},
+	}, {
+		name: "per index: a failed index retries after its backoff",
+		job:  newJob().indexed().par(2).completions(2).perIndex(1).started(t0),
+		pods: []podB{pod("a", time.Minute).index(0).exited(1, 4*time.Second), pod("b", time.Minute).index(1).ready()},
+		want: outcome{Requeue: 6 * time.Second, Active: 1, Ready: 1, Failed: 1, Started: true},
+	}, {
+		name: "per index: the retry records the failures",
+		job:  newJob().indexed().par(2).completions(2).perIndex(1).started(t0),
+		pods: []podB{pod("a", time.Minute).index(0).exited(1, 10*time.Second), pod("b", time.Minute).index(1).ready()},
+		want: outcome{Create: []int{0}, IndexFails: map[int]indexFailures{0: {counted: 1}}, Active: 2, Ready: 1, Failed: 1, Started: true},
+	}, {
+		name: "per index: an index past its limit fails, the others go on",
+		job:  newJob().indexed().par(3).completions(3).perIndex(1).started(t0),
+		pods: []podB{pod("a", time.Minute).index(0).indexFailures(1).exited(1, 0), pod("b", time.Minute).index(1).ready()},
+		want: outcome{
+			Create: []int{2}, IndexFails: map[int]indexFailures{2: {}}, Active: 2, Ready: 1, Failed: 1, FailedIdx: "0", Started: true,
+		},
+	}, {
+		name: "per index: FailIndex fails the index at once",
+		job: newJob().indexed().par(2).completions(2).perIndex(3).
+			failurePolicy(onExit(batchv1.PodFailurePolicyActionFailIndex, batchv1.PodFailurePolicyOnExitCodesOpIn, 7)).started(t0),
+		pods: []podB{pod("a", time.Minute).index(0).exited(7, 0), pod("b", time.Minute).index(1).ready()},
+		want: outcome{Active: 1, Ready: 1, Failed: 1, FailedIdx: "0", Started: true},
+	}, {
+		name: "per index: every index finished, some failed",
+		job:  newJob().indexed().par(2).completions(2).perIndex(0).started(t0),
+		pods: []podB{pod("a", time.Minute).index(0).exited(1, 0), pod("b", time.Minute).index(1).finished(corev1.PodSucceeded, 0)},
+		want: outcome{
+			Succeeded: 1, Failed: 1, Completed: "1", FailedIdx: "0", Started: true,
+			Conditions: []string{"FailureTarget=True/FailedIndexes", "Failed=True/FailedIndexes"},
+		},
+	}, {
+		name: "per index: maxFailedIndexes exceeded",
+		job:  newJob().indexed().par(3).completions(3).perIndex(0).maxFailedIndexes(0).started(t0),
+		pods: []podB{pod("a", time.Minute).index(0).exited(1, 0), pod("b", time.Minute).index(1).ready()},
+		want: outcome{
+			Delete: []string{"b"}, Ready: 1, Failed: 1, FailedIdx: "0", Started: true,
+			Conditions: []string{"FailureTarget=True/MaxFailedIndexesExceeded"},
+		},
+	}, {
+		name: "per index: ignored failures are recorded apart",
+		job: newJob().indexed().completions(1).perIndex(0).
+			failurePolicy(onCondition(batchv1.PodFailurePolicyActionIgnore, corev1.DisruptionTarget)).started(t0),
+		pods: []podB{pod("a", time.Minute).index(0).exited(1, 0).condition(corev1.DisruptionTarget)},
+		want: outcome{Create: []int{0}, IndexFails: map[int]indexFailures{0: {ignored: 1}}, Active: 1, FailedIdx: "", Started: true},
+	}, {
+		name: "success policy: the named indexes succeeded",
+		job:  newJob().indexed().par(3).completions(3).successPolicy(batchv1.SuccessPolicyRule{SucceededIndexes: new("0,2")}).started(t0),
+		pods: []podB{pod("a", time.Minute).index(0).finished(corev1.PodSucceeded, 0), pod("b", time.Minute).index(1).ready(), pod("c", time.Minute).index(2).finished(corev1.PodSucceeded, 0)},
+		want: outcome{Delete: []string{"b"}, Ready: 1, Succeeded: 2, Completed: "0,2", Started: true, Conditions: []string{"SuccessCriteriaMet=True/SuccessPolicy"}},
+	}, {
+		name: "success policy: a count not reached yet",
+		job:  newJob().indexed().par(3).completions(3).successPolicy(batchv1.SuccessPolicyRule{SucceededIndexes: new("0-2"), SucceededCount: new(int32(2))}).started(t0),
+		pods: []podB{pod("a", time.Minute).index(0).finished(corev1.PodSucceeded, 0), pod("b", time.Minute).index(1).ready(), pod("c", time.Minute).index(2).ready()},
+		want: outcome{Active: 2, Ready: 2, Succeeded: 1, Completed: "0", Started: true},
+	}, {
+		name: "success policy: a count over all indexes",
+		job:  newJob().indexed().par(3).completions(3).successPolicy(batchv1.SuccessPolicyRule{SucceededCount: new(int32(1))}).started(t0),
+		pods: []podB{pod("a", time.Minute).index(1).finished(corev1.PodSucceeded, 0), pod("b", time.Minute).index(0).ready()},
+		want: outcome{Delete: []string{"b"}, Ready: 1, Succeeded: 1, Completed: "1", Started: true, Conditions: []string{"SuccessCriteriaMet=True/SuccessPolicy"}},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -279,7 +426,7 @@ func TestDecide(t *testing.T) {
 			before := tc.job.j.DeepCopy()
 			p := decide(tc.job.j, pods, t0, bo)
 			got := summarize(p)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(indexFailures{})); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(before, tc.job.j); diff != "" {
@@ -312,4 +459,72 @@ func TestFormatIndexes(t *testing.T) {
 			t.Errorf("formatIndexes(%v) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+func TestJudge(t *testing.T) {
+	policy := &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+		onCondition(batchv1.PodFailurePolicyActionFailJob, "ConfigIssue"),
+		{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+			ContainerName: new("main"), Operator: batchv1.PodFailurePolicyOnExitCodesOpNotIn, Values: []int32{1, 2},
+		}},
+	}}
+	failed := func(name string, code int32) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"}, Status: corev1.PodStatus{
+			Phase: corev1.PodFailed,
+			ContainerStatuses: []corev1.ContainerStatus{{Name: name, State: corev1.ContainerState{
+				Terminated: &corev1.ContainerStateTerminated{ExitCode: code},
+			}}},
+		}}
+	}
+	withCondition := failed("main", 1)
+	withCondition.Status.Conditions = []corev1.PodCondition{{Type: "ConfigIssue", Status: corev1.ConditionTrue}}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want failure
+	}{
+		{name: "exit code", pod: failed("main", 5), want: failure{counted: true, action: batchv1.PodFailurePolicyActionFailJob,
+			msg: "Container main for pod ns/p failed with exit code 5 matching FailJob rule at index 1"}},
+		{name: "exit code in the list", pod: failed("main", 2), want: failure{counted: true}},
+		{name: "another container", pod: failed("sidecar", 5), want: failure{counted: true}},
+		{name: "condition", pod: withCondition, want: failure{counted: true, action: batchv1.PodFailurePolicyActionFailJob,
+			msg: "Pod ns/p has condition ConfigIssue matching FailJob rule at index 0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, judge(policy, tc.pod), cmp.AllowUnexported(failure{})); diff != "" {
+				t.Errorf("judge (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseIndexes(t *testing.T) {
+	got, err := parseIndexes("0,2-4,8-12", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]bool{0: true, 2: true, 3: true, 4: true, 8: true, 9: true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("parseIndexes (-want +got):\n%s", diff)
+	}
+	if _, err := parseIndexes("1,x", 10); err == nil {
+		t.Error("parseIndexes(1,x) succeeded")
+	}
+}
+
+func FuzzParseIndexes(f *testing.F) {
+	for _, s := range []string{"0", "1,3-5", "0-2,8-12", "x", "5-1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		set, err := parseIndexes(s, 50)
+		if err != nil {
+			return
+		}
+		for i := range set {
+			if i < 0 || i >= 50 {
+				t.Errorf("parseIndexes(%q) holds %d, outside [0, 50)", s, i)
+			}
+		}
+	})
 }

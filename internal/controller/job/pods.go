@@ -72,6 +72,16 @@ func newPod(job *batchv1.Job, index int) *corev1.Pod {
 	return pod
 }
 
+// recordIndexFailures writes an index's failures so far into its new
+// pod, as upstream does for Jobs with backoffLimitPerIndex, so that they
+// are still counted once the failed pods are gone.
+func recordIndexFailures(pod *corev1.Pod, n indexFailures) {
+	pod.Annotations[batchv1.JobIndexFailureCountAnnotation] = strconv.Itoa(n.counted)
+	if n.ignored > 0 {
+		pod.Annotations[batchv1.JobIndexIgnoredFailureCountAnnotation] = strconv.Itoa(n.ignored)
+	}
+}
+
 func hasEnv(env []corev1.EnvVar, name string) bool {
 	for _, e := range env {
 		if e.Name == name {
