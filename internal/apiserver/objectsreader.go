@@ -81,3 +81,16 @@ func (o cacheObjects) List(gr schema.GroupResource, namespace string, sel labels
 	}
 	return out, nil
 }
+
+// ResourceFor returns the resource serving kind gvk and whether it is
+// namespaced (policy.KindResolver).
+func (o cacheObjects) ResourceFor(gvk schema.GroupVersionKind) (schema.GroupResource, bool, error) {
+	o.s.mu.RLock()
+	defer o.s.mu.RUnlock()
+	for _, r := range o.s.resources[gvk.GroupVersion()] {
+		if r.gvk == gvk && !r.Ephemeral {
+			return r.GroupResource(), r.Namespaced, nil
+		}
+	}
+	return schema.GroupResource{}, false, fmt.Errorf("no resource serves %s", gvk)
+}

@@ -33,8 +33,10 @@ func kindChecks() map[schema.GroupKind]Strategy {
 		gk("apps", "DaemonSet"):          {Default: defaulter(defaultDaemonSet), Validate: validator(validateDaemonSet), ValidateUpdate: updateValidator(validateDaemonSetUpdate)},
 		gk("apps", "ControllerRevision"): {Validate: validator(validateControllerRevision), ValidateUpdate: updateValidator(validateControllerRevisionUpdate)},
 
-		gk("admissionregistration.k8s.io", "MutatingWebhookConfiguration"):   {Default: defaulter(defaultMutatingWebhookConfiguration), Validate: validator(validateMutatingWebhookConfiguration)},
-		gk("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): {Default: defaulter(defaultValidatingWebhookConfiguration), Validate: validator(validateValidatingWebhookConfiguration)},
+		gk("admissionregistration.k8s.io", "MutatingWebhookConfiguration"):     {Default: defaulter(defaultMutatingWebhookConfiguration), Validate: validator(validateMutatingWebhookConfiguration)},
+		gk("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"):   {Default: defaulter(defaultValidatingWebhookConfiguration), Validate: validator(validateValidatingWebhookConfiguration)},
+		gk("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"):        {Default: defaulter(defaultValidatingAdmissionPolicy), Validate: validator(validateValidatingAdmissionPolicy)},
+		gk("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): {Default: defaulter(defaultValidatingAdmissionPolicyBinding), Validate: validator(validateValidatingAdmissionPolicyBinding)},
 
 		gk("batch", "Job"):     {Default: defaulter(defaultJob), Validate: validator(validateJob), ValidateUpdate: updateValidator(validateJobUpdate)},
 		gk("batch", "CronJob"): {Default: defaulter(defaultCronJob), Validate: validator(validateCronJob)},

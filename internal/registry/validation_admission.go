@@ -227,3 +227,138 @@ func validateRule(p *field.Path, r admissionregistrationv1.RuleWithOperations) f
 	}
 	return errs
 }
+
+func defaultValidatingAdmissionPolicy(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+	if p.Spec.FailurePolicy == nil {
+		p.Spec.FailurePolicy = ptr.To(admissionregistrationv1.Fail)
+	}
+	defaultMatchResources(p.Spec.MatchConstraints)
+}
+
+func defaultValidatingAdmissionPolicyBinding(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+	defaultMatchResources(b.Spec.MatchResources)
+}
+
+func defaultMatchResources(m *admissionregistrationv1.MatchResources) {
+	if m == nil {
+		return
+	}
+	if m.MatchPolicy == nil {
+		m.MatchPolicy = ptr.To(admissionregistrationv1.Equivalent)
+	}
+	if m.NamespaceSelector == nil {
+		m.NamespaceSelector = &metav1.LabelSelector{}
+	}
+	if m.ObjectSelector == nil {
+		m.ObjectSelector = &metav1.LabelSelector{}
+	}
+	for _, rules := range [][]admissionregistrationv1.NamedRuleWithOperations{m.ResourceRules, m.ExcludeResourceRules} {
+		for i := range rules {
+			if rules[i].Scope == nil {
+				rules[i].Scope = ptr.To(admissionregistrationv1.AllScopes)
+			}
+		}
+	}
+}
+
+func validateValidatingAdmissionPolicy(p *admissionregistrationv1.ValidatingAdmissionPolicy) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	if k := p.Spec.ParamKind; k != nil {
+		if k.APIVersion == "" {
+			errs = append(errs, field.Required(spec.Child("paramKind", "apiVersion"), ""))
+		}
+		if k.Kind == "" {
+			errs = append(errs, field.Required(spec.Child("paramKind", "kind"), ""))
+		}
+	}
+	if m := p.Spec.MatchConstraints; m == nil {
+		errs = append(errs, field.Required(spec.Child("matchConstraints"), ""))
+	} else {
+		if len(m.ResourceRules) == 0 {
+			errs = append(errs, field.Required(spec.Child("matchConstraints", "resourceRules"), ""))
+		}
+		errs = append(errs, validateMatchResources(spec.Child("matchConstraints"), m)...)
+	}
+	if len(p.Spec.Validations) == 0 && len(p.Spec.AuditAnnotations) == 0 {
+		errs = append(errs, field.Required(spec.Child("validations"), "validations or auditAnnotations must contain at least one item"))
+	}
+	for i, v := range p.Spec.Validations {
+		if strings.TrimSpace(v.Expression) == "" {
+			errs = append(errs, field.Required(spec.Child("validations").Index(i).Child("expression"), "expression is not specified"))
+		}
+	}
+	if fp := p.Spec.FailurePolicy; fp != nil && *fp != admissionregistrationv1.Fail && *fp != admissionregistrationv1.Ignore {
+		errs = append(errs, field.NotSupported(spec.Child("failurePolicy"), *fp, []string{"Fail", "Ignore"}))
+	}
+	names := sets.New[string]()
+	for i, v := range p.Spec.Variables {
+		switch {
+		case v.Name == "":
+			errs = append(errs, field.Required(spec.Child("variables").Index(i).Child("name"), ""))
+		case names.Has(v.Name):
+			errs = append(errs, field.Duplicate(spec.Child("variables").Index(i).Child("name"), v.Name))
+		}
+		names.Insert(v.Name)
+		if strings.TrimSpace(v.Expression) == "" {
+			errs = append(errs, field.Required(spec.Child("variables").Index(i).Child("expression"), ""))
+		}
+	}
+	return errs
+}
+
+func validateValidatingAdmissionPolicyBinding(b *admissionregistrationv1.ValidatingAdmissionPolicyBinding) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	if b.Spec.PolicyName == "" {
+		errs = append(errs, field.Required(spec.Child("policyName"), ""))
+	}
+	actions := sets.New[admissionregistrationv1.ValidationAction]()
+	if len(b.Spec.ValidationActions) == 0 {
+		errs = append(errs, field.Required(spec.Child("validationActions"), ""))
+	}
+	for i, a := range b.Spec.ValidationActions {
+		p := spec.Child("validationActions").Index(i)
+		switch {
+		case a != admissionregistrationv1.Deny && a != admissionregistrationv1.Warn && a != admissionregistrationv1.Audit:
+			errs = append(errs, field.NotSupported(p, a, []string{"Audit", "Deny", "Warn"}))
+		case actions.Has(a):
+			errs = append(errs, field.Duplicate(p, a))
+		}
+		actions.Insert(a)
+	}
+	if actions.Has(admissionregistrationv1.Deny) && actions.Has(admissionregistrationv1.Warn) {
+		errs = append(errs, field.Invalid(spec.Child("validationActions"), b.Spec.ValidationActions, "must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)"))
+	}
+	if r := b.Spec.ParamRef; r != nil {
+		p := spec.Child("paramRef")
+		if r.Name != "" && r.Selector != nil {
+			errs = append(errs, field.Forbidden(p.Child("name"), "name and selector are mutually exclusive"))
+		}
+		if r.Name == "" && r.Selector == nil {
+			errs = append(errs, field.Required(p, "one of name or selector must be specified"))
+		}
+		if r.ParameterNotFoundAction == nil {
+			errs = append(errs, field.Required(p.Child("parameterNotFoundAction"), ""))
+		} else if a := *r.ParameterNotFoundAction; a != admissionregistrationv1.AllowAction && a != admissionregistrationv1.DenyAction {
+			errs = append(errs, field.NotSupported(p.Child("parameterNotFoundAction"), a, []string{"Allow", "Deny"}))
+		}
+	}
+	if m := b.Spec.MatchResources; m != nil {
+		errs = append(errs, validateMatchResources(spec.Child("matchResources"), m)...)
+	}
+	return errs
+}
+
+func validateMatchResources(p *field.Path, m *admissionregistrationv1.MatchResources) field.ErrorList {
+	var errs field.ErrorList
+	for name, rules := range map[string][]admissionregistrationv1.NamedRuleWithOperations{"resourceRules": m.ResourceRules, "excludeResourceRules": m.ExcludeResourceRules} {
+		for i, r := range rules {
+			errs = append(errs, validateRule(p.Child(name).Index(i), r.RuleWithOperations)...)
+		}
+	}
+	if mp := m.MatchPolicy; mp != nil && *mp != admissionregistrationv1.Exact && *mp != admissionregistrationv1.Equivalent {
+		errs = append(errs, field.NotSupported(p.Child("matchPolicy"), *mp, []string{"Equivalent", "Exact"}))
+	}
+	return errs
+}

@@ -29,7 +29,9 @@ func TestValidateWebhookConfiguration(t *testing.T) {
 	}{
 		{name: "valid"},
 		{name: "short name", mut: func(w *admissionregistrationv1.ValidatingWebhook) { w.Name = "check" }, fields: []string{"webhooks[0].name"}},
-		{name: "url and service", mut: func(w *admissionregistrationv1.ValidatingWebhook) { w.ClientConfig.URL = ptr.To("https://x.example.com") }, fields: []string{"webhooks[0].clientConfig"}},
+		{name: "url and service", mut: func(w *admissionregistrationv1.ValidatingWebhook) {
+			w.ClientConfig.URL = ptr.To("https://x.example.com")
+		}, fields: []string{"webhooks[0].clientConfig"}},
 		{name: "http url", mut: func(w *admissionregistrationv1.ValidatingWebhook) {
 			w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: ptr.To("http://x.example.com")}
 		}, fields: []string{"webhooks[0].clientConfig.url"}},

@@ -8,6 +8,7 @@ import (
 	"berth.dev/berth/internal/admission"
 	"berth.dev/berth/internal/admission/limitranger"
 	"berth.dev/berth/internal/admission/podsecurity"
+	"berth.dev/berth/internal/admission/policy"
 	"berth.dev/berth/internal/admission/priority"
 	"berth.dev/berth/internal/admission/serviceaccount"
 	"berth.dev/berth/internal/admission/webhook"
@@ -33,9 +34,13 @@ func Default(opts Options) (admission.Chain, error) {
 	if err != nil {
 		return admission.Chain{}, err
 	}
+	policies, err := policy.New()
+	if err != nil {
+		return admission.Chain{}, err
+	}
 	limits, accounts, prio := &limitranger.Plugin{}, &serviceaccount.Plugin{}, &priority.Plugin{}
 	return admission.Chain{
 		Mutators:   []admission.Mutator{limits, accounts, prio, webhook.NewMutating()},
-		Validators: []admission.Validator{limits, prio, psa, webhook.NewValidating()},
+		Validators: []admission.Validator{limits, prio, psa, policies, webhook.NewValidating()},
 	}, nil
 }
