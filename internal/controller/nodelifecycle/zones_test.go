@@ -93,8 +93,8 @@ func TestTaintQueue(t *testing.T) {
 		advance time.Duration
 		want    []string
 	}{
-		{0, []string{"a"}},                // the burst of one
-		{5 * time.Second, []string{"a"}},  // half a token
+		{0, []string{"a"}},               // the burst of one
+		{5 * time.Second, []string{"a"}}, // half a token
 		{5 * time.Second, []string{"a", "b"}},
 		{10 * time.Second, []string{"a", "b", "c"}},
 		{100 * time.Second, []string{"a", "b", "c"}}, // queue empty; a token kept
