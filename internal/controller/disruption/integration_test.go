@@ -201,11 +201,16 @@ func TestBudgets(t *testing.T) {
 		if err := e.client.CoreV1().Pods(ns).EvictV1(e.ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "web-a", Namespace: ns}}); err != nil {
 			t.Fatalf("eviction: %v", err)
 		}
-		got := e.want("web", 4, 2, 2, 0, policyv1.InsufficientPodsReason)
-		if len(got.Status.DisruptedPods) != 0 {
-			t.Errorf("disruptedPods %v kept for a deleted pod", got.Status.DisruptedPods)
+		e.want("web", 4, 2, 2, 0, policyv1.InsufficientPodsReason)
+		// The entry counts until the controller sees the pod deleted.
+		err := wait.PollUntilContextTimeout(e.ctx, 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+			got, err := e.client.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, "web", metav1.GetOptions{})
+			return err == nil && len(got.Status.DisruptedPods) == 0 && got.Status.CurrentHealthy == 2, err
+		})
+		if err != nil {
+			t.Fatalf("disruptedPods kept for a deleted pod: %v", err)
 		}
-		err := e.client.CoreV1().Pods(ns).EvictV1(e.ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "web-b", Namespace: ns}})
+		err = e.client.CoreV1().Pods(ns).EvictV1(e.ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "web-b", Namespace: ns}})
 		if err == nil {
 			t.Fatal("an eviction the budget does not allow succeeded")
 		}
