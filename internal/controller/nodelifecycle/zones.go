@@ -95,19 +95,24 @@ type queued struct {
 	due  time.Time
 }
 
+// newTaintQueue returns a queue whose bucket of qps nodes a second (none
+// when qps is zero) starts full.
 func newTaintQueue(qps float64, clk flowcontrol.Clock) *taintQueue {
-	q := &taintQueue{clock: clk}
-	q.setRate(qps)
+	q := &taintQueue{clock: clk, qps: qps}
+	if qps > 0 {
+		q.limiter = flowcontrol.NewTokenBucketRateLimiterWithClock(float32(qps), 1, clk)
+	}
 	return q
 }
 
 // setRate replaces the token bucket with one of qps nodes a second and a
-// burst of one; a bucket that was empty is replaced by an empty one.
+// burst of one (none when qps is zero). The new bucket starts empty when
+// the old one was, or had a zero rate.
 func (q *taintQueue) setRate(qps float64) {
-	if q.limiter != nil && q.qps == qps {
+	if q.qps == qps {
 		return
 	}
-	wasEmpty := q.limiter != nil && !q.limiter.TryAccept()
+	wasEmpty := q.limiter == nil || !q.limiter.TryAccept()
 	q.qps, q.limiter = qps, nil
 	if qps > 0 {
 		q.limiter = flowcontrol.NewTokenBucketRateLimiterWithClock(float32(qps), 1, q.clock)

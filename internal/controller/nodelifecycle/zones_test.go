@@ -129,7 +129,12 @@ func TestTaintQueue(t *testing.T) {
 	if len(tainted) != 5 {
 		t.Errorf("tainted %v while stopped", tainted)
 	}
-	q.setRate(0.1)
+	q.setRate(0.1) // starts empty, as the stopped bucket was
+	q.process(clk.Now(), taint)
+	if len(tainted) != 5 {
+		t.Errorf("tainted %v at once on resuming", tainted)
+	}
+	clk.Step(10 * time.Second)
 	q.process(clk.Now(), taint)
 	if diff := cmp.Diff([]string{"a", "b", "c", "d", "flaky", "f"}, tainted); diff != "" {
 		t.Errorf("after resuming (-want +got):\n%s", diff)
