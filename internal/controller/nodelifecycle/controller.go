@@ -235,16 +235,24 @@ func (c *Controller) nodeChanged(old, obj any) {
 	}
 }
 
-// podChanged queues a bound pod for an eviction check.
+// podChanged queues a bound pod for an eviction check when its node has
+// NoExecute taints (or is gone) or its eviction is scheduled.
 func (c *Controller) podChanged(obj any) {
 	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tomb.Obj
 	}
-	if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
-		if key, err := cache.MetaNamespaceKeyFunc(p); err == nil {
-			c.evictions.Add(key)
-		}
+	p, ok := obj.(*corev1.Pod)
+	if !ok || p.Spec.NodeName == "" {
+		return
 	}
+	key, err := cache.MetaNamespaceKeyFunc(p)
+	if err != nil {
+		return
+	}
+	if node, err := c.nodes.Get(p.Spec.NodeName); err == nil && len(noExecuteTaints(node.Spec.Taints)) == 0 && !c.evictionScheduled(key) {
+		return
+	}
+	c.evictions.Add(key)
 }
 
 // syncNoSchedule gives the node the NoSchedule taints its conditions and

@@ -109,6 +109,13 @@ func (c *Controller) evictionTime(key string, at time.Time) time.Time {
 	return at
 }
 
+func (c *Controller) evictionScheduled(key string) bool {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	_, ok := c.evictAt[key]
+	return ok
+}
+
 func (c *Controller) cancelEviction(key string) {
 	c.evMu.Lock()
 	defer c.evMu.Unlock()
