@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -226,8 +227,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	c.log.Warn("budget status cannot be computed", "budget", key, "err", err)
+	st := failedStatus(pdb, err, c.clock.Now())
+	if equality.Semantic.DeepEqual(st, pdb.Status) {
+		return nil
+	}
 	upd := pdb.DeepCopy()
-	upd.Status = failedStatus(pdb, err, c.clock.Now())
+	upd.Status = st
 	_, err = c.client.PolicyV1().PodDisruptionBudgets(ns).UpdateStatus(ctx, upd, metav1.UpdateOptions{})
 	return err
 }
