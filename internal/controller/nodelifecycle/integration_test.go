@@ -254,7 +254,14 @@ func TestNodeDies(t *testing.T) {
 	c.poll("the web pods Ready", allReady(int(replicas)))
 	// The node of the first web pod dies; two more pods are bound there.
 	doomed := c.pods()[0].Spec.NodeName
-	for name, tol := range map[string][]corev1.Toleration{"intolerant": nil, "stubborn": toleration(nil)} {
+	// The intolerant pod's toleration names the taint but not its value:
+	// it tolerates nothing, and keeps DefaultTolerationSeconds from
+	// adding one that does.
+	intolerant := []corev1.Toleration{
+		{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpEqual, Value: "never", Effect: corev1.TaintEffectNoExecute},
+		{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpEqual, Value: "never", Effect: corev1.TaintEffectNoExecute},
+	}
+	for name, tol := range map[string][]corev1.Toleration{"intolerant": intolerant, "stubborn": toleration(nil)} {
 		_, err := c.client.CoreV1().Pods(ns).Create(c.ctx, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec:       corev1.PodSpec{NodeName: doomed, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}, Tolerations: tol},
