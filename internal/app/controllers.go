@@ -11,10 +11,14 @@ import (
 	"github.com/google/uuid"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/scale"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
@@ -22,10 +26,13 @@ import (
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/controller/cronjob"
 	"berth.dev/berth/internal/controller/deployment"
+	"berth.dev/berth/internal/controller/disruption"
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
 	"berth.dev/berth/internal/controller/job"
 	"berth.dev/berth/internal/controller/namespace"
+	"berth.dev/berth/internal/controller/nodelifecycle"
+	"berth.dev/berth/internal/controller/podgc"
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
@@ -60,6 +67,12 @@ func loopbackConfig(keys *pki.PKI, serverURL, user string) (*rest.Config, error)
 	}, nil
 }
 
+// controllerSettings are the flags of `berth server` that tune controllers.
+type controllerSettings struct {
+	// nodeGrace is the node lifecycle controller's GracePeriod.
+	nodeGrace time.Duration
+}
+
 // runnable is a started controller.
 type runnable interface {
 	Run(ctx context.Context) error
@@ -67,7 +80,7 @@ type runnable interface {
 
 // runControllers runs the controllers while this server holds the
 // controllers Lease, and campaigns again when it loses it, until ctx ends.
-func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *slog.Logger) error {
+func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, settings controllerSettings, log *slog.Logger) error {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -84,7 +97,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 			ReleaseOnCancel: true, Name: controllersLease,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
-					if err := startControllers(ctx, cfg, client, rootCA, log); err != nil && ctx.Err() == nil {
+					if err := startControllers(ctx, cfg, client, rootCA, settings, log); err != nil && ctx.Err() == nil {
 						log.Error("controllers stopped", "err", err)
 					}
 				},
@@ -101,7 +114,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 
 // startControllers builds every controller and the scheduler on shared
 // informers and runs them until ctx ends.
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, log *slog.Logger) error {
+func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, settings controllerSettings, log *slog.Logger) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -157,6 +170,27 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, cronJobs, ttl)
+	nodes, err := nodelifecycle.New(nodelifecycle.Config{Client: client, Informers: factory, GracePeriod: settings.nodeGrace, Logger: log.With("controller", "nodelifecycle")})
+	if err != nil {
+		return err
+	}
+	pgc, err := podgc.New(podgc.Config{Client: client, Informers: factory, Logger: log.With("controller", "podgc")})
+	if err != nil {
+		return err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
+	// The scale client sets its own codecs on the config it is given.
+	scaleCfg := rest.CopyConfig(cfg)
+	scaleCfg.ContentConfig = rest.ContentConfig{}
+	scales, err := scale.NewForConfig(scaleCfg, mapper, dynamic.LegacyAPIPathResolverFunc, scale.NewDiscoveryScaleKindResolver(disc))
+	if err != nil {
+		return err
+	}
+	pdbs, err := disruption.New(disruption.Config{Client: client, Informers: factory, Scales: scales, Mapper: mapper, Logger: log.With("controller", "disruption")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, nodes, pgc, pdbs)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

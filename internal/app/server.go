@@ -42,6 +42,8 @@ type serverOptions struct {
 	etcdCert     string
 	etcdKey      string
 	podSecurity  string
+	// nodeGrace is how long a node may stay silent before it is Unknown.
+	nodeGrace time.Duration
 }
 
 func serverCommand() *cobra.Command {
@@ -67,6 +69,8 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
 	f.StringVar(&o.podSecurity, "pod-security-config", "", "upstream PodSecurityConfiguration file (default: enforce baseline, warn and audit restricted, kube-system exempt)")
 	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
+	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without renewing its Lease before it is Unknown and its pods are evicted")
+	_ = f.MarkHidden("node-monitor-grace-period") // for tests
 	return cmd
 }
 
@@ -85,6 +89,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	// client-go logs through klog: send it to the same place.
 	klog.SetSlogLogger(log)
+	if o.nodeGrace <= 0 {
+		return fmt.Errorf("--node-monitor-grace-period %v: must be positive", o.nodeGrace)
+	}
 	if o.httpsPort < 0 || o.httpsPort > 65535 {
 		return fmt.Errorf("--https-port %d: out of range", o.httpsPort)
 	}
@@ -180,7 +187,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), controllerSettings{nodeGrace: o.nodeGrace}, log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()
