@@ -1,11 +1,14 @@
 package defaulttolerationseconds
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
+
+	"berth.dev/berth/internal/admission"
 )
 
 func TestApply(t *testing.T) {
@@ -59,5 +62,24 @@ func TestApply(t *testing.T) {
 				t.Errorf("tolerations (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestPluginOnlyTouchesNewPods(t *testing.T) {
+	pods := corev1.SchemeGroupVersion.WithResource("pods")
+	for _, tt := range []struct {
+		a    *admission.Attributes
+		want int
+	}{
+		{&admission.Attributes{Operation: admission.Create, Resource: pods, Object: &corev1.Pod{}}, 2},
+		{&admission.Attributes{Operation: admission.Update, Resource: pods, Object: &corev1.Pod{}}, 0},
+		{&admission.Attributes{Operation: admission.Create, Resource: pods, Subresource: "binding", Object: &corev1.Pod{}}, 0},
+	} {
+		if err := (Plugin{}).Admit(context.Background(), tt.a); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(tt.a.Object.(*corev1.Pod).Spec.Tolerations); got != tt.want {
+			t.Errorf("%s %q: %d tolerations, want %d", tt.a.Operation, tt.a.Subresource, got, tt.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	psaapi "k8s.io/pod-security-admission/admission/api"
 
 	"berth.dev/berth/internal/admission"
+	"berth.dev/berth/internal/admission/defaulttolerationseconds"
 	"berth.dev/berth/internal/admission/limitranger"
 	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/admission/policy"
@@ -40,7 +41,7 @@ func Default(opts Options) (admission.Chain, error) {
 	}
 	limits, accounts, prio := &limitranger.Plugin{}, &serviceaccount.Plugin{}, &priority.Plugin{}
 	return admission.Chain{
-		Mutators:   []admission.Mutator{limits, accounts, prio, webhook.NewMutating()},
+		Mutators:   []admission.Mutator{limits, accounts, prio, defaulttolerationseconds.Plugin{}, webhook.NewMutating()},
 		Validators: []admission.Validator{limits, prio, psa, policies, webhook.NewValidating()},
 	}, nil
 }
