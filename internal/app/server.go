@@ -39,6 +39,7 @@ type serverOptions struct {
 	etcdCA       string
 	etcdCert     string
 	etcdKey      string
+	authn        authnOptions
 }
 
 func serverCommand() *cobra.Command {
@@ -63,6 +64,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.etcdKey, "datastore-keyfile", "", "client key for etcd")
 	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
 	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
+	o.authn.addFlags(f)
 	return cmd
 }
 
@@ -117,8 +119,12 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	cfg, err := apiserver.NewConfig(st, keys.CAPool())
+	cfg, err := apiserver.NewConfig(st, keys, o.authn.issuer)
 	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := o.authn.apply(&cfg); err != nil {
 		ln.Close()
 		return err
 	}
