@@ -27,7 +27,8 @@ const algRS256 = "RS256"
 // maxTokenBytes bounds what is decoded from a bearer token.
 const maxTokenBytes = 64 << 10
 
-var b64 = base64.RawURLEncoding
+// b64 is strict about trailing bits, so that a token has one encoding only.
+var b64 = base64.RawURLEncoding.Strict()
 
 // KeyID is upstream's key ID for a public key: the unpadded base64url
 // SHA-256 of its PKIX DER form. Tokens carry it in their `kid` header and
