@@ -20,6 +20,8 @@ import (
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	saissuer "berth.dev/berth/internal/auth/serviceaccount"
+	"berth.dev/berth/internal/controller/bootstraptoken"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
@@ -28,6 +30,7 @@ import (
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
+	"berth.dev/berth/internal/controller/serviceaccounttoken"
 	"berth.dev/berth/internal/scheduler"
 )
 
@@ -62,7 +65,7 @@ type runnable interface {
 
 // runControllers runs the controllers while this server holds the
 // controllers Lease, and campaigns again when it loses it, until ctx ends.
-func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *slog.Logger) error {
+func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, tokens *saissuer.Issuer, log *slog.Logger) error {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -79,7 +82,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 			ReleaseOnCancel: true, Name: controllersLease,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
-					if err := startControllers(ctx, cfg, client, rootCA, log); err != nil && ctx.Err() == nil {
+					if err := startControllers(ctx, cfg, client, rootCA, tokens, log); err != nil && ctx.Err() == nil {
 						log.Error("controllers stopped", "err", err)
 					}
 				},
@@ -96,7 +99,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 
 // startControllers builds every controller and the scheduler on shared
 // informers and runs them until ctx ends.
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, log *slog.Logger) error {
+func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, tokens *saissuer.Issuer, log *slog.Logger) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -143,7 +146,16 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
+	saTokens, err := serviceaccounttoken.New(serviceaccounttoken.Config{Client: client, Informers: factory, Tokens: tokens, RootCA: caPEM, Logger: log.With("controller", "serviceaccount-token")})
+	if err != nil {
+		return err
+	}
+	tokenCleaner, err := bootstraptoken.New(bootstraptoken.Config{Client: client, Informers: factory, Logger: log.With("controller", "tokencleaner")})
+	if err != nil {
+		return err
+	}
 	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs)
+	controllers = append(controllers, saTokens, tokenCleaner)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
