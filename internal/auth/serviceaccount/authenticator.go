@@ -168,10 +168,10 @@ func (a *Authenticator) validateBound(objs auth.Objects, c *Claims) (auth.User, 
 			return auth.User{}, err
 		}
 	}
-	if k.Node != nil {
-		// A pod-bound token names its node for information; only a token
-		// bound to the node itself needs the node's UID to match.
-		if _, err := lookup[*corev1.Node](objs, "nodes", "", k.Node, gone); err != nil && k.Pod == nil {
+	if k.Node != nil && k.Pod == nil {
+		// A pod-bound token names its node for information only; a token
+		// bound to the node itself lives as long as the node.
+		if _, err := lookup[*corev1.Node](objs, "nodes", "", k.Node, gone); err != nil {
 			return auth.User{}, err
 		}
 	}

@@ -198,6 +198,11 @@ func TestAuthenticateToken(t *testing.T) {
 		}(), wantErr: "pod ns/p has been deleted"},
 		{name: "bound pod being deleted", token: issue(Request{Pod: pod}), objs: world(deleting(pod, 10*time.Second)), ok: true},
 		{name: "bound pod replaced", token: issue(Request{Pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "old"}}}), wantErr: "pod UID (pod-uid) does not match claim (old)"},
+		{name: "pod-bound token outlives its node", token: issue(Request{Pod: pod, Node: nd}), objs: func() objects {
+			o := world()
+			delete(o, "nodes//n1")
+			return o
+		}(), ok: true},
 		{name: "deleted bound secret", token: issue(Request{Secret: sec}), objs: func() objects {
 			o := world()
 			delete(o, "secrets/ns/s")
