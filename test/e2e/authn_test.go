@@ -96,6 +96,20 @@ func TestServiceAccountTokenWithKubectl(t *testing.T) {
 		t.Errorf("openid-configuration: %s", doc)
 	}
 
+	// A token bound to a pod works until the pod is gone.
+	// (serviceAccountName is spelled out: no ServiceAccount admission fills it yet.)
+	s.kubectl(t, "run", "bound", "--image=busybox", "--restart=Never", `--overrides={"spec":{"serviceAccountName":"default"}}`)
+	podToken := strings.TrimSpace(s.kubectl(t, "create", "token", "default", "--bound-object-kind", "Pod", "--bound-object-name", "bound"))
+	pk := s.tokenKubectl(t, podToken)
+	authenticatedAs(t, pk, "system:serviceaccount:default:default")
+	s.kubectl(t, "delete", "pod", "bound", "--grace-period=0", "--force")
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return unauthorized(t, pk), nil
+	})
+	if err != nil {
+		t.Fatal("the pod-bound token still authenticates after its pod was deleted")
+	}
+
 	s.kubectl(t, "delete", "serviceaccount", "default")
 	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		return unauthorized(t, k), nil
