@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -264,6 +265,19 @@ func TestServiceAccountTokens(t *testing.T) {
 		if diff := cmp.Diff([]string{string(p.UID)}, []string(u.Extra[serviceaccount.ExtraPodUID])); diff != "" {
 			t.Errorf("pod-uid (-want +got):\n%s", diff)
 		}
+		// The kubelets' 3607 s tokens live a year, with a warnafter claim.
+		ext, err := request(t, authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3607),
+			BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: p.Name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims := tokenClaims(t, ext.Status.Token)
+		if exp, iat := int64(*claims.Expiry), int64(*claims.IssuedAt); exp-iat != 365*24*3600 || claims.Kubernetes.WarnAfter == nil || int64(*claims.Kubernetes.WarnAfter)-iat != 3607 {
+			t.Errorf("3607 s token: iat %d exp %d warnafter %v", iat, exp, claims.Kubernetes.WarnAfter)
+		}
+		if left := time.Until(ext.Status.ExpirationTimestamp.Time); left > 3607*time.Second || left < 3500*time.Second {
+			t.Errorf("3607 s token: status.expirationTimestamp %v away, want the requested 3607 s", left)
+		}
 		if err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 			t.Fatal(err)
 		}
@@ -391,4 +405,22 @@ func TestBearerTokens(t *testing.T) {
 			t.Errorf("expired bootstrap token: %v, want 401", err)
 		}
 	})
+}
+
+// tokenClaims decodes a token's claims without verifying it.
+func tokenClaims(t *testing.T, token string) serviceaccount.Claims {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a JWS", token)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c serviceaccount.Claims
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
