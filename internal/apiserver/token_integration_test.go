@@ -284,6 +284,44 @@ func TestServiceAccountTokens(t *testing.T) {
 		waitUnauthorized(t, c, "after its pod was deleted")
 	})
 
+	t.Run("bound to a Secret and to a Node", func(t *testing.T) {
+		sec, err := admin.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "anchor"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		node, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secTok, err := request(t, authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Secret", APIVersion: "v1", Name: sec.Name, UID: sec.UID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodeTok, err := request(t, authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Node", APIVersion: "v1", Name: node.Name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, nc := ts.tokenClient(t, secTok.Status.Token), ts.tokenClient(t, nodeTok.Status.Token)
+		u, err := whoami(ctx, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.Extra[serviceaccount.ExtraNodeName]; len(got) != 1 || got[0] != "n1" {
+			t.Errorf("node-name extra %v", got)
+		}
+		if _, err := whoami(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.CoreV1().Secrets("default").Delete(ctx, sec.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitUnauthorized(t, sc, "after its Secret was deleted")
+		if err := admin.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitUnauthorized(t, nc, "after its Node was deleted")
+	})
+
 	t.Run("OpenID discovery", func(t *testing.T) {
 		r := ts.do(t, http.MethodGet, serviceaccount.OpenIDConfigurationPath, nil)
 		var doc struct {
