@@ -99,6 +99,9 @@ func (r *resource) subresources() []subresourceInfo {
 		out = append(out, subresourceInfo{"binding", bindingGVK, []string{"create"}},
 			subresourceInfo{"eviction", evictionGVK, []string{"create"}})
 	}
+	if r.Group == "" && r.name() == "serviceaccounts" && r.tokens {
+		out = append(out, subresourceInfo{"token", tokenRequestGVK, []string{"create"}})
+	}
 	if r.Group == "" && r.name() == "namespaces" {
 		out = append(out, subresourceInfo{"finalize", r.gvk, []string{"update"}})
 	}

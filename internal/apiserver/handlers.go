@@ -376,6 +376,8 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, req *reque
 		return s.handleBinding(w, r, req, body, dry)
 	case "eviction":
 		return s.handleEviction(w, r, req, body, dry)
+	case "token":
+		return s.handleTokenRequest(w, r, req, body, dry)
 	}
 	if in.Subresource != "" || in.Name != "" {
 		return methodNotSupported(res, "create")

@@ -49,6 +49,9 @@ type resource struct {
 	storage *resource
 	// custom is set for custom resources: unstructured objects, stored as JSON.
 	custom *customInfo
+	// tokens is set on serviceaccounts when the server issues tokens
+	// (the token subresource).
+	tokens bool
 }
 
 func (r *resource) groupVersion() schema.GroupVersion { return r.GroupVersionResource.GroupVersion() }

@@ -33,6 +33,7 @@ import (
 
 	"berth.dev/berth/internal/admission"
 	"berth.dev/berth/internal/auth"
+	"berth.dev/berth/internal/auth/serviceaccount"
 	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/version"
@@ -55,7 +56,17 @@ type Config struct {
 	Admission admission.Chain
 	// Reviewers answer the ephemeral review resources (TokenReview,
 	// SubjectAccessReview...); a review without one answers 405.
+	// TokenReview and SelfSubjectReview are answered by the server from
+	// its Authenticators unless Reviewers has them.
 	Reviewers map[schema.GroupResource]Reviewer
+	// ServiceAccountIssuer signs the tokens of the serviceaccounts/token
+	// subresource and serves its OpenID discovery documents
+	// (/.well-known/openid-configuration, /openid/v1/jwks); nil serves
+	// neither.
+	ServiceAccountIssuer *serviceaccount.Issuer
+	// APIAudiences are the audiences of tokens meant for this API: the
+	// default audiences of TokenRequests. NewConfig sets the issuer URL.
+	APIAudiences []string
 	// OpenAPI serves /openapi/v2 and /openapi/v3; nil answers 404 there.
 	OpenAPI http.Handler
 	// TypeConverter knows the schema of every built-in type (from the
@@ -165,6 +176,7 @@ func New(cfg Config) (*Server, error) {
 		strictYAML:      jsonserializer.NewSerializerWithOptions(jsonserializer.DefaultMetaFactory, sch, sch, jsonserializer.SerializerOptions{Yaml: true, Strict: true}),
 		protoSerializer: protobuf.NewSerializer(sch, sch),
 	}
+	s.cfg.Reviewers = s.authenticationReviewers(cfg.Reviewers)
 	s.cache = newCache(cfg.Store, s.log)
 	if cfg.TypeConverter != nil {
 		s.fields = &fieldManagers{tc: cfg.TypeConverter, scheme: sch}
@@ -172,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 	s.services = newServiceAllocator(cfg.Store, cfg.ServiceCIDR, cfg.NodePortBase, cfg.NodePortSize)
 	s.hooks = map[schema.GroupResource]writeHook{{Resource: "services"}: serviceHook{s.services}}
 	for _, r := range res {
+		r.tokens = r.Group == "" && r.name() == "serviceaccounts" && cfg.ServiceAccountIssuer != nil
 		if err := s.serve(context.Background(), r); err != nil {
 			return nil, err
 		}
@@ -473,6 +486,8 @@ func (s *Server) serveNonResource(w http.ResponseWriter, r *http.Request, req *r
 		s.serveAPIVersions(w, r, req)
 	case p == "/apis" || p == "/apis/":
 		s.serveAPIGroups(w, r, req)
+	case (p == serviceaccount.OpenIDConfigurationPath || p == serviceaccount.JWKSPath) && s.cfg.ServiceAccountIssuer != nil:
+		s.serveOpenIDMetadata(w, req, p)
 	case len(p) > len("/openapi/") && p[:len("/openapi/")] == "/openapi/" && s.cfg.OpenAPI != nil:
 		s.cfg.OpenAPI.ServeHTTP(w, r)
 	default:

@@ -100,7 +100,7 @@ func startTestServerWithIn(t *testing.T, dir string, configure func(*Config)) *t
 	}
 	reads := &countingStore{Store: st}
 	// Configured as berth server configures it.
-	cfg, err := NewConfig(reads, keys.CAPool())
+	cfg, err := NewConfig(reads, keys, "")
 	if err != nil {
 		st.Close()
 		t.Fatalf("NewConfig: %v", err)

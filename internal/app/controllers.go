@@ -24,6 +24,8 @@ import (
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	saissuer "berth.dev/berth/internal/auth/serviceaccount"
+	"berth.dev/berth/internal/controller/bootstraptoken"
 	"berth.dev/berth/internal/controller/cronjob"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/disruption"
@@ -36,6 +38,7 @@ import (
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
+	"berth.dev/berth/internal/controller/serviceaccounttoken"
 	"berth.dev/berth/internal/controller/ttlafterfinished"
 	"berth.dev/berth/internal/scheduler"
 )
@@ -71,6 +74,8 @@ func loopbackConfig(keys *pki.PKI, serverURL, user string) (*rest.Config, error)
 type controllerSettings struct {
 	// nodeGrace is the node lifecycle controller's GracePeriod.
 	nodeGrace time.Duration
+	// tokens signs the legacy ServiceAccount token Secrets.
+	tokens *saissuer.Issuer
 }
 
 // runnable is a started controller.
@@ -191,6 +196,16 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, nodes, pgc, pdbs)
+	saTokens, err := serviceaccounttoken.New(serviceaccounttoken.Config{Client: client, Informers: factory, Tokens: settings.tokens, RootCA: caPEM, Logger: log.With("controller", "serviceaccount-token")})
+	if err != nil {
+		return err
+	}
+	tokenCleaner, err := bootstraptoken.New(bootstraptoken.Config{Client: client, Informers: factory, Logger: log.With("controller", "tokencleaner")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs)
+	controllers = append(controllers, saTokens, tokenCleaner)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

@@ -44,6 +44,7 @@ type serverOptions struct {
 	podSecurity  string
 	// nodeGrace is how long a node may stay silent before it is Unknown.
 	nodeGrace time.Duration
+	authn     authnOptions
 }
 
 func serverCommand() *cobra.Command {
@@ -71,6 +72,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
 	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without renewing its Lease before it is Unknown and its pods are evicted")
 	_ = f.MarkHidden("node-monitor-grace-period") // for tests
+	o.authn.addFlags(f)
 	return cmd
 }
 
@@ -128,8 +130,12 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	cfg, err := apiserver.NewConfig(st, keys.CAPool())
+	cfg, err := apiserver.NewConfig(st, keys, o.authn.issuer)
 	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := o.authn.apply(&cfg); err != nil {
 		ln.Close()
 		return err
 	}
@@ -187,7 +193,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), controllerSettings{nodeGrace: o.nodeGrace}, log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer}, log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()
