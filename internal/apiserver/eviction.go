@@ -54,6 +54,11 @@ func (s *Server) handleEviction(w http.ResponseWriter, r *http.Request, req *req
 			return err
 		}
 	}
+	if !dry && pod.DeletionTimestamp == nil {
+		if err := s.markDisruptionTarget(r.Context(), req.res, pod); err != nil {
+			return err
+		}
+	}
 	if _, err := s.delete(r.Context(), nil, req.res, in.Namespace, in.Name, opts); err != nil {
 		return err
 	}
@@ -79,8 +84,9 @@ func (s *Server) useDisruption(ctx context.Context, pod *corev1.Pod, dry bool) e
 		var matching []*policyv1.PodDisruptionBudget
 		for _, o := range items {
 			pdb := o.obj.(*policyv1.PodDisruptionBudget)
+			// A nil selector matches nothing, an empty one every pod (policy/v1).
 			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-			if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+			if err != nil || !sel.Matches(labels.Set(pod.Labels)) {
 				continue
 			}
 			matching = append(matching, pdb)
@@ -93,6 +99,9 @@ func (s *Server) useDisruption(ctx context.Context, pod *corev1.Pod, dry bool) e
 			return apierrors.NewInternalError(errors.New("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."))
 		}
 		pdb := matching[0]
+		if unhealthyMayGo(pod, pdb) {
+			return nil
+		}
 		if pdb.Status.ObservedGeneration < pdb.Generation || pdb.Status.DisruptionsAllowed <= 0 {
 			msg := "Cannot evict pod as it would violate the pod's disruption budget."
 			if pdb.Status.ObservedGeneration < pdb.Generation {
@@ -123,4 +132,52 @@ func (s *Server) useDisruption(ctx context.Context, pod *corev1.Pod, dry bool) e
 		}
 		return err
 	}
+}
+
+// unhealthyMayGo reports whether pod, running but not ready, may be
+// evicted without using the budget: always under the AlwaysAllow policy,
+// and under IfHealthyBudget (the default) while the budget is met.
+func unhealthyMayGo(pod *corev1.Pod, pdb *policyv1.PodDisruptionBudget) bool {
+	if pod.Status.Phase != corev1.PodRunning || podReady(pod) {
+		return false
+	}
+	if p := pdb.Spec.UnhealthyPodEvictionPolicy; p != nil && *p == policyv1.AlwaysAllow {
+		return true
+	}
+	return pdb.Status.ObservedGeneration >= pdb.Generation && pdb.Status.CurrentHealthy >= pdb.Status.DesiredHealthy
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// markDisruptionTarget records on the pod why it is about to go, as
+// upstream's eviction does: the DisruptionTarget condition with reason
+// EvictionByEvictionAPI.
+func (s *Server) markDisruptionTarget(ctx context.Context, pods *resource, pod *corev1.Pod) error {
+	req := &request{res: pods, info: requestInfo{Subresource: "status"}, user: systemUser}
+	_, _, err := s.update(ctx, req, pods, pod.Namespace, pod.Name, "", false, false, func(old runtime.Object) (runtime.Object, error) {
+		cur := old.(*corev1.Pod)
+		cond := corev1.PodCondition{
+			Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "EvictionByEvictionAPI",
+			Message: "Eviction API: evicting", LastTransitionTime: metav1.NewTime(s.now().Truncate(time.Second)),
+		}
+		for i, c := range cur.Status.Conditions {
+			if c.Type == corev1.DisruptionTarget {
+				if c.Status == corev1.ConditionTrue && c.Reason == cond.Reason {
+					return nil, errNoChange
+				}
+				cur.Status.Conditions[i] = cond
+				return cur, nil
+			}
+		}
+		cur.Status.Conditions = append(cur.Status.Conditions, cond)
+		return cur, nil
+	})
+	return err
 }

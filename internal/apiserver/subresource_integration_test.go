@@ -77,6 +77,7 @@ func TestPodEviction(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.Status.Phase = corev1.PodRunning
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
 		if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -115,6 +116,60 @@ func TestPodEviction(t *testing.T) {
 	}
 	if got.Status.DisruptionsAllowed != 0 || got.Status.DisruptedPods["guarded"].Time.IsZero() {
 		t.Errorf("budget after the eviction: allowed %d, disrupted %v", got.Status.DisruptionsAllowed, got.Status.DisruptedPods)
+	}
+
+	// An empty selector covers every pod of the namespace: with no
+	// disruptions left, a ready pod stays, an unready one may go while the
+	// budget is met, and an evicted pod on a node carries the
+	// DisruptionTarget condition while it terminates.
+	all, err := pdbs.Create(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "all"},
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptrIntOrString(1), Selector: &metav1.LabelSelector{}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: all.Generation, DisruptionsAllowed: 0, CurrentHealthy: 1, DesiredHealthy: 1, ExpectedPods: 2}
+	if _, err := pdbs.UpdateStatus(ctx, all, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pdbs.Delete(ctx, "db", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	setReady := func(name string, ready corev1.ConditionStatus) {
+		t.Helper()
+		p, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}
+		if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running("ready", nil)
+	if err := evict("ready"); !apierrors.IsTooManyRequests(err) {
+		t.Errorf("evicting a ready pod under an exhausted empty-selector budget: %v, want 429", err)
+	}
+	running("sick", nil)
+	setReady("sick", corev1.ConditionFalse)
+	binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "sick"}, Target: corev1.ObjectReference{Kind: "Node", Name: "n1"}}
+	if err := pods.Bind(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := evict("sick"); err != nil {
+		t.Fatalf("evicting an unready pod while the budget is met: %v", err)
+	}
+	sick, err := pods.Get(ctx, "sick", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var target *corev1.PodCondition
+	for i, c := range sick.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget {
+			target = &sick.Status.Conditions[i]
+		}
+	}
+	if sick.DeletionTimestamp == nil || target == nil || target.Reason != "EvictionByEvictionAPI" {
+		t.Errorf("evicted pod on a node: deletion %v, DisruptionTarget %+v", sick.DeletionTimestamp, target)
 	}
 }
 
