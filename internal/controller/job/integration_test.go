@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -415,14 +416,24 @@ func TestJob(t *testing.T) {
 	t.Run("adopts orphan pods", func(t *testing.T) {
 		e := base.namespace(t, "adopt")
 		j := e.createJob("adopter", 1, 1, 6, func(s *batchv1.JobSpec) { s.Suspend = new(true) })
+		// The orphan matches the Job's selector only once it has succeeded:
+		// a running one would be adopted, and deleted by the suspended Job,
+		// before the test could finish it.
 		orphan, err := e.client.CoreV1().Pods(e.ns).Create(e.ctx, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "orphan", Labels: j.Spec.Template.Labels},
+			ObjectMeta: metav1.ObjectMeta{Name: "orphan"},
 			Spec:       *j.Spec.Template.Spec.DeepCopy(),
 		}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatalf("creating the orphan: %v", err)
 		}
 		e.finish(*orphan, corev1.PodSucceeded)
+		labels, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": j.Spec.Template.Labels}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.client.CoreV1().Pods(e.ns).Patch(e.ctx, "orphan", types.MergePatchType, labels, metav1.PatchOptions{}); err != nil {
+			t.Fatalf("labelling the orphan: %v", err)
+		}
 		e.waitFor("the orphan adopted", func() (bool, string, error) {
 			p, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "orphan", metav1.GetOptions{})
 			if err != nil {
