@@ -40,6 +40,9 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	if err := s.ensure(ctx, core("services"), svc); err != nil {
 		return err
 	}
+	if err := s.ensureDefaults(ctx); err != nil {
+		return err
+	}
 	if s.cfg.AdvertiseAddress.IsLoopback() {
 		// Endpoints may not point at loopback, and pods could not reach
 		// it: the Service stays without endpoints.
@@ -108,4 +111,69 @@ func (s *Server) ensureCurrent(ctx context.Context, res *resource, obj runtime.O
 		return old, nil
 	})
 	return err
+}
+
+// Default is an object the server ensures at every start (Config.Defaults).
+type Default struct {
+	// Object is created when missing: a typed object of a served kind.
+	Object runtime.Object
+	// Reconcile, when set, brings the stored object (a copy) up to date,
+	// and says whether it changed it.
+	Reconcile func(stored runtime.Object) (runtime.Object, bool)
+}
+
+// ensureDefaults creates or reconciles every Config.Defaults object.
+func (s *Server) ensureDefaults(ctx context.Context) error {
+	for _, d := range s.cfg.Defaults {
+		s.setTypeMeta(d.Object)
+		gvk := d.Object.GetObjectKind().GroupVersionKind()
+		res := s.lookupKind(gvk)
+		if res == nil {
+			return fmt.Errorf("default object of kind %s: not served", gvk)
+		}
+		acc, err := meta.Accessor(d.Object)
+		if err != nil {
+			return err
+		}
+		cur, _, err := s.getStored(ctx, res, acc.GetNamespace(), acc.GetName())
+		if apierrors.IsNotFound(err) {
+			if err := s.ensure(ctx, res, d.Object); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s %q: %w", res.GroupResource(), acc.GetName(), err)
+		}
+		if d.Reconcile == nil {
+			continue
+		}
+		if _, changed := d.Reconcile(cur); !changed {
+			continue
+		}
+		req := &request{res: res, user: systemUser}
+		_, _, err = s.update(ctx, req, res, acc.GetNamespace(), acc.GetName(), "", false, false, func(old runtime.Object) (runtime.Object, error) {
+			if old == nil {
+				return nil, notFound(res, acc.GetName())
+			}
+			out, _ := d.Reconcile(old)
+			return out, nil
+		})
+		if err != nil {
+			return fmt.Errorf("reconciling %s %q: %w", res.GroupResource(), acc.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// lookupKind finds the served resource of a kind.
+func (s *Server) lookupKind(gvk schema.GroupVersionKind) *resource {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, r := range s.resources[gvk.GroupVersion()] {
+		if r.gvk == gvk && r.storage == nil {
+			return r
+		}
+	}
+	return nil
 }

@@ -64,6 +64,10 @@ type Config struct {
 	TypeConverter managedfields.TypeConverter
 	// CustomSchemas, when set, publishes custom resources' schemas.
 	CustomSchemas CustomSchemas
+	// Defaults are objects every cluster has beyond the built-in ones (the
+	// default RBAC policy): created, and brought up to date, at every
+	// start before the server reports ready.
+	Defaults []Default
 	// BookmarkInterval is how often an idle watch that allows bookmarks
 	// gets one; zero means 30 s.
 	BookmarkInterval time.Duration
@@ -384,6 +388,11 @@ func (s *Server) authenticate(r *http.Request) (auth.User, error) {
 			return auth.User{}, apierrors.NewUnauthorized("Unauthorized")
 		}
 		if ok {
+			// As upstream's authentication filter: every authenticated
+			// user is in system:authenticated.
+			if !slices.Contains(u.Groups, authenticatedGroup) {
+				u.Groups = append(slices.Clip(u.Groups), authenticatedGroup)
+			}
 			return u, nil
 		}
 	}
@@ -554,6 +563,9 @@ func (s *Server) setTypeMeta(obj runtime.Object) {
 		obj.GetObjectKind().SetGroupVersionKind(gvks[0])
 	}
 }
+
+// authenticatedGroup holds every authenticated user.
+const authenticatedGroup = "system:authenticated"
 
 // systemUser is the identity of writes the server makes itself.
 var systemUser = auth.User{Name: "system:apiserver", Groups: []string{auth.SystemMasters}}
