@@ -77,7 +77,7 @@ func attributes(u auth.User, res *authorizationv1.ResourceAttributes, nonRes *au
 
 // validateAttributes is upstream's check that exactly one kind of
 // attributes is given.
-func validateAttributes(kind string, res *authorizationv1.ResourceAttributes, nonRes *authorizationv1.NonResourceAttributes) field.ErrorList {
+func validateAttributes(res *authorizationv1.ResourceAttributes, nonRes *authorizationv1.NonResourceAttributes) field.ErrorList {
 	spec := field.NewPath("spec")
 	switch {
 	case res == nil && nonRes == nil:
@@ -94,7 +94,7 @@ func invalid(kind, name string, errs field.ErrorList) error {
 
 func (r *Reviews) subjectAccessReview(ctx context.Context, _ auth.User, obj runtime.Object) (runtime.Object, error) {
 	sar := obj.(*authorizationv1.SubjectAccessReview)
-	errs := validateAttributes("SubjectAccessReview", sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes)
+	errs := validateAttributes(sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes)
 	if sar.Spec.User == "" && len(sar.Spec.Groups) == 0 {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "user"), sar.Spec.User, "at least one of user or group must be specified"))
 	}
@@ -107,7 +107,7 @@ func (r *Reviews) subjectAccessReview(ctx context.Context, _ auth.User, obj runt
 
 func (r *Reviews) localSubjectAccessReview(ctx context.Context, _ auth.User, obj runtime.Object) (runtime.Object, error) {
 	sar := obj.(*authorizationv1.LocalSubjectAccessReview)
-	errs := validateAttributes("LocalSubjectAccessReview", sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes)
+	errs := validateAttributes(sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes)
 	if sar.Spec.NonResourceAttributes != nil {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "nonResourceAttributes"), sar.Spec.NonResourceAttributes, `disallowed on this kind of request`))
 	}
@@ -137,7 +137,7 @@ func specUser(spec authorizationv1.SubjectAccessReviewSpec) auth.User {
 
 func (r *Reviews) selfSubjectAccessReview(ctx context.Context, u auth.User, obj runtime.Object) (runtime.Object, error) {
 	sar := obj.(*authorizationv1.SelfSubjectAccessReview)
-	if errs := validateAttributes("SelfSubjectAccessReview", sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes); len(errs) > 0 {
+	if errs := validateAttributes(sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes); len(errs) > 0 {
 		return nil, invalid("SelfSubjectAccessReview", sar.Name, errs)
 	}
 	sar.Status = r.decide(ctx, attributes(u, sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes))
