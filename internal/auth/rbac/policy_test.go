@@ -127,7 +127,6 @@ func aggregateForTest(t *testing.T, policy []runtime.Object, cr *rbacv1.ClusterR
 	return out
 }
 
-
 func TestReconcile(t *testing.T) {
 	want := clusterRole("r", nil, newRule("get", "list").groups("").resources("pods"))
 	tests := []struct {

@@ -101,4 +101,3 @@ func TestCompactString(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
-
