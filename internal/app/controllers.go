@@ -18,8 +18,8 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
-	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/controller/clusterroleaggregation"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
@@ -32,14 +32,16 @@ import (
 )
 
 // controllersLease is the Lease the controller sets of all berth servers
-// on one store compete for: one runs them at a time.
-const controllersLease = "berth-controllers"
+// on one store compete for: one runs them at a time. It bears upstream's
+// name, which the default RBAC policy lets the controller manager update.
+const controllersLease = "kube-controller-manager"
 
 // loopbackConfig is how berth's own components reach the API server in
 // the same process: over TLS, as any client, with a client certificate of
-// their own and protobuf bodies.
+// their own (user, in no group: RBAC's default policy grants what each
+// component needs) and protobuf bodies.
 func loopbackConfig(keys *pki.PKI, serverURL, user string) (*rest.Config, error) {
-	certPEM, keyPEM, err := keys.IssueClientCert(user, []string{auth.SystemMasters}, 0)
+	certPEM, keyPEM, err := keys.IssueClientCert(user, nil, 0)
 	if err != nil {
 		return nil, fmt.Errorf("issuing the %s certificate: %w", user, err)
 	}
@@ -60,9 +62,10 @@ type runnable interface {
 	Run(ctx context.Context) error
 }
 
-// runControllers runs the controllers while this server holds the
-// controllers Lease, and campaigns again when it loses it, until ctx ends.
-func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *slog.Logger) error {
+// runControllers runs the controllers (as cfg's user) and the scheduler
+// (as schedCfg's) while this server holds the controllers Lease, and
+// campaigns again when it loses it, until ctx ends.
+func runControllers(ctx context.Context, cfg, schedCfg *rest.Config, rootCA []byte, log *slog.Logger) error {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -79,7 +82,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 			ReleaseOnCancel: true, Name: controllersLease,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
-					if err := startControllers(ctx, cfg, client, rootCA, log); err != nil && ctx.Err() == nil {
+					if err := startControllers(ctx, cfg, schedCfg, client, rootCA, log); err != nil && ctx.Err() == nil {
 						log.Error("controllers stopped", "err", err)
 					}
 				},
@@ -95,8 +98,9 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 }
 
 // startControllers builds every controller and the scheduler on shared
-// informers and runs them until ctx ends.
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, log *slog.Logger) error {
+// informers and runs them until ctx ends. The scheduler writes with its
+// own client (schedCfg's identity); the informers read as the controllers.
+func startControllers(ctx context.Context, cfg, schedCfg *rest.Config, client kubernetes.Interface, caPEM []byte, log *slog.Logger) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -127,7 +131,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	sched, err := scheduler.New(scheduler.Config{Client: client, Informers: factory, Logger: log.With("component", "scheduler")})
+	schedClient, err := kubernetes.NewForConfig(schedCfg)
+	if err != nil {
+		return err
+	}
+	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Informers: factory, Logger: log.With("component", "scheduler")})
 	if err != nil {
 		return err
 	}
@@ -143,7 +151,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs)
+	aggregation, err := clusterroleaggregation.New(clusterroleaggregation.Config{Client: client, Informers: factory, Logger: log.With("controller", "clusterrole-aggregation")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, aggregation)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

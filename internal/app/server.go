@@ -21,6 +21,7 @@ import (
 
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/auth/rbac"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
 	"berth.dev/berth/internal/store/etcd"
@@ -143,7 +144,12 @@ func runServer(ctx context.Context, o serverOptions) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	loopback, err := loopbackConfig(keys, serverURL, "system:berth-controllers")
+	loopback, err := loopbackConfig(keys, serverURL, rbac.KubeControllerManager)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	schedLoopback, err := loopbackConfig(keys, serverURL, rbac.KubeScheduler)
 	if err != nil {
 		ln.Close()
 		return err
@@ -166,7 +172,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, schedLoopback, keys.CAPEM(), log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()
