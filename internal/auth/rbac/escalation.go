@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"berth.dev/berth/internal/admission"
@@ -49,12 +50,12 @@ func (e *Escalation) Validate(ctx context.Context, a *admission.Attributes) erro
 	if slices.Contains(a.User.Groups, auth.SystemMasters) {
 		return nil
 	}
+	if a.OldObject != nil && onlyGCFieldsChanged(a.Object, a.OldObject) {
+		return nil
+	}
 	gr := a.Resource.GroupResource()
 	switch o := a.Object.(type) {
 	case *rbacv1.Role:
-		if old, ok := a.OldObject.(*rbacv1.Role); ok && equality.Semantic.DeepEqual(old.Rules, o.Rules) {
-			return nil
-		}
 		if e.allowed(ctx, a.User, "escalate", "roles", o.Namespace, o.Name) {
 			return nil
 		}
@@ -62,10 +63,6 @@ func (e *Escalation) Validate(ctx context.Context, a *admission.Attributes) erro
 			return apierrors.NewForbidden(gr, o.Name, err)
 		}
 	case *rbacv1.ClusterRole:
-		if old, ok := a.OldObject.(*rbacv1.ClusterRole); ok && equality.Semantic.DeepEqual(old.Rules, o.Rules) &&
-			equality.Semantic.DeepEqual(old.AggregationRule, o.AggregationRule) {
-			return nil
-		}
 		if e.allowed(ctx, a.User, "escalate", "clusterroles", "", o.Name) {
 			return nil
 		}
@@ -78,17 +75,28 @@ func (e *Escalation) Validate(ctx context.Context, a *admission.Attributes) erro
 			}
 		}
 	case *rbacv1.RoleBinding:
-		if old, ok := a.OldObject.(*rbacv1.RoleBinding); ok && old.RoleRef == o.RoleRef && equality.Semantic.DeepEqual(old.Subjects, o.Subjects) {
-			return nil
-		}
 		return e.checkBinding(ctx, a.User, gr, o.Name, o.RoleRef, o.Namespace)
 	case *rbacv1.ClusterRoleBinding:
-		if old, ok := a.OldObject.(*rbacv1.ClusterRoleBinding); ok && old.RoleRef == o.RoleRef && equality.Semantic.DeepEqual(old.Subjects, o.Subjects) {
-			return nil
-		}
 		return e.checkBinding(ctx, a.User, gr, o.Name, o.RoleRef, "")
 	}
 	return nil
+}
+
+// onlyGCFieldsChanged reports whether an update changes nothing but what
+// the garbage collector changes (owner references, finalizers) and what
+// the server keeps, as upstream's IsOnlyMutatingGCFields: such updates
+// are not checked.
+func onlyGCFieldsChanged(obj, old runtime.Object) bool {
+	newMeta, oldMeta := metaOf(obj), metaOf(old)
+	if newMeta == nil || oldMeta == nil {
+		return false
+	}
+	copied := obj.DeepCopyObject()
+	m := metaOf(copied)
+	m.OwnerReferences, m.Finalizers, m.ManagedFields = oldMeta.OwnerReferences, oldMeta.Finalizers, oldMeta.ManagedFields
+	m.ResourceVersion, m.Generation, m.SelfLink = oldMeta.ResourceVersion, oldMeta.Generation, oldMeta.SelfLink
+	m.UID, m.CreationTimestamp = oldMeta.UID, oldMeta.CreationTimestamp
+	return equality.Semantic.DeepEqual(copied, old)
 }
 
 func (e *Escalation) checkBinding(ctx context.Context, u auth.User, gr schema.GroupResource, name string, ref rbacv1.RoleRef, namespace string) error {

@@ -35,6 +35,8 @@ func TestEscalation(t *testing.T) {
 			Subjects:   subjects("User:someone"),
 		}
 	}
+	withFinalizer := func(r *rbacv1.Role) *rbacv1.Role { r.Finalizers = []string{"x"}; return r }
+	withLabel := func(r *rbacv1.Role) *rbacv1.Role { r.Labels = map[string]string{"a": "b"}; return r }
 	user := func(name string, groups ...string) auth.User { return auth.User{Name: name, Groups: groups} }
 	tests := []struct {
 		name     string
@@ -50,7 +52,10 @@ func TestEscalation(t *testing.T) {
 				"\n" + `{APIGroups:[""], Resources:["pods"], Verbs:["delete"]}`},
 		{name: "escalate verb", user: user("escalator"), obj: podRole("*"), resource: "roles"},
 		{name: "system:masters", user: user("root", auth.SystemMasters), obj: podRole("*"), resource: "roles"},
-		{name: "update without rule changes", user: user("nobody"), op: admission.Update, obj: podRole("*"), old: podRole("*"), resource: "roles"},
+		{name: "update of finalizers only", user: user("nobody"), op: admission.Update, obj: withFinalizer(podRole("*")), old: podRole("*"), resource: "roles"},
+		{name: "update of labels", user: user("nobody"), op: admission.Update, obj: withLabel(podRole("get")), old: podRole("get"), resource: "roles",
+			wantMsg: `roles.rbac.authorization.k8s.io "r1" is forbidden: user "nobody" (groups=[]) is attempting to grant RBAC permissions not currently held:` +
+				"\n" + `{APIGroups:[""], Resources:["pods"], Verbs:["get"]}`},
 		{name: "binding within own rights", user: user("reader"), obj: bindingTo("pod-reader"), resource: "rolebindings"},
 		{name: "binding beyond own rights", user: user("reader"), obj: bindingTo("pod-admin"), resource: "rolebindings",
 			wantMsg: `rolebindings.rbac.authorization.k8s.io "b1" is forbidden: user "reader" (groups=[]) is attempting to grant RBAC permissions not currently held:` +
