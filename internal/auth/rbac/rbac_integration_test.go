@@ -168,6 +168,9 @@ func TestRBAC(t *testing.T) {
 		}
 		c := userClient(t, s, "dev-admin")
 		canI(t, c, authorizationv1.ResourceAttributes{Namespace: "dev", Verb: "create", Group: rbacv1.GroupName, Resource: "rolebindings"}, true)
+		// admin holds all of view once aggregation has carried widgets
+		// from view through edit to admin.
+		canI(t, c, authorizationv1.ResourceAttributes{Namespace: "dev", Verb: "list", Group: "example.com", Resource: "widgets"}, true)
 		binding := func(role string) *rbacv1.RoleBinding {
 			return &rbacv1.RoleBinding{
 				ObjectMeta: metav1.ObjectMeta{Name: "to-" + role},
