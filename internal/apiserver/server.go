@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -406,7 +407,9 @@ func (s *Server) authorize(ctx context.Context, req *request) error {
 		APIGroup: in.Group, APIVersion: in.Version, Resource: in.Resource,
 		Subresource: in.Subresource, Name: in.Name, Path: in.Path,
 	}
-	reason := ""
+	// As upstream's union authorizer: a refusal gives the reasons of
+	// every authorizer asked, one a line.
+	var reasons []string
 	for _, z := range s.cfg.Authorizers {
 		d, why, err := z.Authorize(ctx, a)
 		if err != nil {
@@ -415,14 +418,15 @@ func (s *Server) authorize(ctx context.Context, req *request) error {
 		if d == auth.Allow {
 			return nil
 		}
-		if why != "" {
-			reason = why
-		}
 		if d == auth.Deny {
+			reasons = []string{why}
 			break
 		}
+		if why != "" {
+			reasons = append(reasons, why)
+		}
 	}
-	return forbidden(req, reason)
+	return forbidden(req, strings.Join(reasons, "\n"))
 }
 
 // forbidden builds upstream's 403 message:

@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"context"
+	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -38,27 +39,28 @@ func (r *Reviews) Funcs() map[schema.GroupResource]ReviewFunc {
 	}
 }
 
-// decide asks the chain as the API server does: the first Allow or Deny
-// decides, and the reason of the last authorizer that gave one is kept.
+// decide asks the chain as upstream's union authorizer: the first Allow
+// or Deny decides with its reason; otherwise the reasons of all, one a
+// line. Evaluation errors are reported, not fatal.
 func (r *Reviews) decide(ctx context.Context, a auth.Attributes) authorizationv1.SubjectAccessReviewStatus {
 	var st authorizationv1.SubjectAccessReviewStatus
+	var reasons, errs []string
 	for _, z := range r.Authorizers {
 		d, reason, err := z.Authorize(ctx, a)
 		if err != nil {
-			st.EvaluationError = err.Error()
+			errs = append(errs, err.Error())
 		}
 		if reason != "" {
-			st.Reason = reason
+			reasons = append(reasons, reason)
 		}
-		switch d {
-		case auth.Allow:
-			st.Allowed = true
-			return st
-		case auth.Deny:
-			st.Denied = true
+		if d == auth.Allow || d == auth.Deny {
+			st.Allowed, st.Denied, st.Reason = d == auth.Allow, d == auth.Deny, reason
+			st.EvaluationError = strings.Join(errs, ", ")
 			return st
 		}
 	}
+	st.Reason = strings.Join(reasons, "\n")
+	st.EvaluationError = strings.Join(errs, ", ")
 	return st
 }
 
