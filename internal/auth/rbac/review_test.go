@@ -57,7 +57,9 @@ func TestSubjectAccessReview(t *testing.T) {
 func TestReviewValidation(t *testing.T) {
 	r := &Reviews{Authorizers: []auth.Authorizer{auth.Masters{}}}
 	funcs := r.Funcs()
-	gr := func(res string) schema.GroupResource { return schema.GroupResource{Group: "authorization.k8s.io", Resource: res} }
+	gr := func(res string) schema.GroupResource {
+		return schema.GroupResource{Group: "authorization.k8s.io", Resource: res}
+	}
 	both := authorizationv1.SubjectAccessReviewSpec{
 		User:                  "u",
 		ResourceAttributes:    &authorizationv1.ResourceAttributes{Verb: "get"},
