@@ -2,7 +2,9 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -49,6 +51,9 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		},
 	}
 	if err := s.ensure(ctx, core("services"), svc); err != nil {
+		return err
+	}
+	if err := s.ensureDefaults(ctx); err != nil {
 		return err
 	}
 	if s.cfg.AdvertiseAddress.IsLoopback() {
@@ -119,4 +124,77 @@ func (s *Server) ensureCurrent(ctx context.Context, res *resource, obj runtime.O
 		return old, nil
 	})
 	return err
+}
+
+// Default is an object the server ensures at every start (Config.Defaults).
+type Default struct {
+	// Object is created when missing: a typed object of a served kind.
+	Object runtime.Object
+	// Reconcile, when set, brings the stored object (a copy) up to date,
+	// and says whether it changed it.
+	Reconcile func(stored runtime.Object) (runtime.Object, bool)
+}
+
+// ensureDefaults creates or reconciles every Config.Defaults object. The
+// objects are independent: they are written concurrently, so that their
+// writes share the store's commits.
+func (s *Server) ensureDefaults(ctx context.Context) error {
+	errs := make([]error, len(s.cfg.Defaults))
+	var wg sync.WaitGroup
+	for i, d := range s.cfg.Defaults {
+		wg.Go(func() { errs[i] = s.ensureDefault(ctx, d) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ensureDefault creates d's object when missing, or reconciles it.
+func (s *Server) ensureDefault(ctx context.Context, d Default) error {
+	s.setTypeMeta(d.Object)
+	gvk := d.Object.GetObjectKind().GroupVersionKind()
+	res := s.lookupKind(gvk)
+	if res == nil {
+		return fmt.Errorf("default object of kind %s: not served", gvk)
+	}
+	acc, err := meta.Accessor(d.Object)
+	if err != nil {
+		return err
+	}
+	cur, _, err := s.getStored(ctx, res, acc.GetNamespace(), acc.GetName())
+	if apierrors.IsNotFound(err) {
+		return s.ensure(ctx, res, d.Object)
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s %q: %w", res.GroupResource(), acc.GetName(), err)
+	}
+	if d.Reconcile == nil {
+		return nil
+	}
+	if _, changed := d.Reconcile(cur); !changed {
+		return nil
+	}
+	req := &request{res: res, user: systemUser}
+	_, _, err = s.update(ctx, req, res, acc.GetNamespace(), acc.GetName(), "", false, false, func(old runtime.Object) (runtime.Object, error) {
+		if old == nil {
+			return nil, notFound(res, acc.GetName())
+		}
+		out, _ := d.Reconcile(old)
+		return out, nil
+	})
+	if err != nil {
+		return fmt.Errorf("reconciling %s %q: %w", res.GroupResource(), acc.GetName(), err)
+	}
+	return nil
+}
+
+// lookupKind finds the served resource of a kind.
+func (s *Server) lookupKind(gvk schema.GroupVersionKind) *resource {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, r := range s.resources[gvk.GroupVersion()] {
+		if r.gvk == gvk && r.storage == nil {
+			return r
+		}
+	}
+	return nil
 }

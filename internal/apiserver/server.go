@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +76,10 @@ type Config struct {
 	TypeConverter managedfields.TypeConverter
 	// CustomSchemas, when set, publishes custom resources' schemas.
 	CustomSchemas CustomSchemas
+	// Defaults are objects every cluster has beyond the built-in ones (the
+	// default RBAC policy): created, and brought up to date, at every
+	// start before the server reports ready.
+	Defaults []Default
 	// BookmarkInterval is how often an idle watch that allows bookmarks
 	// gets one; zero means 30 s.
 	BookmarkInterval time.Duration
@@ -397,6 +402,11 @@ func (s *Server) authenticate(r *http.Request) (auth.User, error) {
 			return auth.User{}, apierrors.NewUnauthorized("Unauthorized")
 		}
 		if ok {
+			// As upstream's authentication filter: every authenticated
+			// user is in system:authenticated.
+			if !slices.Contains(u.Groups, authenticatedGroup) {
+				u.Groups = append(slices.Clip(u.Groups), authenticatedGroup)
+			}
 			return u, nil
 		}
 	}
@@ -410,7 +420,9 @@ func (s *Server) authorize(ctx context.Context, req *request) error {
 		APIGroup: in.Group, APIVersion: in.Version, Resource: in.Resource,
 		Subresource: in.Subresource, Name: in.Name, Path: in.Path,
 	}
-	reason := ""
+	// As upstream's union authorizer: a refusal gives the reasons of
+	// every authorizer asked, one a line.
+	var reasons []string
 	for _, z := range s.cfg.Authorizers {
 		d, why, err := z.Authorize(ctx, a)
 		if err != nil {
@@ -419,14 +431,15 @@ func (s *Server) authorize(ctx context.Context, req *request) error {
 		if d == auth.Allow {
 			return nil
 		}
-		if why != "" {
-			reason = why
-		}
 		if d == auth.Deny {
+			reasons = []string{why}
 			break
 		}
+		if why != "" {
+			reasons = append(reasons, why)
+		}
 	}
-	return forbidden(req, reason)
+	return forbidden(req, strings.Join(reasons, "\n"))
 }
 
 // forbidden builds upstream's 403 message:
@@ -569,6 +582,9 @@ func (s *Server) setTypeMeta(obj runtime.Object) {
 		obj.GetObjectKind().SetGroupVersionKind(gvks[0])
 	}
 }
+
+// authenticatedGroup holds every authenticated user.
+const authenticatedGroup = "system:authenticated"
 
 // systemUser is the identity of writes the server makes itself.
 var systemUser = auth.User{Name: "system:apiserver", Groups: []string{auth.SystemMasters}}

@@ -100,7 +100,7 @@ func startTestServerWithIn(t *testing.T, dir string, configure func(*Config)) *t
 	}
 	reads := &countingStore{Store: st}
 	// Configured as berth server configures it.
-	cfg, err := NewConfig(reads, keys, "")
+	cfg, err := NewConfig(reads, keys, Options{})
 	if err != nil {
 		st.Close()
 		t.Fatalf("NewConfig: %v", err)

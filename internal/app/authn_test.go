@@ -66,7 +66,7 @@ func TestAuthnOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := apiserver.NewConfig(nil, keys, "")
+			cfg, err := apiserver.NewConfig(nil, keys, apiserver.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

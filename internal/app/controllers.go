@@ -22,10 +22,10 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
-	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
 	saissuer "berth.dev/berth/internal/auth/serviceaccount"
 	"berth.dev/berth/internal/controller/bootstraptoken"
+	"berth.dev/berth/internal/controller/clusterroleaggregation"
 	"berth.dev/berth/internal/controller/cronjob"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/disruption"
@@ -44,14 +44,16 @@ import (
 )
 
 // controllersLease is the Lease the controller sets of all berth servers
-// on one store compete for: one runs them at a time.
-const controllersLease = "berth-controllers"
+// on one store compete for: one runs them at a time. It bears upstream's
+// name, which the default RBAC policy lets the controller manager update.
+const controllersLease = "kube-controller-manager"
 
 // loopbackConfig is how berth's own components reach the API server in
 // the same process: over TLS, as any client, with a client certificate of
-// their own and protobuf bodies.
+// their own (user, in no group: RBAC's default policy grants what each
+// component needs) and protobuf bodies.
 func loopbackConfig(keys *pki.PKI, serverURL, user string) (*rest.Config, error) {
-	certPEM, keyPEM, err := keys.IssueClientCert(user, []string{auth.SystemMasters}, 0)
+	certPEM, keyPEM, err := keys.IssueClientCert(user, nil, 0)
 	if err != nil {
 		return nil, fmt.Errorf("issuing the %s certificate: %w", user, err)
 	}
@@ -76,6 +78,8 @@ type controllerSettings struct {
 	nodeGrace time.Duration
 	// tokens signs the legacy ServiceAccount token Secrets.
 	tokens *saissuer.Issuer
+	// scheduler is the scheduler's own client configuration.
+	scheduler *rest.Config
 }
 
 // runnable is a started controller.
@@ -118,7 +122,9 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, settin
 }
 
 // startControllers builds every controller and the scheduler on shared
-// informers and runs them until ctx ends.
+// informers and runs them until ctx ends. The scheduler writes with its
+// own client (settings.scheduler's identity); the informers read as the
+// controllers.
 func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, settings controllerSettings, log *slog.Logger) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
@@ -150,7 +156,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	sched, err := scheduler.New(scheduler.Config{Client: client, Informers: factory, Logger: log.With("component", "scheduler")})
+	schedClient, err := kubernetes.NewForConfig(settings.scheduler)
+	if err != nil {
+		return err
+	}
+	sched, err := scheduler.New(scheduler.Config{Client: schedClient, Informers: factory, Logger: log.With("component", "scheduler")})
 	if err != nil {
 		return err
 	}
@@ -204,8 +214,12 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs)
 	controllers = append(controllers, saTokens, tokenCleaner)
+	aggregation, err := clusterroleaggregation.New(clusterroleaggregation.Config{Client: client, Informers: factory, Logger: log.With("controller", "clusterrole-aggregation")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, aggregation)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

@@ -19,10 +19,10 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
-	"berth.dev/berth/internal/admission/plugins"
 	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/auth/rbac"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
 	"berth.dev/berth/internal/store/etcd"
@@ -130,7 +130,14 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	cfg, err := apiserver.NewConfig(st, keys, o.authn.issuer)
+	opts := apiserver.Options{Issuer: o.authn.issuer}
+	if o.podSecurity != "" {
+		if opts.PodSecurity, err = podsecurity.LoadConfiguration(o.podSecurity); err != nil {
+			ln.Close()
+			return fmt.Errorf("--pod-security-config: %w", err)
+		}
+	}
+	cfg, err := apiserver.NewConfig(st, keys, opts)
 	if err != nil {
 		ln.Close()
 		return err
@@ -140,16 +147,6 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, serviceCIDR, advertise, port
-	if o.podSecurity != "" {
-		psa, err := podsecurity.LoadConfiguration(o.podSecurity)
-		if err == nil {
-			cfg.Admission, err = plugins.Default(plugins.Options{PodSecurity: psa})
-		}
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("--pod-security-config: %w", err)
-		}
-	}
 	api, err := apiserver.New(cfg)
 	if err != nil {
 		ln.Close()
@@ -170,7 +167,12 @@ func runServer(ctx context.Context, o serverOptions) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	loopback, err := loopbackConfig(keys, serverURL, "system:berth-controllers")
+	loopback, err := loopbackConfig(keys, serverURL, rbac.KubeControllerManager)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	schedLoopback, err := loopbackConfig(keys, serverURL, rbac.KubeScheduler)
 	if err != nil {
 		ln.Close()
 		return err
@@ -193,7 +195,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer}, log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer, scheduler: schedLoopback}, log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()

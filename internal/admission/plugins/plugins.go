@@ -20,6 +20,9 @@ type Options struct {
 	// PodSecurity configures Pod Security admission; nil means berth's
 	// default (enforce baseline, warn and audit restricted).
 	PodSecurity *psaapi.PodSecurityConfiguration
+	// Escalation is RBAC's escalation check, run first among the
+	// validators; nil leaves it out.
+	Escalation admission.Validator
 }
 
 // Default returns the chain every berth server runs.
@@ -40,8 +43,12 @@ func Default(opts Options) (admission.Chain, error) {
 		return admission.Chain{}, err
 	}
 	limits, accounts, prio := &limitranger.Plugin{}, &serviceaccount.Plugin{}, &priority.Plugin{}
+	var validators []admission.Validator
+	if opts.Escalation != nil {
+		validators = append(validators, opts.Escalation)
+	}
 	return admission.Chain{
 		Mutators:   []admission.Mutator{limits, accounts, prio, defaulttolerationseconds.Plugin{}, webhook.NewMutating()},
-		Validators: []admission.Validator{limits, prio, psa, policies, webhook.NewValidating()},
+		Validators: append(validators, limits, prio, psa, policies, webhook.NewValidating()),
 	}, nil
 }

@@ -46,7 +46,7 @@ func Start(t testing.TB, configure ...func(*apiserver.Config)) *Server {
 	if err != nil {
 		t.Fatalf("bolt.New: %v", err)
 	}
-	cfg, err := apiserver.NewConfig(st, keys, "")
+	cfg, err := apiserver.NewConfig(st, keys, apiserver.Options{})
 	if err != nil {
 		st.Close()
 		t.Fatalf("apiserver.NewConfig: %v", err)

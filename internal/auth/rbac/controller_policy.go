@@ -1,0 +1,81 @@
+package rbac
+
+import (
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// controllerRoles are upstream's system:controller:* roles of the
+// controllers berth runs, each named for the controller's ServiceAccount
+// in kube-system.
+func controllerRoles() []*rbacv1.ClusterRole {
+	c := func(name string, rs ...rule) *rbacv1.ClusterRole {
+		return clusterRole(controllerRoleName+name, nil, rs...)
+	}
+	return []*rbacv1.ClusterRole{
+		c("clusterrole-aggregation-controller",
+			newRule("escalate", "get", "list", "watch", "update", "patch").groups(rbacv1.GroupName).resources("clusterroles")),
+		c("deployment-controller",
+			newRule("get", "list", "watch", "update").groups(appsGroup, extensionsGroup).resources("deployments"),
+			newRule("update").groups(appsGroup, extensionsGroup).resources("deployments/status"),
+			newRule("update").groups(appsGroup, extensionsGroup).resources("deployments/finalizers"),
+			newRule("get", "list", "watch", "create", "update", "patch", "delete").groups(appsGroup, extensionsGroup).resources("replicasets"),
+			newRule("get", "list", "watch", "update").groups(legacyGroup).resources("pods"),
+			eventsRule()),
+		c("endpoint-controller",
+			newRule("get", "list", "watch").groups(legacyGroup).resources("services", "pods"),
+			newRule("get", "list", "create", "update", "delete").groups(legacyGroup).resources("endpoints"),
+			newRule("create").groups(legacyGroup).resources("endpoints/restricted"),
+			eventsRule()),
+		c("endpointslice-controller",
+			newRule("get", "list", "watch").groups(legacyGroup).resources("services", "pods", "nodes"),
+			newRule("update").groups(legacyGroup).resources("services/finalizers"),
+			newRule("get", "list", "create", "update", "delete").groups(discoveryGroup).resources("endpointslices"),
+			eventsRule()),
+		c("generic-garbage-collector",
+			newRule("get", "list", "watch", "patch", "update", "delete").groups("*").resources("*")),
+		c("job-controller",
+			newRule("get", "list", "watch", "update", "patch").groups(batchGroup).resources("jobs"),
+			newRule("update", "patch").groups(batchGroup).resources("jobs/status"),
+			newRule("update").groups(batchGroup).resources("jobs/finalizers"),
+			newRule("list", "watch", "create", "delete", "patch").groups(legacyGroup).resources("pods"),
+			eventsRule()),
+		c("namespace-controller",
+			newRule("get", "list", "watch", "delete").groups(legacyGroup).resources("namespaces"),
+			newRule("update").groups(legacyGroup).resources("namespaces/finalize", "namespaces/status"),
+			newRule("get", "list", "delete", "deletecollection").groups("*").resources("*")),
+		c("replicaset-controller",
+			newRule("get", "list", "watch", "update").groups(appsGroup, extensionsGroup).resources("replicasets"),
+			newRule("update").groups(appsGroup, extensionsGroup).resources("replicasets/status"),
+			newRule("update").groups(appsGroup, extensionsGroup).resources("replicasets/finalizers"),
+			newRule("list", "watch", "patch", "create", "delete").groups(legacyGroup).resources("pods"),
+			eventsRule()),
+		c("replication-controller",
+			newRule("get", "list", "watch", "update").groups(legacyGroup).resources("replicationcontrollers"),
+			newRule("update").groups(legacyGroup).resources("replicationcontrollers/status"),
+			newRule("update").groups(legacyGroup).resources("replicationcontrollers/finalizers"),
+			newRule("list", "watch", "patch", "create", "delete").groups(legacyGroup).resources("pods"),
+			eventsRule()),
+		c("root-ca-cert-publisher",
+			newRule("create", "update").groups(legacyGroup).resources("configmaps"),
+			eventsRule()),
+		c("service-account-controller",
+			newRule("create").groups(legacyGroup).resources("serviceaccounts"),
+			eventsRule()),
+	}
+}
+
+// controllerRoleBindings bind each controller role to the controller's
+// ServiceAccount, as upstream, and to system:kube-controller-manager:
+// berth runs every controller under that one identity, as upstream's
+// controller manager does without --use-service-account-credentials.
+func controllerRoleBindings() []*rbacv1.ClusterRoleBinding {
+	var out []*rbacv1.ClusterRoleBinding
+	for _, r := range controllerRoles() {
+		sa := r.Name[len(controllerRoleName):]
+		out = append(out, clusterBinding(r.Name,
+			subjectServiceAccount(metav1.NamespaceSystem, sa),
+			rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: KubeControllerManager}))
+	}
+	return out
+}
