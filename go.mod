@@ -15,7 +15,10 @@ require (
 	k8s.io/client-go v0.37.2
 )
 
-require github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2 // indirect
+require (
+	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+)
 
 require (
 	cel.dev/expr v0.25.2 // indirect

@@ -1,0 +1,151 @@
+package encryption
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"berth.dev/berth/internal/store"
+	"berth.dev/berth/internal/store/bolt"
+)
+
+func newTestStore(t *testing.T, providers string) (*Store, *bolt.Store) {
+	t.Helper()
+	inner, err := bolt.New(bolt.Config{Path: filepath.Join(t.TempDir(), "state.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inner.Close() })
+	c, err := Parse([]byte(configYAML("[secrets, '*.apps']", providers)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStore(inner, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, inner
+}
+
+func TestStoreEncryptsConfiguredResources(t *testing.T) {
+	ctx := context.Background()
+	s, inner := newTestStore(t, "  - aesgcm: {keys: [{name: k1, secret: "+key32+"}]}\n")
+	events, err := s.Watch(ctx, "/registry/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes := []struct {
+		key       string
+		encrypted bool
+	}{
+		{"/registry/core/secrets/ns/a", true},
+		{"/registry/apps/deployments/ns/d", true},
+		{"/registry/core/configmaps/ns/c", false},
+		{"/registry/secrets/x", false}, // not a resource key
+		{"/other/core/secrets/ns/a", false},
+	}
+	for _, w := range writes {
+		if _, err := s.Create(ctx, w.key, []byte("plain:"+w.key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Update(ctx, writes[0].key, []byte("plain:updated"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, writes[0].key, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range writes[1:] {
+		raw, err := inner.Get(ctx, w.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.HasPrefix(raw.Value, []byte("k8s:enc:aesgcm:v1:k1:")); got != w.encrypted {
+			t.Errorf("%s stored as %q: encrypted %v, want %v", w.key, raw.Value, got, w.encrypted)
+		}
+		kv, err := s.Get(ctx, w.key)
+		if err != nil || string(kv.Value) != "plain:"+w.key {
+			t.Errorf("Get %s = %q, %v", w.key, kv.Value, err)
+		}
+	}
+	list, err := s.List(ctx, "/registry/", store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range list.Items {
+		if !strings.HasPrefix(string(kv.Value), "plain:") {
+			t.Errorf("List item %s = %q", kv.Key, kv.Value)
+		}
+	}
+	want := []string{
+		"Created /registry/core/secrets/ns/a plain:/registry/core/secrets/ns/a",
+		"Created /registry/apps/deployments/ns/d plain:/registry/apps/deployments/ns/d",
+		"Created /registry/core/configmaps/ns/c plain:/registry/core/configmaps/ns/c",
+		"Created /registry/secrets/x plain:/registry/secrets/x",
+		"Updated /registry/core/secrets/ns/a plain:updated",
+		"Deleted /registry/core/secrets/ns/a plain:updated",
+	}
+	for _, w := range want {
+		select {
+		case ev := <-events:
+			if got := ev.Type.String() + " " + ev.KV.Key + " " + string(ev.KV.Value); got != w {
+				t.Errorf("watch event %q, want %q", got, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no watch event %q", w)
+		}
+	}
+}
+
+func TestStoreUndecryptable(t *testing.T) {
+	ctx := context.Background()
+	s, inner := newTestStore(t, "  - aescbc: {keys: [{name: k1, secret: "+key32+"}]}\n")
+	if _, err := inner.Create(ctx, "/registry/core/secrets/ns/bad", []byte("k8s:enc:aescbc:v1:gone:0123456789abcdef0123456789abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "/registry/core/secrets/ns/bad"); err == nil {
+		t.Error("Get of a value under an unknown key succeeded")
+	}
+	if _, err := s.List(ctx, "/registry/core/secrets/", store.ListOptions{}); err == nil {
+		t.Error("List with an undecryptable value succeeded")
+	}
+	events, err := s.Watch(ctx, "/registry/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, "/registry/core/secrets/ns/good", []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		if ev.KV.Key != "/registry/core/secrets/ns/good" || string(ev.KV.Value) != "ok" {
+			t.Errorf("first watch event %s %q: want the undecryptable one left out", ev.KV.Key, ev.KV.Value)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no watch event")
+	}
+}
+
+func TestStoreWatchEndsWithContext(t *testing.T) {
+	s, _ := newTestStore(t, "  - identity: {}\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	events, err := s.Watch(ctx, "/registry/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-events:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("watch channel still open after its context ended")
+		}
+	}
+}
