@@ -21,6 +21,7 @@ import (
 
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/encryption"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
 	"berth.dev/berth/internal/store/etcd"
@@ -39,6 +40,9 @@ type serverOptions struct {
 	etcdCA       string
 	etcdCert     string
 	etcdKey      string
+	// encryptionConfig is the EncryptionConfiguration file; empty means
+	// <data-dir>/encryption-config.yaml, generated on first start.
+	encryptionConfig string
 }
 
 func serverCommand() *cobra.Command {
@@ -62,6 +66,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.etcdCert, "datastore-certfile", "", "client certificate for etcd")
 	f.StringVar(&o.etcdKey, "datastore-keyfile", "", "client key for etcd")
 	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
+	f.StringVar(&o.encryptionConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) saying how resources are encrypted at rest (default: <data-dir>/encryption-config.yaml, generated on first start to encrypt Secrets with aescbc)")
 	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
 	return cmd
 }
@@ -111,13 +116,17 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	defer st.Close()
+	encrypted, err := encryptStore(st, o, log)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(bind.String(), strconv.Itoa(o.httpsPort)))
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	cfg, err := apiserver.NewConfig(st, keys.CAPool())
+	cfg, err := apiserver.NewConfig(encrypted, keys.CAPool())
 	if err != nil {
 		ln.Close()
 		return err
@@ -260,6 +269,25 @@ func datastoreName(o serverOptions) string {
 		return "embedded"
 	}
 	return o.datastore
+}
+
+// encryptStore wraps st to encrypt what --encryption-provider-config says,
+// or, without the flag, what the configuration in the data directory says
+// (generated on first start).
+func encryptStore(st store.Store, o serverOptions, log *slog.Logger) (store.Store, error) {
+	var (
+		c   *encryption.EncryptionConfiguration
+		err error
+	)
+	if o.encryptionConfig != "" {
+		c, err = encryption.Load(o.encryptionConfig)
+	} else {
+		c, err = encryption.Ensure(filepath.Join(o.dataDir, "encryption-config.yaml"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return encryption.NewStore(st, c, log)
 }
 
 // openStore opens the datastore the flags name.

@@ -3,6 +3,7 @@ package encryption
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,4 +149,94 @@ func TestStoreWatchEndsWithContext(t *testing.T) {
 			t.Fatal("watch channel still open after its context ended")
 		}
 	}
+}
+
+// TestRotation follows the README's steps on one bbolt file, reopened for
+// each configuration: data written with the old key reads after the new key
+// is added, is rewritten with the new key, and reads after the old key is
+// removed; the file never holds a value in plain.
+func TestRotation(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	open := func(providers string) *Store {
+		t.Helper()
+		inner, err := bolt.New(bolt.Config{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Parse([]byte(configYAML("[secrets]", providers)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewStore(inner, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	closeAndScan := func(s *Store) {
+		t.Helper()
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		file, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{"value-one-4f1c", "value-two-a92e"} {
+			if bytes.Contains(file, []byte(v)) {
+				t.Errorf("the file contains %q", v)
+			}
+		}
+	}
+	keys := []string{"/registry/core/secrets/ns/one", "/registry/core/secrets/ns/two"}
+	readAll := func(s *Store, wantPrefix string) {
+		t.Helper()
+		for i, k := range keys {
+			kv, err := s.Get(ctx, k)
+			if err != nil {
+				t.Fatalf("Get %s: %v", k, err)
+			}
+			if want := []string{"value-one-4f1c", "value-two-a92e"}[i]; string(kv.Value) != want {
+				t.Errorf("Get %s = %q, want %q", k, kv.Value, want)
+			}
+			raw, err := s.inner.Get(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(raw.Value, []byte(wantPrefix)) {
+				t.Errorf("%s stored as %q, want prefix %q", k, raw.Value[:min(len(raw.Value), 30)], wantPrefix)
+			}
+		}
+	}
+	oldKey := "  - aescbc: {keys: [{name: old, secret: " + key32 + "}]}\n"
+	newKey := "  - aescbc: {keys: [{name: new, secret: " + key32b + "}, {name: old, secret: " + key32 + "}]}\n"
+	onlyNew := "  - aescbc: {keys: [{name: new, secret: " + key32b + "}]}\n"
+
+	s := open(oldKey)
+	for i, k := range keys {
+		if _, err := s.Create(ctx, k, []byte([]string{"value-one-4f1c", "value-two-a92e"}[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readAll(s, "k8s:enc:aescbc:v1:old:")
+	closeAndScan(s)
+
+	s = open(newKey)
+	readAll(s, "k8s:enc:aescbc:v1:old:")
+	for _, k := range keys { // kubectl replace: read and write back
+		kv, err := s.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Update(ctx, k, kv.Value, kv.ModRevision); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readAll(s, "k8s:enc:aescbc:v1:new:")
+	closeAndScan(s)
+
+	s = open(onlyNew)
+	readAll(s, "k8s:enc:aescbc:v1:new:")
+	closeAndScan(s)
 }
