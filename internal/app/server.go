@@ -43,6 +43,7 @@ type serverOptions struct {
 	// encryptionConfig is the EncryptionConfiguration file; empty means
 	// <data-dir>/encryption-config.yaml, generated on first start.
 	encryptionConfig string
+	audit            auditOptions
 }
 
 func serverCommand() *cobra.Command {
@@ -52,10 +53,18 @@ func serverCommand() *cobra.Command {
 		Short: "Run the control plane (API server) and this machine's node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.audit.logPathSet = cmd.Flags().Changed("audit-log-path")
 			return runServer(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.audit.policyFile, "audit-policy-file", "", "audit.k8s.io/v1 Policy file (default: Metadata for every request but health checks, no bodies of Secrets, ConfigMaps and TokenReviews)")
+	f.StringVar(&o.audit.logPath, "audit-log-path", "", `audit log file, JSON lines (default <data-dir>/audit/audit.log); "-" writes to stdout, an explicitly empty value ("") turns the audit log off`)
+	f.IntVar(&o.audit.logMaxSizeMB, "audit-log-maxsize", 100, "size in megabytes at which the audit log is rotated (0: never)")
+	f.IntVar(&o.audit.logMaxAgeDays, "audit-log-maxage", 30, "days rotated audit logs are kept (0: no limit)")
+	f.IntVar(&o.audit.logMaxBackups, "audit-log-maxbackup", 10, "rotated audit logs kept (0: no limit)")
+	f.StringVar(&o.audit.webhookConfig, "audit-webhook-config-file", "", "kubeconfig file of a webhook that receives audit events in batches (EventList)")
+	f.DurationVar(&o.audit.webhookBackoff, "audit-webhook-initial-backoff", 10*time.Second, "wait before retrying a failed audit webhook request, doubled on each retry")
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/berth", "directory for state, certificates and the admin kubeconfig")
 	f.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
 	f.IntVar(&o.httpsPort, "https-port", 6443, "port the API server listens on (0 picks a free one)")
@@ -121,6 +130,16 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 
+	auditCtx, stopAuditing := context.WithCancel(context.WithoutCancel(ctx))
+	auditing, err := startAudit(auditCtx, o.audit, o.dataDir, log)
+	if err != nil {
+		stopAuditing()
+		return err
+	}
+	// After the HTTP server has shut down: no request is recorded any more.
+	defer auditing.stop()
+	defer stopAuditing()
+
 	ln, err := net.Listen("tcp", net.JoinHostPort(bind.String(), strconv.Itoa(o.httpsPort)))
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
@@ -132,6 +151,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, serviceCIDR, advertise, port
+	cfg.Audit = auditing.auditor
 	api, err := apiserver.New(cfg)
 	if err != nil {
 		ln.Close()
