@@ -302,8 +302,8 @@ type request struct {
 	user      auth.User
 	userAgent string
 	// audit is the request's audit record; nil at level None.
-	audit *audit.Recorder
-	warnings  []string
+	audit    *audit.Recorder
+	warnings []string
 	// applied marks a server-side apply: its field manager already
 	// recorded the managed fields.
 	applied bool
