@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // WebhookConfig configures a WebhookSink. Zero values take upstream's
@@ -57,6 +56,9 @@ func NewWebhookSink(cfg WebhookConfig) (*WebhookSink, error) {
 	restCfg, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("audit webhook configuration: %w", err)
+	}
+	if restCfg.Timeout == 0 {
+		restCfg.Timeout = 30 * time.Second
 	}
 	client, err := rest.HTTPClientFor(restCfg)
 	if err != nil {
