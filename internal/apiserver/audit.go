@@ -6,8 +6,21 @@ import (
 	"mime"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
+
+// auditObject completes the audit record's object reference from a
+// decoded request body (the name of a created object), as upstream does.
+func (req *request) auditObject(obj runtime.Object) {
+	if req.audit == nil {
+		return
+	}
+	if m, err := meta.Accessor(obj); err == nil {
+		req.audit.SetObjectMeta(m.GetNamespace(), m.GetName(), string(m.GetUID()))
+	}
+}
 
 // auditJSON converts a request or response body to JSON for the audit
 // record: JSON as it is, YAML converted, protobuf decoded and encoded

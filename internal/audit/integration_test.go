@@ -176,12 +176,12 @@ func TestAuditLog(t *testing.T) {
 	}
 	admName := "berth-admin"
 	want := []string{
-		"ResponseComplete create secrets default/ 201 allow " + admName,
+		"ResponseComplete create secrets default/db 201 allow " + admName,
 		"ResponseComplete get secrets default/db 200 allow " + admName,
 		"ResponseComplete list secrets default/ 200 allow " + admName,
 		"ResponseStarted watch configmaps default/ 200 allow " + admName,
 		"ResponseComplete watch configmaps default/ 200 allow " + admName,
-		"ResponseComplete create configmaps default/ 201 allow " + admName,
+		"ResponseComplete create configmaps default/cm 201 allow " + admName,
 		"ResponseComplete delete configmaps default/cm 200 allow " + admName,
 		"ResponseComplete list pods default/ 403 forbid bob",
 		"ResponseStarted list namespaces / 401  ",

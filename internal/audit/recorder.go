@@ -61,6 +61,24 @@ func (rec *Recorder) SetAuthorization(allowed bool, reason string) {
 	rec.ev.Annotations[AnnotationReason] = reason
 }
 
+// SetObjectMeta fills the object reference's namespace, name and uid
+// where the request's URL left them empty, from the request's object.
+func (rec *Recorder) SetObjectMeta(namespace, name, uid string) {
+	ref := rec.ev.ObjectRef
+	if ref == nil {
+		return
+	}
+	if ref.Namespace == "" {
+		ref.Namespace = namespace
+	}
+	if ref.Name == "" {
+		ref.Name = name
+	}
+	if ref.UID == "" {
+		ref.UID = uid
+	}
+}
+
 // SetStatus records the Status of an error response.
 func (rec *Recorder) SetStatus(st *metav1.Status) {
 	rec.status = &metav1.Status{Status: st.Status, Message: st.Message, Reason: st.Reason, Details: st.Details, Code: st.Code}

@@ -38,6 +38,6 @@ func FuzzFromStorage(f *testing.F) {
 	}
 	f.Add([]byte("k8s:enc:aescbc:v1:c:0123456789abcdef"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = tr.fromStorage(k, data)
+		_, _, _ = tr.fromStorage(k, data)
 	})
 }

@@ -104,11 +104,11 @@ func (s *Store) decrypt(kv *store.KeyValue) error {
 	if t == nil {
 		return nil
 	}
-	v, err := t.fromStorage(kv.Key, kv.Value)
+	v, stale, err := t.fromStorage(kv.Key, kv.Value)
 	if err != nil {
 		return fmt.Errorf("decrypting %s: %w", kv.Key, err)
 	}
-	kv.Value = v
+	kv.Value, kv.Stale = v, stale
 	return nil
 }
 

@@ -190,12 +190,15 @@ func TestRotation(t *testing.T) {
 		}
 	}
 	keys := []string{"/registry/core/secrets/ns/one", "/registry/core/secrets/ns/two"}
-	readAll := func(s *Store, wantPrefix string) {
+	readAll := func(s *Store, wantPrefix string, wantStale bool) {
 		t.Helper()
 		for i, k := range keys {
 			kv, err := s.Get(ctx, k)
 			if err != nil {
 				t.Fatalf("Get %s: %v", k, err)
+			}
+			if kv.Stale != wantStale {
+				t.Errorf("Get %s: stale %v, want %v", k, kv.Stale, wantStale)
 			}
 			if want := []string{"value-one-4f1c", "value-two-a92e"}[i]; string(kv.Value) != want {
 				t.Errorf("Get %s = %q, want %q", k, kv.Value, want)
@@ -219,11 +222,11 @@ func TestRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	readAll(s, "k8s:enc:aescbc:v1:old:")
+	readAll(s, "k8s:enc:aescbc:v1:old:", false)
 	closeAndScan(s)
 
 	s = open(newKey)
-	readAll(s, "k8s:enc:aescbc:v1:old:")
+	readAll(s, "k8s:enc:aescbc:v1:old:", true)
 	for _, k := range keys { // kubectl replace: read and write back
 		kv, err := s.Get(ctx, k)
 		if err != nil {
@@ -233,10 +236,10 @@ func TestRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	readAll(s, "k8s:enc:aescbc:v1:new:")
+	readAll(s, "k8s:enc:aescbc:v1:new:", false)
 	closeAndScan(s)
 
 	s = open(onlyNew)
-	readAll(s, "k8s:enc:aescbc:v1:new:")
+	readAll(s, "k8s:enc:aescbc:v1:new:", false)
 	closeAndScan(s)
 }

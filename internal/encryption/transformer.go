@@ -88,22 +88,24 @@ func (t *transformer) toStorage(storageKey string, plain []byte) ([]byte, error)
 // errNoPrefix: no configured provider and key wrote this value.
 var errNoPrefix = errors.New("no matching prefix found")
 
-// fromStorage decrypts data with the entry its prefix names. Identity reads
-// only values that carry no encryption prefix, so that a value written
-// with a key no longer configured fails instead of reading as ciphertext.
-func (t *transformer) fromStorage(storageKey string, data []byte) ([]byte, error) {
-	for _, e := range t.entries {
+// fromStorage decrypts data with the entry its prefix names; stale
+// reports that the entry is not the one that writes. Identity reads only
+// values that carry no encryption prefix, so that a value written with a
+// key no longer configured fails instead of reading as ciphertext.
+func (t *transformer) fromStorage(storageKey string, data []byte) (plain []byte, stale bool, err error) {
+	for i, e := range t.entries {
 		if e.key == nil {
 			if bytes.HasPrefix(data, []byte(encPrefix)) {
 				continue
 			}
-			return data, nil
+			return data, i != 0, nil
 		}
 		if bytes.HasPrefix(data, e.prefix) {
-			return e.key.open(storageKey, data[len(e.prefix):])
+			plain, err := e.key.open(storageKey, data[len(e.prefix):])
+			return plain, i != 0, err
 		}
 	}
-	return nil, errNoPrefix
+	return nil, false, errNoPrefix
 }
 
 type gcmKey struct{ aead cipher.AEAD }

@@ -76,9 +76,9 @@ func TestLayout(t *testing.T) {
 			if got := openFn(t, stored[len(prefix):]); !bytes.Equal(got, plain) {
 				t.Errorf("decrypted by hand: %q, want %q", got, plain)
 			}
-			got, err := tr.fromStorage(storageKey, stored)
-			if err != nil || !bytes.Equal(got, plain) {
-				t.Errorf("fromStorage: %q, %v", got, err)
+			got, stale, err := tr.fromStorage(storageKey, stored)
+			if err != nil || !bytes.Equal(got, plain) || stale {
+				t.Errorf("fromStorage: %q, stale %v, %v", got, stale, err)
 			}
 		})
 	}
@@ -105,28 +105,30 @@ func TestReadWithSeveralKeys(t *testing.T) {
 		tr      *transformer
 		data    []byte
 		want    string
+		stale   bool
 		wantErr bool
 	}{
-		{"old key after adding the new", rotated, oldData, "v1", false},
-		{"new key", rotated, newData, "v2", false},
-		{"plain through identity", rotated, []byte("plain"), "plain", false},
-		{"old data after removing the old key", newOnly, oldData, "", true},
-		{"plain without identity", newOnly, []byte("plain"), "", true},
-		{"identity first still decrypts", identityFirst, oldData, "v1", false},
-		{"identity refuses unknown ciphertext", identityFirst, newData, "", true},
-		{"wrong storage key for aesgcm", rotated, func() []byte { d, _ := rotated.toStorage("/registry/core/secrets/ns/other", []byte("x")); return d }(), "", true},
+		{"old key after adding the new", rotated, oldData, "v1", true, false},
+		{"new key", rotated, newData, "v2", false, false},
+		{"plain through identity", rotated, []byte("plain"), "plain", true, false},
+		{"old data after removing the old key", newOnly, oldData, "", false, true},
+		{"plain without identity", newOnly, []byte("plain"), "", false, true},
+		{"identity first still decrypts", identityFirst, oldData, "v1", true, false},
+		{"identity first reads plain", identityFirst, []byte("plain"), "plain", false, false},
+		{"identity refuses unknown ciphertext", identityFirst, newData, "", false, true},
+		{"wrong storage key for aesgcm", rotated, func() []byte { d, _ := rotated.toStorage("/registry/core/secrets/ns/other", []byte("x")); return d }(), "", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.tr.fromStorage(k, tt.data)
+			got, stale, err := tt.tr.fromStorage(k, tt.data)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("fromStorage = %q, want an error", got)
 				}
 				return
 			}
-			if err != nil || string(got) != tt.want {
-				t.Fatalf("fromStorage = %q, %v; want %q", got, err, tt.want)
+			if err != nil || string(got) != tt.want || stale != tt.stale {
+				t.Fatalf("fromStorage = %q, stale %v, %v; want %q, stale %v", got, stale, err, tt.want, tt.stale)
 			}
 		})
 	}
