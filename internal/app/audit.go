@@ -80,7 +80,7 @@ func startAudit(ctx context.Context, o auditOptions, dataDir string, log *slog.L
 	if len(sinks) > 0 {
 		a.auditor = audit.New(audit.Config{Policy: policy, Sinks: sinks, Logger: log})
 	}
-	log.Info("audit", "log", path, "webhook", o.webhookConfig, "policy", policyName(o.policyFile))
+	log.Info("audit configured", "log", path, "webhook", o.webhookConfig, "policy", policyName(o.policyFile))
 	return a, nil
 }
 

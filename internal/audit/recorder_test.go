@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -230,5 +231,52 @@ func TestFailedAuthentication(t *testing.T) {
 				t.Errorf("event %+v; status diff:\n%s", ev, diff)
 			}
 		})
+	}
+}
+
+// TestRecorderHijack: a hijacked connection (exec over HTTP/1.1) still
+// works through the wrapped writer and is recorded as 101.
+func TestRecorderHijack(t *testing.T) {
+	sink := &memorySink{}
+	a := New(Config{Policy: policyWith(LevelMetadata, "omitStages: [RequestReceived]\n"), Sinks: []Sink{sink}})
+	attrs := auth.Attributes{User: auth.User{Name: "u"}, Verb: "create", IsResource: true, Resource: "pods", Subresource: "exec", Namespace: "ns", Name: "p"}
+	handled := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(handled)
+		rec := a.Start(a.Evaluate(attrs), r, attrs, t0)
+		defer rec.Complete(jsonIdentity)
+		rw := rec.WrapWriter(w, true)
+		conn, buf, err := rw.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\nhello")
+		_ = buf.Flush()
+	}))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/namespaces/ns/pods/p/exec", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "test")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	select {
+	case <-handled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not return")
+	}
+	var got []string
+	for _, ev := range sink.events {
+		got = append(got, fmt.Sprintf("%s %d", ev.Stage, ev.ResponseStatus.Code))
+	}
+	if diff := cmp.Diff([]string{"ResponseStarted 101", "ResponseComplete 101"}, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }

@@ -104,31 +104,35 @@ func (w *WebhookSink) Dropped() int64 { return w.dropped.Load() }
 // (each request bounded by the client's timeout) and returns.
 func (w *WebhookSink) Run(ctx context.Context) error {
 	var reported int64
+	var batch [][]byte
 	for {
-		batch, ok := w.collect(ctx)
-		if len(batch) > 0 {
-			w.send(ctx, batch)
+		var ok bool
+		batch, ok = w.collect(ctx)
+		if !ok {
+			break
 		}
+		w.send(ctx, batch)
 		if n := w.dropped.Load(); n != reported {
 			w.log.Warn("audit events dropped: the webhook buffer was full", "dropped", n-reported, "droppedTotal", n)
 			reported = n
 		}
-		if !ok {
-			break
-		}
 	}
 	// Flush what is left, without retries.
 	final := context.WithoutCancel(ctx)
-	for {
-		batch := w.drain()
-		if len(batch) == 0 {
-			return nil
-		}
+	if len(batch) == 0 {
+		batch = w.drain()
+	}
+	for len(batch) > 0 {
 		if err := w.post(final, batch); err != nil {
 			w.log.Error("audit events lost at shutdown", "events", len(batch), "err", err)
 			return nil
 		}
+		batch = w.drain()
 	}
+	if n := w.dropped.Load(); n != reported {
+		w.log.Warn("audit events dropped: the webhook buffer was full", "dropped", n-reported, "droppedTotal", n)
+	}
+	return nil
 }
 
 // collect waits for a first event, then for more until the batch is full
