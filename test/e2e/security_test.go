@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -162,6 +164,7 @@ func TestAuditAndEncryption(t *testing.T) {
 		t.Errorf("bad token: %s", r)
 	}
 	checkPprof(t, s, bob)
+	checkTLS(t, s)
 
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
@@ -206,6 +209,31 @@ func TestAuditAndEncryption(t *testing.T) {
 	}
 	rotateKey(t, s, map[string]string{"password": secretValue, "token": secretBytesValue})
 	checkModes(t, s.dataDir)
+}
+
+// checkTLS: the binary's listener refuses TLS 1.1 and CBC suites.
+func checkTLS(t *testing.T, s *server) {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(s.port)
+	tests := []struct {
+		name string
+		cfg  *tls.Config
+		ok   bool
+	}{
+		{"defaults", &tls.Config{InsecureSkipVerify: true}, true},
+		{"TLS 1.2 AEAD", &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}, true},
+		{"TLS 1.1", &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}, false},
+		{"TLS 1.2 CBC", &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}}, false},
+	}
+	for _, tt := range tests {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, tt.cfg)
+		if err == nil {
+			conn.Close()
+		}
+		if (err == nil) != tt.ok {
+			t.Errorf("TLS handshake with %s: %v, want success %v", tt.name, err, tt.ok)
+		}
+	}
 }
 
 // checkPprof: no profiling endpoints, for anyone.
