@@ -38,6 +38,10 @@ type LogConfig struct {
 // LogSink writes events as JSON lines, synchronously, to a file it rotates
 // by size (the file and its directory are private: 0600 and 0700), or to
 // stdout. Write errors are logged, never returned to requests.
+//
+// Rotation follows lumberjack's (upstream's rotating writer) file naming
+// and limits, but is done here: lumberjack starts a cleanup goroutine per
+// logger that nothing stops, and creates directories 0755.
 type LogSink struct {
 	cfg LogConfig
 	log *slog.Logger
