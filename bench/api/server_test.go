@@ -22,8 +22,10 @@ import (
 	"k8s.io/client-go/rest"
 
 	"berth.dev/berth/internal/apiserver"
+	"berth.dev/berth/internal/audit"
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/encryption"
 	"berth.dev/berth/internal/openapi"
 	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store/bolt"
@@ -58,7 +60,8 @@ var (
 )
 
 // startServer runs an API server as `berth server` wires it (x509
-// authentication, system:masters authorization, OpenAPI and managedFields)
+// authentication, system:masters authorization, OpenAPI and managedFields,
+// the default audit policy into a log file, Secrets encrypted)
 // on a loopback port, with a bolt store in a temporary directory, and
 // returns an admin client configuration for it. The server is stopped
 // when b ends.
@@ -90,8 +93,23 @@ func startServer(b *testing.B) *rest.Config {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Audited and encrypted as berth server is by default.
+	auditLog, err := audit.NewLogSink(audit.LogConfig{Path: filepath.Join(dir, "audit", "audit.log"), MaxSize: 100 << 20, MaxBackups: 10})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { auditLog.Close() })
+	encCfg, err := encryption.Ensure(filepath.Join(dir, "encryption-config.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	encrypted, err := encryption.NewStore(st, encCfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	api, err := apiserver.New(apiserver.Config{
-		Store:          st,
+		Store:          encrypted,
+		Audit:          audit.New(audit.Config{Sinks: []audit.Sink{auditLog}}),
 		Resources:      registry.Builtin(),
 		Authenticators: []auth.Authenticator{&auth.X509{Roots: keys.CAPool()}},
 		Authorizers:    []auth.Authorizer{auth.Masters{}},

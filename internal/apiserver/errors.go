@@ -81,5 +81,8 @@ func (s *Server) writeError(w http.ResponseWriter, req *request, err error) {
 		s.log.Error("internal error", "path", req.info.Path, "verb", req.info.Verb, "err", err)
 	}
 	st.Kind, st.APIVersion = "Status", "v1"
+	if req.audit != nil {
+		req.audit.SetStatus(st)
+	}
 	s.writeObject(w, req, int(st.Code), st)
 }

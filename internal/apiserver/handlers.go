@@ -118,7 +118,11 @@ func fieldValidation(req *request) (string, error) {
 // the Content-Type and fieldValidation.
 func (s *Server) decodeBody(r *http.Request, req *request, body []byte, gvk schema.GroupVersionKind, into runtime.Object) (runtime.Object, error) {
 	if _, ok := into.(*unstructured.Unstructured); ok && req.res.custom != nil {
-		return s.decodeCustomBody(r, req, body)
+		obj, err := s.decodeCustomBody(r, req, body)
+		if err == nil {
+			req.auditObject(obj)
+		}
+		return obj, err
 	}
 	mode, err := fieldValidation(req)
 	if err != nil {
@@ -159,6 +163,7 @@ func (s *Server) decodeBody(r *http.Request, req *request, body []byte, gvk sche
 		return nil, badRequest("the API version in the data (%s) does not match the expected API version (%s)", got.GroupVersion(), gvk.GroupVersion())
 	}
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	req.auditObject(obj)
 	return obj, nil
 }
 
@@ -675,8 +680,10 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 			undo()
 			return nil, 0, err
 		}
-		if string(value) == string(kv.Value) {
-			// Nothing changed: no write, the resourceVersion stays, as upstream.
+		if string(value) == string(kv.Value) && !kv.Stale {
+			// Nothing changed: no write, the resourceVersion stays, as
+			// upstream. A value stored under an old encryption key is
+			// rewritten, which is how keys are rotated.
 			undo()
 			return old, http.StatusOK, nil
 		}

@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/managedfields"
 
 	"berth.dev/berth/internal/admission"
+	"berth.dev/berth/internal/audit"
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/serviceaccount"
 	"berth.dev/berth/internal/registry"
@@ -55,6 +56,8 @@ type Config struct {
 	// own writes). Authenticators, authorizers and admission plugins that
 	// implement auth.ObjectsUser get the server's object reader in New.
 	Admission admission.Chain
+	// Audit records requests by its policy; nil records nothing.
+	Audit *audit.Auditor
 	// Reviewers answer the ephemeral review resources (TokenReview,
 	// SubjectAccessReview...); a review without one answers 405.
 	// TokenReview and SelfSubjectReview are answered by the server from
@@ -316,7 +319,9 @@ type request struct {
 	query     url.Values
 	user      auth.User
 	userAgent string
-	warnings  []string
+	// audit is the request's audit record; nil at level None.
+	audit    *audit.Recorder
+	warnings []string
 	// applied marks a server-side apply: its field manager already
 	// recorded the managed fields.
 	applied bool
@@ -328,15 +333,27 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	var received time.Time
+	if s.cfg.Audit != nil {
+		received = s.now()
+	}
 	req := &request{info: parseRequestInfo(r), query: r.URL.Query(), userAgent: r.UserAgent()}
 	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
+		p := recover()
+		if p == nil {
+			if req.audit != nil {
+				req.audit.Complete(s.auditJSON)
 			}
-			s.log.Error("handler panic", "path", r.URL.Path, "panic", p)
-			s.writeError(w, req, apierrors.NewInternalError(fmt.Errorf("internal error")))
+			return
 		}
+		if req.audit != nil {
+			req.audit.Panic(p)
+		}
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		s.log.Error("handler panic", "path", r.URL.Path, "panic", p)
+		s.writeError(w, req, apierrors.NewInternalError(fmt.Errorf("internal error")))
 	}()
 	out, ok := negotiateOutput(r.Header.Get("Accept"))
 	if !ok {
@@ -350,21 +367,76 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req.out = out
 
-	if s.servePublic(w, r) {
+	in := req.info
+	attrs := auth.Attributes{
+		Verb: in.Verb, IsResource: in.IsResource, Namespace: in.Namespace,
+		APIGroup: in.Group, APIVersion: in.Version, Resource: in.Resource,
+		Subresource: in.Subresource, Name: in.Name, Path: in.Path,
+	}
+	if isPublicPath(r.URL.Path) {
+		// Open to everyone: recorded as the anonymous user, allowed.
+		attrs.User = anonymousUser
+		w = s.startAudit(w, r, req, attrs, received)
+		if req.audit != nil {
+			req.audit.SetAuthorization(true, "")
+		}
+		s.servePublic(w, r)
 		return
 	}
 	user, err := s.authenticate(r)
 	if err != nil {
+		s.cfg.Audit.FailedAuthentication(r, attrs, received)
 		s.writeError(w, req, err)
 		return
 	}
-	req.user = user
-	if err := s.authorize(r.Context(), req); err != nil {
+	req.user, attrs.User = user, user
+	w = s.startAudit(w, r, req, attrs, received)
+	reason, err := s.authorize(r.Context(), req, attrs)
+	if req.audit != nil {
+		switch {
+		case apierrors.IsInternalError(err):
+			req.audit.SetAuthorization(false, "internal error")
+		default:
+			req.audit.SetAuthorization(err == nil, reason)
+		}
+	}
+	if err != nil {
 		s.writeError(w, req, err)
 		return
+	}
+	if req.audit != nil {
+		req.audit.CaptureRequestBody(r)
 	}
 	r = r.WithContext(auth.WithUser(r.Context(), user))
 	s.route(w, r, req)
+}
+
+// anonymousUser is who public paths are served to.
+var anonymousUser = auth.User{Name: "system:anonymous", Groups: []string{"system:unauthenticated"}}
+
+// startAudit starts req's audit record when the policy records it, and
+// returns the writer to answer through.
+func (s *Server) startAudit(w http.ResponseWriter, r *http.Request, req *request, attrs auth.Attributes, received time.Time) http.ResponseWriter {
+	d := s.cfg.Audit.Evaluate(attrs)
+	if d.Level == audit.LevelNone {
+		return w
+	}
+	req.audit = s.cfg.Audit.Start(d, r, attrs, received)
+	return req.audit.WrapWriter(w, isLongRunning(req.info))
+}
+
+// isLongRunning: requests whose response streams, as upstream's
+// kube-apiserver counts them (watch, proxy; attach, exec, log, portforward).
+func isLongRunning(in requestInfo) bool {
+	switch in.Verb {
+	case "watch", "proxy":
+		return true
+	}
+	switch in.Subresource {
+	case "attach", "exec", "proxy", "log", "portforward":
+		return true
+	}
+	return false
 }
 
 // isPublicPath lists what anonymous clients may read.
@@ -376,22 +448,19 @@ func isPublicPath(p string) bool {
 	return false
 }
 
-func (s *Server) servePublic(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) servePublic(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/healthz", "/livez":
 		writeText(w, http.StatusOK, "ok")
 	case "/readyz":
 		if !s.Ready() {
 			writeText(w, http.StatusServiceUnavailable, "[-]cache not ready\nreadyz check failed")
-			return true
+			return
 		}
 		writeText(w, http.StatusOK, "ok")
 	case "/version", "/version/":
 		writeJSON(w, http.StatusOK, version.Info())
-	default:
-		return false
 	}
-	return true
 }
 
 func (s *Server) authenticate(r *http.Request) (auth.User, error) {
@@ -413,23 +482,19 @@ func (s *Server) authenticate(r *http.Request) (auth.User, error) {
 	return auth.User{}, apierrors.NewUnauthorized("Unauthorized")
 }
 
-func (s *Server) authorize(ctx context.Context, req *request) error {
-	in := req.info
-	a := auth.Attributes{
-		User: req.user, Verb: in.Verb, IsResource: in.IsResource, Namespace: in.Namespace,
-		APIGroup: in.Group, APIVersion: in.Version, Resource: in.Resource,
-		Subresource: in.Subresource, Name: in.Name, Path: in.Path,
-	}
+// authorize asks the authorizers about a; it returns the deciding
+// authorizer's reason, and an error unless the request is allowed.
+func (s *Server) authorize(ctx context.Context, req *request, a auth.Attributes) (string, error) {
 	// As upstream's union authorizer: a refusal gives the reasons of
 	// every authorizer asked, one a line.
 	var reasons []string
 	for _, z := range s.cfg.Authorizers {
 		d, why, err := z.Authorize(ctx, a)
 		if err != nil {
-			return apierrors.NewInternalError(fmt.Errorf("authorizing: %w", err))
+			return "", apierrors.NewInternalError(fmt.Errorf("authorizing: %w", err))
 		}
 		if d == auth.Allow {
-			return nil
+			return why, nil
 		}
 		if d == auth.Deny {
 			reasons = []string{why}
@@ -439,7 +504,8 @@ func (s *Server) authorize(ctx context.Context, req *request) error {
 			reasons = append(reasons, why)
 		}
 	}
-	return forbidden(req, strings.Join(reasons, "\n"))
+	reason := strings.Join(reasons, "\n")
+	return reason, forbidden(req, reason)
 }
 
 // forbidden builds upstream's 403 message:

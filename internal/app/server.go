@@ -23,6 +23,7 @@ import (
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/auth/rbac"
+	"berth.dev/berth/internal/encryption"
 	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
 	"berth.dev/berth/internal/store/etcd"
@@ -45,6 +46,10 @@ type serverOptions struct {
 	// nodeGrace is how long a node may stay silent before it is Unknown.
 	nodeGrace time.Duration
 	authn     authnOptions
+	// encryptionConfig is the EncryptionConfiguration file; empty means
+	// <data-dir>/encryption-config.yaml, generated on first start.
+	encryptionConfig string
+	audit            auditOptions
 }
 
 func serverCommand() *cobra.Command {
@@ -54,10 +59,18 @@ func serverCommand() *cobra.Command {
 		Short: "Run the control plane (API server) and this machine's node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.audit.logPathSet = cmd.Flags().Changed("audit-log-path")
 			return runServer(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.audit.policyFile, "audit-policy-file", "", "audit.k8s.io/v1 Policy file (default: Metadata for every request but health checks, no bodies of Secrets, ConfigMaps and TokenReviews)")
+	f.StringVar(&o.audit.logPath, "audit-log-path", "", `audit log file, JSON lines (default <data-dir>/audit/audit.log); "-" writes to stdout, an explicitly empty value ("") turns the audit log off`)
+	f.IntVar(&o.audit.logMaxSizeMB, "audit-log-maxsize", 100, "size in megabytes at which the audit log is rotated (0: never)")
+	f.IntVar(&o.audit.logMaxAgeDays, "audit-log-maxage", 30, "days rotated audit logs are kept (0: no limit)")
+	f.IntVar(&o.audit.logMaxBackups, "audit-log-maxbackup", 10, "rotated audit logs kept (0: no limit)")
+	f.StringVar(&o.audit.webhookConfig, "audit-webhook-config-file", "", "kubeconfig file of a webhook that receives audit events in batches (EventList)")
+	f.DurationVar(&o.audit.webhookBackoff, "audit-webhook-initial-backoff", 10*time.Second, "wait before retrying a failed audit webhook request, doubled on each retry")
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/berth", "directory for state, certificates and the admin kubeconfig")
 	f.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
 	f.IntVar(&o.httpsPort, "https-port", 6443, "port the API server listens on (0 picks a free one)")
@@ -69,6 +82,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.etcdKey, "datastore-keyfile", "", "client key for etcd")
 	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
 	f.StringVar(&o.podSecurity, "pod-security-config", "", "upstream PodSecurityConfiguration file (default: enforce baseline, warn and audit restricted, kube-system exempt)")
+	f.StringVar(&o.encryptionConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) saying how resources are encrypted at rest (default: <data-dir>/encryption-config.yaml, generated on first start to encrypt Secrets with aescbc)")
 	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
 	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without renewing its Lease before it is Unknown and its pods are evicted")
 	_ = f.MarkHidden("node-monitor-grace-period") // for tests
@@ -124,6 +138,20 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	defer st.Close()
+	encrypted, err := encryptStore(st, o, log)
+	if err != nil {
+		return err
+	}
+
+	auditCtx, stopAuditing := context.WithCancel(context.WithoutCancel(ctx))
+	auditing, err := startAudit(auditCtx, o.audit, o.dataDir, log)
+	if err != nil {
+		stopAuditing()
+		return err
+	}
+	// After the HTTP server has shut down: no request is recorded any more.
+	defer auditing.stop()
+	defer stopAuditing()
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(bind.String(), strconv.Itoa(o.httpsPort)))
 	if err != nil {
@@ -137,7 +165,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 			return fmt.Errorf("--pod-security-config: %w", err)
 		}
 	}
-	cfg, err := apiserver.NewConfig(st, keys, opts)
+	cfg, err := apiserver.NewConfig(encrypted, keys, opts)
 	if err != nil {
 		ln.Close()
 		return err
@@ -147,6 +175,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, serviceCIDR, advertise, port
+	cfg.Audit = auditing.auditor
 	api, err := apiserver.New(cfg)
 	if err != nil {
 		ln.Close()
@@ -289,6 +318,25 @@ func datastoreName(o serverOptions) string {
 		return "embedded"
 	}
 	return o.datastore
+}
+
+// encryptStore wraps st to encrypt what --encryption-provider-config says,
+// or, without the flag, what the configuration in the data directory says
+// (generated on first start).
+func encryptStore(st store.Store, o serverOptions, log *slog.Logger) (store.Store, error) {
+	var (
+		c   *encryption.EncryptionConfiguration
+		err error
+	)
+	if o.encryptionConfig != "" {
+		c, err = encryption.Load(o.encryptionConfig)
+	} else {
+		c, err = encryption.Ensure(filepath.Join(o.dataDir, "encryption-config.yaml"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return encryption.NewStore(st, c, log)
 }
 
 // openStore opens the datastore the flags name.

@@ -36,6 +36,10 @@ type KeyValue struct {
 	// ModRevision is the revision of the last write to the key. For a Deleted
 	// event it is the revision of the deletion.
 	ModRevision int64
+	// Stale is set by a store that transforms values (encryption) when
+	// Value was read with a key other than the one that writes: writing the
+	// same Value back stores it differently, so it is not a no-op.
+	Stale bool
 }
 
 // ListOptions selects a page of keys under a prefix.

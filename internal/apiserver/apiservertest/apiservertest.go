@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/encryption"
+	"berth.dev/berth/internal/store"
 	"berth.dev/berth/internal/store/bolt"
 )
 
@@ -28,9 +31,17 @@ type Server struct {
 	Admin *rest.Config
 	// PKI is the cluster's key material, to issue more client certificates.
 	PKI *pki.PKI
-	// Store is the server's store.
+	// Store is the server's store, below the encryption of Secrets.
 	Store *bolt.Store
+	// StorePath is the store's bbolt file.
+	StorePath string
+
+	stop func()
 }
+
+// Stop stops the server and closes its store before the test ends, so
+// that the test can read the store's file. The test's end calls it too.
+func (s *Server) Stop() { s.stop() }
 
 // Start starts a server that stops when t ends, and waits until it is
 // ready. Each configure function may change the server's configuration
@@ -42,11 +53,18 @@ func Start(t testing.TB, configure ...func(*apiserver.Config)) *Server {
 	if err != nil {
 		t.Fatalf("pki.Ensure: %v", err)
 	}
-	st, err := bolt.New(bolt.Config{Path: filepath.Join(dir, "state.db")})
+	storePath := filepath.Join(dir, "state.db")
+	st, err := bolt.New(bolt.Config{Path: storePath})
 	if err != nil {
 		t.Fatalf("bolt.New: %v", err)
 	}
-	cfg, err := apiserver.NewConfig(st, keys, apiserver.Options{})
+	// Secrets are encrypted at rest, as berth server does by default.
+	encrypted, err := encryptedStore(st)
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	cfg, err := apiserver.NewConfig(encrypted, keys, apiserver.Options{})
 	if err != nil {
 		st.Close()
 		t.Fatalf("apiserver.NewConfig: %v", err)
@@ -71,7 +89,7 @@ func Start(t testing.TB, configure ...func(*apiserver.Config)) *Server {
 	srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		srv.CloseClientConnections()
 		srv.Close()
@@ -80,6 +98,7 @@ func Start(t testing.TB, configure ...func(*apiserver.Config)) *Server {
 		}
 		st.Close()
 	})
+	t.Cleanup(stop)
 	certPEM, keyPEM := keys.AdminCert()
 	admin := &rest.Config{
 		Host: srv.URL,
@@ -100,5 +119,18 @@ func Start(t testing.TB, configure ...func(*apiserver.Config)) *Server {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &Server{Admin: admin, PKI: keys, Store: st}
+	return &Server{Admin: admin, PKI: keys, Store: st, StorePath: storePath, stop: stop}
+}
+
+// encryptedStore wraps st with a generated encryption configuration.
+func encryptedStore(st store.Store) (store.Store, error) {
+	data, err := encryption.Generate()
+	if err != nil {
+		return nil, err
+	}
+	c, err := encryption.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return encryption.NewStore(st, c, nil)
 }
