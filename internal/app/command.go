@@ -19,7 +19,7 @@ func Command() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), simCommand(), versionCommand())
+	root.AddCommand(serverCommand(), simCommand(), versionCommand(), shimCommand())
 	return root
 }
 

@@ -1,0 +1,373 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestSandboxSharesNetworkAndHostname(t *testing.T) {
+	needRuntime(t)
+	rt := newTestRuntime(t, testConfig(t))
+	rootfs := busyboxRootfs(t)
+	s := newSandbox(t, rt, SandboxConfig{ID: "pod1", Name: "web-0", Namespace: "default", UID: "u1",
+		DNS: &DNSConfig{Servers: []string{"10.43.0.10"}, Searches: []string{"default.svc.cluster.local"}}})
+	if err := s.SetPodIPs([]string{"10.42.0.7"}); err != nil {
+		t.Fatal(err)
+	}
+
+	server := container(t, "server", rootfs, "sh", "-c", "echo hello-from-server | nc -l -p 8080")
+	start(t, rt, s, server)
+	// The client retries while the server is not yet listening.
+	client := container(t, "client", rootfs, "sh", "-c",
+		"hostname; cat /etc/hostname; grep web-0 /etc/hosts; cat /etc/resolv.conf; "+
+			"for i in $(seq 100); do nc 127.0.0.1 8080 && exit 0; sleep 0.1; done; exit 1")
+	c, recs := run(t, rt, s, client)
+	want := []string{
+		"web-0", "web-0", "10.42.0.7\tweb-0",
+		"search default.svc.cluster.local", "nameserver 10.43.0.10",
+		"hello-from-server",
+	}
+	if diff := cmp.Diff(want, stdout(recs)); diff != "" {
+		t.Errorf("client output (-want +got):\n%s\nall: %v", diff, recs)
+	}
+	if c.ExitCode != 0 || c.OOMKilled {
+		t.Errorf("client exit %d, OOM %v; want 0, false", c.ExitCode, c.OOMKilled)
+	}
+	ctx := context.Background()
+	sc, err := rt.Wait(ctx, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.ExitCode != 0 {
+		t.Errorf("server exit %d, want 0: %v", sc.ExitCode, readLog(t, server.LogPath))
+	}
+}
+
+// capMask renders capabilities as /proc/<pid>/status shows them.
+func capMask(caps []string) string {
+	var m uint64
+	for _, c := range caps {
+		m |= 1 << slices.Index(capabilityNames[:], c)
+	}
+	return fmt.Sprintf("%016x", m)
+}
+
+func TestSecurityAppliedInsideContainer(t *testing.T) {
+	needRuntime(t)
+	rt := newTestRuntime(t, testConfig(t))
+	rootfs := busyboxRootfs(t)
+	s := newSandbox(t, rt, SandboxConfig{ID: "secpod", Name: "secpod"})
+
+	profile := filepath.Join(t.TempDir(), "no-mkdir.json")
+	if err := os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The script prints the status lines that show what was applied, then
+	// whether /proc/keys is masked, whether / is writable and whether
+	// mkdir is allowed.
+	script := `grep -E '^(Uid|Gid|Groups|CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\t ' ' '
+if test -c /proc/keys; then echo keys masked; else echo keys visible; fi
+if touch /rootfs-probe 2>/dev/null; then echo root writable; else echo root read-only; fi
+if mkdir /dev/shm/probe 2>/dev/null; then rmdir /dev/shm/probe; echo mkdir allowed; else echo mkdir refused; fi`
+
+	tests := []struct {
+		name string
+		sec  Security
+		user User
+		want []string
+	}{
+		{
+			name: "defaults",
+			want: []string{
+				"Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups: ",
+				"CapEff: " + capMask(defaultCapabilities), "CapBnd: " + capMask(defaultCapabilities),
+				"NoNewPrivs: 0", "Seccomp: 2",
+				"keys masked", "root writable", "mkdir allowed",
+			},
+		},
+		{
+			name: "restricted",
+			sec:  Security{CapDrop: []string{"ALL"}, NoNewPrivileges: true, ReadonlyRootfs: true},
+			user: User{UID: 1000, GID: 2000, AdditionalGIDs: []uint32{3000}},
+			want: []string{
+				"Uid: 1000 1000 1000 1000", "Gid: 2000 2000 2000 2000", "Groups: 3000 ",
+				"CapEff: 0000000000000000", "CapBnd: 0000000000000000",
+				"NoNewPrivs: 1", "Seccomp: 2",
+				"keys masked", "root read-only", "mkdir allowed",
+			},
+		},
+		{
+			name: "add and drop, unmasked, unconfined",
+			sec: Security{CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"chown", "CAP_KILL"},
+				ProcMountUnmasked: true, Seccomp: Seccomp{Kind: SeccompUnconfined}},
+			want: func() []string {
+				caps := slices.DeleteFunc(append(slices.Clone(defaultCapabilities), "CAP_NET_ADMIN"),
+					func(c string) bool { return c == "CAP_CHOWN" || c == "CAP_KILL" })
+				return []string{
+					"Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups: ",
+					"CapEff: " + capMask(caps), "CapBnd: " + capMask(caps),
+					"NoNewPrivs: 0", "Seccomp: 0",
+					"keys visible", "root writable", "mkdir allowed",
+				}
+			}(),
+		},
+		{
+			name: "privileged",
+			sec:  Security{Privileged: true},
+			want: []string{
+				"Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups: ",
+				"CapEff: " + capMask(rt.bounding), "CapBnd: " + capMask(rt.bounding),
+				"NoNewPrivs: 0", "Seccomp: 0",
+				"keys visible", "root writable", "mkdir allowed",
+			},
+		},
+		{
+			name: "localhost profile",
+			sec:  Security{Seccomp: Seccomp{Kind: SeccompLocalhost, Path: profile}},
+			want: []string{
+				"Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups: ",
+				"CapEff: " + capMask(defaultCapabilities), "CapBnd: " + capMask(defaultCapabilities),
+				"NoNewPrivs: 0", "Seccomp: 2",
+				"keys masked", "root writable", "mkdir refused",
+			},
+		},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.Remove(filepath.Join(rootfs, "rootfs-probe"))
+			cfg := container(t, fmt.Sprintf("sec%d", i), rootfs, "sh", "-c", script)
+			cfg.Security, cfg.User = tt.sec, tt.user
+			c, recs := run(t, rt, s, cfg)
+			if diff := cmp.Diff(tt.want, stdout(recs)); diff != "" {
+				t.Errorf("inside the container (-want +got):\n%s\nall: %v", diff, recs)
+			}
+			if c.ExitCode != 0 {
+				t.Errorf("exit %d, want 0", c.ExitCode)
+			}
+		})
+	}
+}
+
+func TestDefaultSeccompRefusesNamespaces(t *testing.T) {
+	needRuntime(t)
+	rt := newTestRuntime(t, testConfig(t))
+	rootfs := busyboxRootfs(t)
+	s := newSandbox(t, rt, SandboxConfig{ID: "nspod", Name: "nspod"})
+	// With CAP_SYS_ADMIN dropped (the default) the profile refuses unshare;
+	// busybox's unshare applet is not linked, so use "ip netns add", which
+	// calls unshare(CLONE_NEWNET).
+	cfg := container(t, "ns", rootfs, "sh", "-c", "mkdir -p /run/netns; ip netns add x 2>&1 && echo unshare allowed || echo unshare refused")
+	_, recs := run(t, rt, s, cfg)
+	out := strings.Join(stdout(recs), "\n")
+	if !strings.Contains(out, "unshare refused") {
+		t.Errorf("unshare in a default container: %q, want refused", out)
+	}
+}
+
+func TestMemoryLimitOOMKill(t *testing.T) {
+	needRuntime(t)
+	rt := newTestRuntime(t, testConfig(t))
+	rootfs := busyboxRootfs(t)
+	s := newSandbox(t, rt, SandboxConfig{ID: "oompod", Name: "oompod"})
+	cfg := container(t, "hog", rootfs, "dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1")
+	cfg.Resources = Resources{MemoryLimit: 32 << 20, CPUShares: 512, CPUQuota: 50000, CPUPeriod: 100000}
+	c, recs := run(t, rt, s, cfg)
+	if c.ExitCode != 137 || !c.OOMKilled {
+		t.Errorf("exit %d, OOMKilled %v; want 137, true (log %v)", c.ExitCode, c.OOMKilled, recs)
+	}
+
+	fine := container(t, "fine", rootfs, "dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1")
+	fine.Resources = Resources{MemoryLimit: 32 << 20}
+	c, _ = run(t, rt, s, fine)
+	if c.ExitCode != 0 || c.OOMKilled {
+		t.Errorf("within the limit: exit %d, OOMKilled %v; want 0, false", c.ExitCode, c.OOMKilled)
+	}
+}
+
+func TestPidsLimit(t *testing.T) {
+	needRuntime(t)
+	rt := newTestRuntime(t, testConfig(t))
+	rootfs := busyboxRootfs(t)
+	s := newSandbox(t, rt, SandboxConfig{ID: "pidspod", Name: "pidspod"})
+	cfg := container(t, "forker", rootfs, "sh", "-c",
+		"for i in $(seq 20); do sleep 30 & done 2>&1; echo spawned")
+	cfg.Resources.PidsLimit = 8
+	_, recs := run(t, rt, s, cfg)
+	var refused bool
+	for _, r := range recs {
+		refused = refused || strings.Contains(r.Content, "can't fork")
+	}
+	if !refused {
+		t.Errorf("20 processes under a limit of 8 all started: %v", recs)
+	}
+}
+
+func TestStdinAndTTY(t *testing.T) {
+	needRuntime(t)
+	rt := newTestRuntime(t, testConfig(t))
+	rootfs := busyboxRootfs(t)
+	s := newSandbox(t, rt, SandboxConfig{ID: "iopod", Name: "iopod"})
+	ctx := context.Background()
+
+	tests := []struct {
+		name       string
+		stdin, tty bool
+		want       string // what fd 0 of the container's process is
+	}{
+		{name: "closed", want: "/dev/null"},
+		{name: "open", stdin: true, want: "pipe:"},
+		{name: "tty", stdin: true, tty: true, want: "/dev/pts/0"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := container(t, fmt.Sprintf("io%d", i), rootfs, "sh", "-c",
+				"readlink /proc/self/fd/0; if test -t 1; then echo tty; else echo no tty; fi; echo ready; exec sleep 60")
+			cfg.Stdin, cfg.TTY = tt.stdin, tt.tty
+			start(t, rt, s, cfg)
+			out := waitLog(t, cfg.LogPath, "ready")
+			wantTTY := "no tty"
+			if tt.tty {
+				wantTTY = "tty"
+			}
+			if len(out) != 3 || !strings.HasPrefix(out[0], tt.want) || out[1] != wantTTY {
+				t.Errorf("output %q, want stdin %q and %q", out, tt.want, wantTTY)
+			}
+			c, err := rt.State(ctx, cfg.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.State != StateRunning || c.Pid == 0 {
+				t.Fatalf("state %s pid %d, want running", c.State, c.Pid)
+			}
+			if err := rt.Kill(ctx, cfg.ID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			c, err = rt.Wait(ctx, cfg.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ExitCode != 137 {
+				t.Errorf("exit %d after SIGKILL, want 137", c.ExitCode)
+			}
+		})
+	}
+}
+
+func TestShimOutlivesAgent(t *testing.T) {
+	needRuntime(t)
+	cfg := testConfig(t)
+	rootfs := busyboxRootfs(t)
+	logPath := filepath.Join(t.TempDir(), "survivor.log")
+	// Cleanup works on the same directories, from this process.
+	rt := newTestRuntime(t, cfg)
+
+	agent := exec.Command(os.Args[0], agentRole, cfg.RunDir, cfg.CgroupParent, rootfs, logPath)
+	stdin, err := agent.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out, err := agent.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent.Stderr = os.Stderr
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "started\n" {
+		agent.Process.Kill()
+		agent.Wait()
+		t.Fatalf("agent said %q, %v", line, err)
+	}
+	if err := agent.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	agent.Wait()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	list, err := rt.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 {
+		t.Fatalf("List after the agent died: %+v, want the one container", list)
+	}
+	got := list[0]
+	if got.ID != "survivor" || got.SandboxID != "agentpod" || got.State != StateRunning || got.Pid == 0 ||
+		got.StartedAt.IsZero() || got.Labels["io.kubernetes.container.name"] != "survivor" || got.LogPath != logPath {
+		t.Errorf("List after the agent died: %+v", got)
+	}
+	// The container carries on and ends; its shim records the exit and
+	// logs what it wrote after the agent's death.
+	if err := os.WriteFile(filepath.Join(rootfs, "tmp", "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := rt.Wait(ctx, "survivor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ExitCode != 3 || c.FinishedAt.Before(c.StartedAt) {
+		t.Errorf("exit %d finished %v started %v; want 3 and finished after started", c.ExitCode, c.FinishedAt, c.StartedAt)
+	}
+	if diff := cmp.Diff([]string{"before", "after"}, stdout(readLog(t, logPath))); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+}
+
+func TestCreateFailureLeavesNothing(t *testing.T) {
+	needRuntime(t)
+	rt := newTestRuntime(t, testConfig(t))
+	rootfs := busyboxRootfs(t)
+	s := newSandbox(t, rt, SandboxConfig{ID: "failpod", Name: "failpod"})
+	cfg := container(t, "bad", rootfs, "/no/such/binary")
+	ctx := context.Background()
+	err := rt.Create(ctx, cfg, s)
+	if err == nil {
+		// runc reports a missing binary at create time.
+		t.Fatal("Create of a missing binary succeeded")
+	}
+	list, lerr := rt.List(ctx)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if len(list) != 0 {
+		t.Errorf("after a failed Create, List = %+v, want nothing", list)
+	}
+}
+
+func TestCrun(t *testing.T) {
+	needRuntime(t)
+	if _, err := exec.LookPath("crun"); err != nil {
+		t.Skip("needs crun (apt-get install crun)")
+	}
+	rt := newTestRuntime(t, testConfig(t))
+	rootfs := busyboxRootfs(t)
+	s := newSandbox(t, rt, SandboxConfig{ID: "crunpod", Name: "crunpod"})
+	cfg := container(t, "c1", rootfs, "sh", "-c", "echo from-crun")
+	cfg.Handler = "crun"
+	if rt.CgroupMode() == CgroupHybrid {
+		err := rt.Create(context.Background(), cfg, s)
+		if err == nil || !strings.Contains(err.Error(), "hybrid") {
+			t.Fatalf("crun on a hybrid host: %v, want an error naming the hybrid layout", err)
+		}
+		return
+	}
+	c, recs := run(t, rt, s, cfg)
+	if c.ExitCode != 0 || !slices.Contains(stdout(recs), "from-crun") {
+		t.Errorf("crun container: exit %d, log %v", c.ExitCode, recs)
+	}
+}
