@@ -571,3 +571,13 @@ func writeJSON(name string, v any) error {
 	}
 	return writeFile(name, b)
 }
+
+// RemoveCgroupParent removes Config.CgroupParent from every cgroup
+// hierarchy, once no pod cgroup is left under it (when uninstalling, and
+// in tests).
+func (r *Runtime) RemoveCgroupParent() error {
+	if err := removeCgroup(r.cgroupMode, r.cfg.CgroupParent); err != nil {
+		return fmt.Errorf("removing cgroup parent: %w", err)
+	}
+	return nil
+}

@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"bufio"
@@ -14,31 +14,34 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"berth.dev/berth/internal/agent/runtime"
+	"berth.dev/berth/internal/agent/runtime/runtimetest"
 )
 
 func TestSandboxSharesNetworkAndHostname(t *testing.T) {
-	needRuntime(t)
-	rt := newTestRuntime(t, testConfig(t))
-	rootfs := busyboxRootfs(t)
-	s := newSandbox(t, rt, SandboxConfig{ID: "pod1", Name: "web-0", Namespace: "default", UID: "u1",
-		DNS: &DNSConfig{Servers: []string{"10.43.0.10"}, Searches: []string{"default.svc.cluster.local"}}})
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "pod1", Name: "web-0", Namespace: "default", UID: "u1",
+		DNS: &runtime.DNSConfig{Servers: []string{"10.43.0.10"}, Searches: []string{"default.svc.cluster.local"}}})
 	if err := s.SetPodIPs([]string{"10.42.0.7"}); err != nil {
 		t.Fatal(err)
 	}
 
-	server := container(t, "server", rootfs, "sh", "-c", "echo hello-from-server | nc -l -p 8080")
-	start(t, rt, s, server)
+	server := runtimetest.Container(t, "server", rootfs, "sh", "-c", "echo hello-from-server | nc -l -p 8080")
+	runtimetest.Start(t, rt, s, server)
 	// The client retries while the server is not yet listening.
-	client := container(t, "client", rootfs, "sh", "-c",
+	client := runtimetest.Container(t, "client", rootfs, "sh", "-c",
 		"hostname; cat /etc/hostname; grep web-0 /etc/hosts; cat /etc/resolv.conf; "+
 			"for i in $(seq 100); do nc 127.0.0.1 8080 && exit 0; sleep 0.1; done; exit 1")
-	c, recs := run(t, rt, s, client)
+	c, recs := runtimetest.Run(t, rt, s, client)
 	want := []string{
 		"web-0", "web-0", "10.42.0.7\tweb-0",
 		"search default.svc.cluster.local", "nameserver 10.43.0.10",
 		"hello-from-server",
 	}
-	if diff := cmp.Diff(want, stdout(recs)); diff != "" {
+	if diff := cmp.Diff(want, runtimetest.Stdout(recs)); diff != "" {
 		t.Errorf("client output (-want +got):\n%s\nall: %v", diff, recs)
 	}
 	if c.ExitCode != 0 || c.OOMKilled {
@@ -50,7 +53,7 @@ func TestSandboxSharesNetworkAndHostname(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sc.ExitCode != 0 {
-		t.Errorf("server exit %d, want 0: %v", sc.ExitCode, readLog(t, server.LogPath))
+		t.Errorf("server exit %d, want 0: %v", sc.ExitCode, runtimetest.ReadLog(t, server.LogPath))
 	}
 }
 
@@ -58,16 +61,16 @@ func TestSandboxSharesNetworkAndHostname(t *testing.T) {
 func capMask(caps []string) string {
 	var m uint64
 	for _, c := range caps {
-		m |= 1 << slices.Index(capabilityNames[:], c)
+		m |= 1 << slices.Index(runtime.CapabilityNames, c)
 	}
 	return fmt.Sprintf("%016x", m)
 }
 
 func TestSecurityAppliedInsideContainer(t *testing.T) {
-	needRuntime(t)
-	rt := newTestRuntime(t, testConfig(t))
-	rootfs := busyboxRootfs(t)
-	s := newSandbox(t, rt, SandboxConfig{ID: "secpod", Name: "secpod"})
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "secpod", Name: "secpod"})
 
 	profile := filepath.Join(t.TempDir(), "no-mkdir.json")
 	if err := os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
@@ -83,23 +86,23 @@ if mkdir /dev/shm/probe 2>/dev/null; then rmdir /dev/shm/probe; echo mkdir allow
 
 	tests := []struct {
 		name string
-		sec  Security
-		user User
+		sec  runtime.Security
+		user runtime.User
 		want []string
 	}{
 		{
 			name: "defaults",
 			want: []string{
 				"Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups: ",
-				"CapEff: " + capMask(defaultCapabilities), "CapBnd: " + capMask(defaultCapabilities),
+				"CapEff: " + capMask(runtime.DefaultCapabilities), "CapBnd: " + capMask(runtime.DefaultCapabilities),
 				"NoNewPrivs: 0", "Seccomp: 2",
 				"keys masked", "root writable", "mkdir allowed",
 			},
 		},
 		{
 			name: "restricted",
-			sec:  Security{CapDrop: []string{"ALL"}, NoNewPrivileges: true, ReadonlyRootfs: true},
-			user: User{UID: 1000, GID: 2000, AdditionalGIDs: []uint32{3000}},
+			sec:  runtime.Security{CapDrop: []string{"ALL"}, NoNewPrivileges: true, ReadonlyRootfs: true},
+			user: runtime.User{UID: 1000, GID: 2000, AdditionalGIDs: []uint32{3000}},
 			want: []string{
 				"Uid: 1000 1000 1000 1000", "Gid: 2000 2000 2000 2000", "Groups: 3000 ",
 				"CapEff: 0000000000000000", "CapBnd: 0000000000000000",
@@ -109,10 +112,10 @@ if mkdir /dev/shm/probe 2>/dev/null; then rmdir /dev/shm/probe; echo mkdir allow
 		},
 		{
 			name: "add and drop, unmasked, unconfined",
-			sec: Security{CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"chown", "CAP_KILL"},
-				ProcMountUnmasked: true, Seccomp: Seccomp{Kind: SeccompUnconfined}},
+			sec: runtime.Security{CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"chown", "CAP_KILL"},
+				ProcMountUnmasked: true, Seccomp: runtime.Seccomp{Kind: runtime.SeccompUnconfined}},
 			want: func() []string {
-				caps := slices.DeleteFunc(append(slices.Clone(defaultCapabilities), "CAP_NET_ADMIN"),
+				caps := slices.DeleteFunc(append(slices.Clone(runtime.DefaultCapabilities), "CAP_NET_ADMIN"),
 					func(c string) bool { return c == "CAP_CHOWN" || c == "CAP_KILL" })
 				return []string{
 					"Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups: ",
@@ -124,20 +127,20 @@ if mkdir /dev/shm/probe 2>/dev/null; then rmdir /dev/shm/probe; echo mkdir allow
 		},
 		{
 			name: "privileged",
-			sec:  Security{Privileged: true},
+			sec:  runtime.Security{Privileged: true},
 			want: []string{
 				"Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups: ",
-				"CapEff: " + capMask(rt.bounding), "CapBnd: " + capMask(rt.bounding),
+				"CapEff: " + capMask(rt.Bounding()), "CapBnd: " + capMask(rt.Bounding()),
 				"NoNewPrivs: 0", "Seccomp: 0",
 				"keys visible", "root writable", "mkdir allowed",
 			},
 		},
 		{
 			name: "localhost profile",
-			sec:  Security{Seccomp: Seccomp{Kind: SeccompLocalhost, Path: profile}},
+			sec:  runtime.Security{Seccomp: runtime.Seccomp{Kind: runtime.SeccompLocalhost, Path: profile}},
 			want: []string{
 				"Uid: 0 0 0 0", "Gid: 0 0 0 0", "Groups: ",
-				"CapEff: " + capMask(defaultCapabilities), "CapBnd: " + capMask(defaultCapabilities),
+				"CapEff: " + capMask(runtime.DefaultCapabilities), "CapBnd: " + capMask(runtime.DefaultCapabilities),
 				"NoNewPrivs: 0", "Seccomp: 2",
 				"keys masked", "root writable", "mkdir refused",
 			},
@@ -146,10 +149,10 @@ if mkdir /dev/shm/probe 2>/dev/null; then rmdir /dev/shm/probe; echo mkdir allow
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			os.Remove(filepath.Join(rootfs, "rootfs-probe"))
-			cfg := container(t, fmt.Sprintf("sec%d", i), rootfs, "sh", "-c", script)
+			cfg := runtimetest.Container(t, fmt.Sprintf("sec%d", i), rootfs, "sh", "-c", script)
 			cfg.Security, cfg.User = tt.sec, tt.user
-			c, recs := run(t, rt, s, cfg)
-			if diff := cmp.Diff(tt.want, stdout(recs)); diff != "" {
+			c, recs := runtimetest.Run(t, rt, s, cfg)
+			if diff := cmp.Diff(tt.want, runtimetest.Stdout(recs)); diff != "" {
 				t.Errorf("inside the container (-want +got):\n%s\nall: %v", diff, recs)
 			}
 			if c.ExitCode != 0 {
@@ -160,50 +163,50 @@ if mkdir /dev/shm/probe 2>/dev/null; then rmdir /dev/shm/probe; echo mkdir allow
 }
 
 func TestDefaultSeccompRefusesNamespaces(t *testing.T) {
-	needRuntime(t)
-	rt := newTestRuntime(t, testConfig(t))
-	rootfs := busyboxRootfs(t)
-	s := newSandbox(t, rt, SandboxConfig{ID: "nspod", Name: "nspod"})
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "nspod", Name: "nspod"})
 	// With CAP_SYS_ADMIN dropped (the default) the profile refuses unshare;
 	// busybox's unshare applet is not linked, so use "ip netns add", which
 	// calls unshare(CLONE_NEWNET).
-	cfg := container(t, "ns", rootfs, "sh", "-c", "mkdir -p /run/netns; ip netns add x 2>&1 && echo unshare allowed || echo unshare refused")
-	_, recs := run(t, rt, s, cfg)
-	out := strings.Join(stdout(recs), "\n")
+	cfg := runtimetest.Container(t, "ns", rootfs, "sh", "-c", "mkdir -p /run/netns; ip netns add x 2>&1 && echo unshare allowed || echo unshare refused")
+	_, recs := runtimetest.Run(t, rt, s, cfg)
+	out := strings.Join(runtimetest.Stdout(recs), "\n")
 	if !strings.Contains(out, "unshare refused") {
 		t.Errorf("unshare in a default container: %q, want refused", out)
 	}
 }
 
 func TestMemoryLimitOOMKill(t *testing.T) {
-	needRuntime(t)
-	rt := newTestRuntime(t, testConfig(t))
-	rootfs := busyboxRootfs(t)
-	s := newSandbox(t, rt, SandboxConfig{ID: "oompod", Name: "oompod"})
-	cfg := container(t, "hog", rootfs, "dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1")
-	cfg.Resources = Resources{MemoryLimit: 32 << 20, CPUShares: 512, CPUQuota: 50000, CPUPeriod: 100000}
-	c, recs := run(t, rt, s, cfg)
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "oompod", Name: "oompod"})
+	cfg := runtimetest.Container(t, "hog", rootfs, "dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1")
+	cfg.Resources = runtime.Resources{MemoryLimit: 32 << 20, CPUShares: 512, CPUQuota: 50000, CPUPeriod: 100000}
+	c, recs := runtimetest.Run(t, rt, s, cfg)
 	if c.ExitCode != 137 || !c.OOMKilled {
 		t.Errorf("exit %d, OOMKilled %v; want 137, true (log %v)", c.ExitCode, c.OOMKilled, recs)
 	}
 
-	fine := container(t, "fine", rootfs, "dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1")
-	fine.Resources = Resources{MemoryLimit: 32 << 20}
-	c, _ = run(t, rt, s, fine)
+	fine := runtimetest.Container(t, "fine", rootfs, "dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1")
+	fine.Resources = runtime.Resources{MemoryLimit: 32 << 20}
+	c, _ = runtimetest.Run(t, rt, s, fine)
 	if c.ExitCode != 0 || c.OOMKilled {
 		t.Errorf("within the limit: exit %d, OOMKilled %v; want 0, false", c.ExitCode, c.OOMKilled)
 	}
 }
 
 func TestPidsLimit(t *testing.T) {
-	needRuntime(t)
-	rt := newTestRuntime(t, testConfig(t))
-	rootfs := busyboxRootfs(t)
-	s := newSandbox(t, rt, SandboxConfig{ID: "pidspod", Name: "pidspod"})
-	cfg := container(t, "forker", rootfs, "sh", "-c",
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "pidspod", Name: "pidspod"})
+	cfg := runtimetest.Container(t, "forker", rootfs, "sh", "-c",
 		"for i in $(seq 20); do sleep 30 & done 2>&1; echo spawned")
 	cfg.Resources.PidsLimit = 8
-	_, recs := run(t, rt, s, cfg)
+	_, recs := runtimetest.Run(t, rt, s, cfg)
 	var refused bool
 	for _, r := range recs {
 		refused = refused || strings.Contains(r.Content, "can't fork")
@@ -214,10 +217,10 @@ func TestPidsLimit(t *testing.T) {
 }
 
 func TestStdinAndTTY(t *testing.T) {
-	needRuntime(t)
-	rt := newTestRuntime(t, testConfig(t))
-	rootfs := busyboxRootfs(t)
-	s := newSandbox(t, rt, SandboxConfig{ID: "iopod", Name: "iopod"})
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "iopod", Name: "iopod"})
 	ctx := context.Background()
 
 	tests := []struct {
@@ -231,11 +234,11 @@ func TestStdinAndTTY(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := container(t, fmt.Sprintf("io%d", i), rootfs, "sh", "-c",
+			cfg := runtimetest.Container(t, fmt.Sprintf("io%d", i), rootfs, "sh", "-c",
 				"readlink /proc/self/fd/0; if test -t 1; then echo tty; else echo no tty; fi; echo ready; exec sleep 60")
 			cfg.Stdin, cfg.TTY = tt.stdin, tt.tty
-			start(t, rt, s, cfg)
-			out := waitLog(t, cfg.LogPath, "ready")
+			runtimetest.Start(t, rt, s, cfg)
+			out := runtimetest.WaitLog(t, cfg.LogPath, "ready")
 			wantTTY := "no tty"
 			if tt.tty {
 				wantTTY = "tty"
@@ -247,7 +250,7 @@ func TestStdinAndTTY(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.State != StateRunning || c.Pid == 0 {
+			if c.State != runtime.StateRunning || c.Pid == 0 {
 				t.Fatalf("state %s pid %d, want running", c.State, c.Pid)
 			}
 			if err := rt.Kill(ctx, cfg.ID, syscall.SIGKILL); err != nil {
@@ -265,12 +268,12 @@ func TestStdinAndTTY(t *testing.T) {
 }
 
 func TestShimOutlivesAgent(t *testing.T) {
-	needRuntime(t)
-	cfg := testConfig(t)
-	rootfs := busyboxRootfs(t)
+	runtimetest.Need(t)
+	cfg := runtimetest.Config(t)
+	rootfs := runtimetest.Rootfs(t)
 	logPath := filepath.Join(t.TempDir(), "survivor.log")
 	// Cleanup works on the same directories, from this process.
-	rt := newTestRuntime(t, cfg)
+	rt := runtimetest.New(t, cfg)
 
 	agent := exec.Command(os.Args[0], agentRole, cfg.RunDir, cfg.CgroupParent, rootfs, logPath)
 	stdin, err := agent.StdinPipe()
@@ -307,7 +310,7 @@ func TestShimOutlivesAgent(t *testing.T) {
 		t.Fatalf("List after the agent died: %+v, want the one container", list)
 	}
 	got := list[0]
-	if got.ID != "survivor" || got.SandboxID != "agentpod" || got.State != StateRunning || got.Pid == 0 ||
+	if got.ID != "survivor" || got.SandboxID != "agentpod" || got.State != runtime.StateRunning || got.Pid == 0 ||
 		got.StartedAt.IsZero() || got.Labels["io.kubernetes.container.name"] != "survivor" || got.LogPath != logPath {
 		t.Errorf("List after the agent died: %+v", got)
 	}
@@ -323,17 +326,17 @@ func TestShimOutlivesAgent(t *testing.T) {
 	if c.ExitCode != 3 || c.FinishedAt.Before(c.StartedAt) {
 		t.Errorf("exit %d finished %v started %v; want 3 and finished after started", c.ExitCode, c.FinishedAt, c.StartedAt)
 	}
-	if diff := cmp.Diff([]string{"before", "after"}, stdout(readLog(t, logPath))); diff != "" {
+	if diff := cmp.Diff([]string{"before", "after"}, runtimetest.Stdout(runtimetest.ReadLog(t, logPath))); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
 }
 
 func TestCreateFailureLeavesNothing(t *testing.T) {
-	needRuntime(t)
-	rt := newTestRuntime(t, testConfig(t))
-	rootfs := busyboxRootfs(t)
-	s := newSandbox(t, rt, SandboxConfig{ID: "failpod", Name: "failpod"})
-	cfg := container(t, "bad", rootfs, "/no/such/binary")
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "failpod", Name: "failpod"})
+	cfg := runtimetest.Container(t, "bad", rootfs, "/no/such/binary")
 	ctx := context.Background()
 	err := rt.Create(ctx, cfg, s)
 	if err == nil {
@@ -350,24 +353,24 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 }
 
 func TestCrun(t *testing.T) {
-	needRuntime(t)
+	runtimetest.Need(t)
 	if _, err := exec.LookPath("crun"); err != nil {
 		t.Skip("needs crun (apt-get install crun)")
 	}
-	rt := newTestRuntime(t, testConfig(t))
-	rootfs := busyboxRootfs(t)
-	s := newSandbox(t, rt, SandboxConfig{ID: "crunpod", Name: "crunpod"})
-	cfg := container(t, "c1", rootfs, "sh", "-c", "echo from-crun")
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "crunpod", Name: "crunpod"})
+	cfg := runtimetest.Container(t, "c1", rootfs, "sh", "-c", "echo from-crun")
 	cfg.Handler = "crun"
-	if rt.CgroupMode() == CgroupHybrid {
+	if rt.CgroupMode() == runtime.CgroupHybrid {
 		err := rt.Create(context.Background(), cfg, s)
 		if err == nil || !strings.Contains(err.Error(), "hybrid") {
 			t.Fatalf("crun on a hybrid host: %v, want an error naming the hybrid layout", err)
 		}
 		return
 	}
-	c, recs := run(t, rt, s, cfg)
-	if c.ExitCode != 0 || !slices.Contains(stdout(recs), "from-crun") {
+	c, recs := runtimetest.Run(t, rt, s, cfg)
+	if c.ExitCode != 0 || !slices.Contains(runtimetest.Stdout(recs), "from-crun") {
 		t.Errorf("crun container: exit %d, log %v", c.ExitCode, recs)
 	}
 }
