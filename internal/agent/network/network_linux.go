@@ -36,7 +36,12 @@ type Config struct {
 	// one. Required.
 	PodCIDRs []netip.Prefix
 	// ClusterCIDRs and ServiceCIDRs are made unreachable by InstallRoutes.
-	// Default 10.42.0.0/16 and 10.43.0.0/16.
+	// Default 10.42.0.0/16 and 10.43.0.0/16; an empty, non-nil slice
+	// installs no route. Beware: the node's own connections to a ClusterIP
+	// are routed before nftables' output hook can rewrite them, so an
+	// unreachable service route makes them fail unless the service proxy
+	// provides a route of its own; pods' traffic is rewritten before
+	// routing and is not affected.
 	ClusterCIDRs []netip.Prefix
 	ServiceCIDRs []netip.Prefix
 	// Bridge names the pods' bridge; default "berth0".

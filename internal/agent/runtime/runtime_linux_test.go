@@ -374,3 +374,55 @@ func TestCrun(t *testing.T) {
 		t.Errorf("crun container: exit %d, log %v", c.ExitCode, recs)
 	}
 }
+
+func TestNamespacesAndSysctls(t *testing.T) {
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	host := map[string]string{}
+	for _, ns := range []string{"net", "ipc", "uts", "pid"} {
+		l, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host[ns] = l
+	}
+	script := "for ns in net ipc uts pid; do readlink /proc/self/ns/$ns; done; cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shm_rmid_forced"
+
+	pod := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "own", Name: "own"})
+	var st syscall.Stat_t
+	if err := syscall.Stat(pod.NetNSPath(), &st); err != nil {
+		t.Fatal(err)
+	}
+	cfg := runtimetest.Container(t, "own1", rootfs, "sh", "-c", script)
+	cfg.Security.Sysctls = map[string]string{"net.ipv4.ip_unprivileged_port_start": "0", "kernel.shm_rmid_forced": "1"}
+	_, recs := runtimetest.Run(t, rt, pod, cfg)
+	out := runtimetest.Stdout(recs)
+	if len(out) != 6 {
+		t.Fatalf("output %q", out)
+	}
+	if want := fmt.Sprintf("net:[%d]", st.Ino); out[0] != want {
+		t.Errorf("network namespace %s, want the pinned one %s", out[0], want)
+	}
+	for i, ns := range []string{"net", "ipc", "uts", "pid"} {
+		if out[i] == host[ns] {
+			t.Errorf("pod container shares the host's %s namespace", ns)
+		}
+	}
+	if diff := cmp.Diff([]string{"0", "1"}, out[4:]); diff != "" {
+		t.Errorf("sysctls (-want +got):\n%s", diff)
+	}
+
+	hostPod := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "hostns", Name: "hostns", HostNetwork: true, HostIPC: true, HostPID: true})
+	if hostPod.NetNSPath() != "" {
+		t.Errorf("host-network sandbox has a network namespace %q", hostPod.NetNSPath())
+	}
+	_, recs = runtimetest.Run(t, rt, hostPod, runtimetest.Container(t, "host1", rootfs, "sh", "-c", script))
+	out = runtimetest.Stdout(recs)
+	if len(out) < 4 {
+		t.Fatalf("output %q", out)
+	}
+	if diff := cmp.Diff([]string{host["net"], host["ipc"], host["uts"], host["pid"]}, out[:4]); diff != "" {
+		t.Errorf("host namespaces (-want +got):\n%s", diff)
+	}
+}
