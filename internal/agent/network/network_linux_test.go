@@ -29,8 +29,8 @@ func TestMain(m *testing.M) { runtimetest.Main(m) }
 
 // node is a network namespace standing for the node: the test's bridge,
 // routes and iptables rules live there and vanish with it, and nothing
-// touches the host's network. Work in it runs on one OS thread that never
-// leaves it; the thread ends with the test, taking the namespace along.
+// touches the host's network. Work in it runs on one locked OS thread,
+// which returns to the host's namespace when the test ends.
 type node struct {
 	work chan func()
 }
@@ -39,8 +39,15 @@ func newNode(t *testing.T) *node {
 	t.Helper()
 	n := &node{work: make(chan func())}
 	ready := make(chan error, 1)
+	ended := make(chan error, 1)
 	go func() {
-		goruntime.LockOSThread() // never unlocked: the thread dies with this goroutine
+		goruntime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			ready <- err
+			return
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			ready <- err
 			return
@@ -50,17 +57,29 @@ func newNode(t *testing.T) *node {
 			err = netlink.LinkSetUp(lo)
 		}
 		ready <- err
-		if err != nil {
+		if err == nil {
+			for f := range n.work {
+				f()
+			}
+		}
+		// Back to the host's namespace; a thread that cannot go back stays
+		// locked and ends with this goroutine.
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			ended <- err
 			return
 		}
-		for f := range n.work {
-			f()
-		}
+		goruntime.UnlockOSThread()
+		ended <- nil
 	}()
 	if err := <-ready; err != nil {
 		t.Fatalf("making the node's network namespace: %v", err)
 	}
-	t.Cleanup(func() { close(n.work) })
+	t.Cleanup(func() {
+		close(n.work)
+		if err := <-ended; err != nil {
+			t.Errorf("leaving the node's network namespace: %v", err)
+		}
+	})
 	return n
 }
 

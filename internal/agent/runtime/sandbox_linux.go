@@ -222,24 +222,27 @@ func resolvConf(dns *DNSConfig) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
+// nsKind is a kind of namespace: its clone flag and its name in /proc.
+type nsKind struct {
+	flag int
+	name string
+}
+
 // pinNamespaces makes the sandbox's namespaces on a locked OS thread and
-// bind-mounts them onto files in the sandbox directory. The thread is never
-// unlocked, so the Go runtime ends it with its goroutine and no process
-// keeps a foot in the pod's namespaces.
+// bind-mounts them onto files in the sandbox directory; then the thread
+// returns to its namespaces, so no thread or process keeps a foot in the
+// pod's. A thread that cannot return stays locked, and the Go runtime ends
+// it with its goroutine.
 func pinNamespaces(s *Sandbox) error {
-	type ns struct {
-		flag int
-		name string
-	}
-	var all []ns
+	var all []nsKind
 	if s.NetNSPath() != "" {
-		all = append(all, ns{unix.CLONE_NEWNET, "net"})
+		all = append(all, nsKind{unix.CLONE_NEWNET, "net"})
 	}
 	if s.ipcPath() != "" {
-		all = append(all, ns{unix.CLONE_NEWIPC, "ipc"})
+		all = append(all, nsKind{unix.CLONE_NEWIPC, "ipc"})
 	}
 	if s.utsPath() != "" {
-		all = append(all, ns{unix.CLONE_NEWUTS, "uts"})
+		all = append(all, nsKind{unix.CLONE_NEWUTS, "uts"})
 	}
 	if len(all) == 0 {
 		return nil
@@ -247,46 +250,68 @@ func pinNamespaces(s *Sandbox) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
+		tid := unix.Gettid()
+		var orig []*os.File
+		defer func() {
+			for _, f := range orig {
+				f.Close()
+			}
+		}()
 		flags := 0
 		for _, n := range all {
+			f, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/%s", tid, n.name))
+			if err != nil {
+				errc <- fmt.Errorf("opening the %s namespace: %w", n.name, err)
+				return
+			}
+			orig = append(orig, f)
 			flags |= n.flag
 		}
 		if err := unix.Unshare(flags); err != nil {
 			errc <- fmt.Errorf("unshare: %w", err)
 			return
 		}
-		if s.utsPath() != "" {
-			if err := unix.Sethostname([]byte(s.hostname())); err != nil {
-				errc <- fmt.Errorf("setting host name: %w", err)
+		err := setUpPinned(s, tid, all)
+		for i, n := range all {
+			if serr := unix.Setns(int(orig[i].Fd()), n.flag); serr != nil {
+				errc <- errors.Join(err, fmt.Errorf("returning to the %s namespace: %w", n.name, serr))
 				return
 			}
 		}
-		if s.NetNSPath() != "" {
-			lo, err := netlink.LinkByName("lo")
-			if err == nil {
-				err = netlink.LinkSetUp(lo)
-			}
-			if err != nil {
-				errc <- fmt.Errorf("bringing up lo: %w", err)
-				return
-			}
-		}
-		tid := unix.Gettid()
-		for _, n := range all {
-			target := filepath.Join(s.dir, n.name)
-			if err := writeFile(target, nil); err != nil {
-				errc <- err
-				return
-			}
-			src := fmt.Sprintf("/proc/self/task/%d/ns/%s", tid, n.name)
-			if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
-				errc <- fmt.Errorf("pinning %s namespace: %w", n.name, err)
-				return
-			}
-		}
-		errc <- nil
+		goruntime.UnlockOSThread()
+		errc <- err
 	}()
 	return <-errc
+}
+
+// setUpPinned runs on thread tid, in the new namespaces: it names the host,
+// brings up lo and bind-mounts each namespace onto its file.
+func setUpPinned(s *Sandbox, tid int, all []nsKind) error {
+	if s.utsPath() != "" {
+		if err := unix.Sethostname([]byte(s.hostname())); err != nil {
+			return fmt.Errorf("setting host name: %w", err)
+		}
+	}
+	if s.NetNSPath() != "" {
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		if err != nil {
+			return fmt.Errorf("bringing up lo: %w", err)
+		}
+	}
+	for _, n := range all {
+		target := filepath.Join(s.dir, n.name)
+		if err := writeFile(target, nil); err != nil {
+			return err
+		}
+		src := fmt.Sprintf("/proc/self/task/%d/ns/%s", tid, n.name)
+		if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("pinning the %s namespace: %w", n.name, err)
+		}
+	}
+	return nil
 }
 
 // Sandbox returns the sandbox id from its files, for an agent that
