@@ -20,9 +20,11 @@ type ContainerConfig struct {
 	User User
 	// TTY gives the process a terminal; its output is logged as stdout.
 	TTY bool
-	// Stdin keeps the process's stdin open (a pipe held by the shim) for a
-	// later attach; otherwise stdin is /dev/null.
-	Stdin bool
+	// Stdin keeps the process's stdin open (a pipe held by the shim) for
+	// Attach; otherwise stdin is /dev/null. With StdinOnce, stdin is closed
+	// when the first attached client's input ends or the client leaves.
+	Stdin     bool
+	StdinOnce bool
 	// OOMScoreAdj is the process's oom_score_adj.
 	OOMScoreAdj int
 

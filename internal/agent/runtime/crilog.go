@@ -1,14 +1,10 @@
 package runtime
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -102,33 +98,59 @@ func (w *logWriter) Close() error {
 	return w.f.Close()
 }
 
-// copyStream logs r as stream until r ends. A line split across reads is
-// kept whole up to maxLogLine; the last line without a newline is written
-// as a full line when r ends.
-func (w *logWriter) copyStream(stream string, r io.Reader) error {
-	br := bufio.NewReaderSize(r, maxLogLine)
-	for {
-		line, err := br.ReadSlice('\n')
-		switch {
-		case err == nil:
-			if werr := w.record(stream, false, bytes.TrimSuffix(line[:len(line)-1], []byte("\r"))); werr != nil {
-				return werr
-			}
-		case errors.Is(err, bufio.ErrBufferFull):
-			if werr := w.record(stream, true, line); werr != nil {
-				return werr
-			}
-		default:
-			if len(line) > 0 {
-				if werr := w.record(stream, false, line); werr != nil {
-					return werr
-				}
-			}
-			// A terminal's master reads EIO once the container's side closes.
-			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
-				return nil
-			}
-			return fmt.Errorf("reading %s: %w", stream, err)
+// logStream turns one output stream's bytes into log records: a record per
+// line, a partial record per maxLogLine bytes of a longer line. A line is
+// held until its newline (or Flush) arrives. Not safe for concurrent use;
+// each stream has its own.
+type logStream struct {
+	w       *logWriter
+	stream  string
+	pending []byte
+}
+
+// Write logs the complete lines in p and keeps the rest.
+func (s *logStream) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.pending = append(s.pending, p...)
+			break
 		}
+		s.pending = append(s.pending, p[:i]...)
+		p = p[i+1:]
+		if err := s.emitPartials(); err != nil {
+			return 0, err
+		}
+		if err := s.w.record(s.stream, false, bytes.TrimSuffix(s.pending, []byte("\r"))); err != nil {
+			return 0, err
+		}
+		s.pending = s.pending[:0]
 	}
+	if err := s.emitPartials(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// emitPartials writes full-size parts of the pending line as partial
+// records, keeping at least one byte for the record that ends the line.
+func (s *logStream) emitPartials() error {
+	for len(s.pending) > maxLogLine {
+		if err := s.w.record(s.stream, true, s.pending[:maxLogLine]); err != nil {
+			return err
+		}
+		s.pending = append(s.pending[:0], s.pending[maxLogLine:]...)
+	}
+	return nil
+}
+
+// Flush logs a pending unterminated line as a full line.
+func (s *logStream) Flush() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	err := s.w.record(s.stream, false, s.pending)
+	s.pending = s.pending[:0]
+	return err
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +50,12 @@ func TestLogWriter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.copyStream(tt.stream, strings.NewReader(tt.input)); err != nil {
+			ls := &logStream{w: w, stream: tt.stream}
+			// Small reads: lines arrive in pieces.
+			if _, err := io.CopyBuffer(ls, io.LimitReader(strings.NewReader(tt.input), int64(len(tt.input))), make([]byte, 7)); err != nil {
+				t.Fatal(err)
+			}
+			if err := ls.Flush(); err != nil {
 				t.Fatal(err)
 			}
 			if err := w.Close(); err != nil {

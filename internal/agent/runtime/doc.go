@@ -15,11 +15,19 @@
 //   - <handler>/: the OCI runtime's own state directory (its --root).
 //
 // Each container is supervised by a shim (RunShim, the berth binary
-// re-executed as "berth shim"): a detached process in its own session that runs
-// "runc create", owns the container's stdio, writes the CRI log file, waits for
-// the exit and records it, with the OOM kill read from the container's memory
-// cgroup. The agent can die and restart; List finds every container again
-// from the runtime's state and these files.
+// re-executed as "berth shim"): a detached process in its own session that
+// runs "runc create", owns the container's stdio, writes the CRI log file,
+// waits for the exit and records it, with the OOM kill read from the
+// container's memory cgroup. The agent can die and restart; List finds every
+// container again from the runtime's state and these files.
+//
+// Streams: the shim serves an attach socket in the container's directory
+// (a small framed protocol: stdin, stdin EOF, resize in; stdout, stderr
+// out), which Attach speaks; every client sees the output from when it
+// attached, the log has all of it. Exec runs "runc exec --process" as a
+// child of the caller, with the container's process settings, and relays
+// its stdio or, for a terminal, a terminal of its own that the runtime
+// relays to the process's.
 //
 // Runtime methods are safe for concurrent use on distinct containers; calls on
 // one container must be ordered by the caller (the agent's pod worker).

@@ -160,6 +160,7 @@ type shimConfig struct {
 	LogMaxSize  int64      `json:"logMaxSize"`
 	TTY         bool       `json:"tty"`
 	Stdin       bool       `json:"stdin"`
+	StdinOnce   bool       `json:"stdinOnce"`
 	CgroupMode  CgroupMode `json:"cgroupMode"`
 	CgroupPath  string     `json:"cgroupPath"`
 }
@@ -244,7 +245,7 @@ func (r *Runtime) Create(ctx context.Context, cfg ContainerConfig, s *Sandbox) e
 		writeJSON(filepath.Join(dir, fileShim), shimConfig{
 			ID: cfg.ID, Runtime: bin, RuntimeRoot: r.runtimeRoot(handler),
 			LogPath: cfg.LogPath, LogMaxSize: maxSize, TTY: cfg.TTY, Stdin: cfg.Stdin,
-			CgroupMode: r.cgroupMode, CgroupPath: spec.Linux.CgroupsPath,
+			StdinOnce: cfg.StdinOnce, CgroupMode: r.cgroupMode, CgroupPath: spec.Linux.CgroupsPath,
 		}),
 	)
 	if err == nil {

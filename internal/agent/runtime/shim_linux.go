@@ -121,21 +121,27 @@ func superviseContainer(dir string, report *os.File) error {
 	if err != nil {
 		return fail(err)
 	}
+	sess := &session{log: log, in: stdio.in, tty: cfg.TTY, stdinOnce: cfg.StdinOnce, clients: map[*net.UnixConn]*sync.Mutex{}}
+	if cfg.TTY {
+		sess.term = stdio.out
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, fileAttach), Net: "unix"})
+	if err != nil {
+		return fail(fmt.Errorf("shim: attach socket: %w", err))
+	}
+	var serving sync.WaitGroup
+	serving.Go(func() { sess.serve(ln) })
 	if _, err := report.WriteString("ok"); err != nil {
 		log.Error("reporting creation", "err", err)
 	}
 	report.Close()
 
 	var copiers sync.WaitGroup
-	for stream, f := range map[string]*os.File{"stdout": stdio.out, "stderr": stdio.errOut} {
-		if f == nil {
-			continue
-		}
-		copiers.Go(func() {
-			if err := out.copyStream(stream, f); err != nil {
-				log.Error("logging output", "stream", stream, "err", err)
-			}
-		})
+	if stdio.out != nil {
+		copiers.Go(func() { sess.pump(out, "stdout", frameStdout, stdio.out) })
+	}
+	if stdio.errOut != nil {
+		copiers.Go(func() { sess.pump(out, "stderr", frameStderr, stdio.errOut) })
 	}
 
 	status := waitProcess(pid, log)
@@ -161,6 +167,9 @@ func superviseContainer(dir string, report *os.File) error {
 		}
 	}
 	<-drained
+	ln.Close()
+	serving.Wait()
+	sess.end()
 	if err := writeJSON(filepath.Join(dir, fileStatus), status); err != nil {
 		log.Error("recording exit", "err", err)
 		return err
@@ -264,6 +273,11 @@ func receiveConsole(ln *net.UnixListener) consoleResult {
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil || len(fds) != 1 {
 		return consoleResult{err: fmt.Errorf("no terminal in message: %v", err)}
+	}
+	// Non-blocking, so the file is pollable and Close ends a Read.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return consoleResult{err: err}
 	}
 	return consoleResult{master: os.NewFile(uintptr(fds[0]), "console")}
 }

@@ -67,7 +67,7 @@ func Need(t testing.TB) {
 var applets = []string{
 	"sh", "sleep", "cat", "id", "nc", "wget", "ip", "hostname", "echo",
 	"test", "touch", "mkdir", "rmdir", "dd", "seq", "ping", "grep",
-	"readlink", "ls", "tr",
+	"readlink", "ls", "tr", "stty", "env",
 }
 
 // Rootfs returns a new root filesystem holding busybox and its applets in
