@@ -213,10 +213,15 @@ func TestPodsReachEachOtherAndHostPort(t *testing.T) {
 
 	// hostPort 18080 on the node's loopback reaches pod a (portmap's SNAT
 	// of localhost traffic).
-	var reply string
-	n.do(func() { reply, routeErr = dialUntil("127.0.0.1:18080", 30*time.Second) })
-	if routeErr != nil || reply != "hello-from-a\n" {
-		t.Errorf("hostPort on 127.0.0.1: %q, %v; want hello-from-a", reply, routeErr)
+	// So does the node's own address on the bridge (the gateway; the test
+	// node has no other).
+	for _, addr := range []string{"127.0.0.1:18080", "10.42.0.1:18080"} {
+		var reply string
+		var err error
+		n.do(func() { reply, err = dialUntil(addr, 30*time.Second) })
+		if err != nil || reply != "hello-from-a\n" {
+			t.Errorf("hostPort on %s: %q, %v; want hello-from-a", addr, reply, err)
+		}
 	}
 
 	// Tear down: pod b by a new Network (an agent that restarted), pod a

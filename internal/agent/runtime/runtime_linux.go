@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path"
@@ -36,15 +35,12 @@ type Config struct {
 	// directory is appended; the command must call RunShim. Default the
 	// running executable with the argument "shim".
 	ShimCommand []string
-	// Logger receives the runtime's logs; default slog.Default().
-	Logger *slog.Logger
 }
 
 // Runtime creates sandboxes and containers on this node. It keeps no state
 // in memory that is not also on disk.
 type Runtime struct {
 	cfg        Config
-	log        *slog.Logger
 	cgroupMode CgroupMode
 	bounding   []string
 	swap       bool
@@ -71,9 +67,6 @@ func New(cfg Config) (*Runtime, error) {
 		}
 		cfg.ShimCommand = []string{exe, "shim"}
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
 	mode, err := DetectCgroupMode()
 	if err != nil {
 		return nil, err
@@ -89,7 +82,6 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	return &Runtime{
 		cfg:        cfg,
-		log:        cfg.Logger.With("component", "runtime"),
 		cgroupMode: mode,
 		bounding:   bounding,
 		swap:       swapAccounting(mode),

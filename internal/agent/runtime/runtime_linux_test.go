@@ -426,3 +426,25 @@ func TestNamespacesAndSysctls(t *testing.T) {
 		t.Errorf("host namespaces (-want +got):\n%s", diff)
 	}
 }
+
+func TestResourcesInsideContainer(t *testing.T) {
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "respod", Name: "respod"})
+	cfg := runtimetest.Container(t, "limits", rootfs)
+	cfg.Resources = runtime.Resources{CPUShares: 512, CPUQuota: 25000, CPUPeriod: 100000, MemoryLimit: 64 << 20, PidsLimit: 42}
+	var want []string
+	if rt.CgroupMode() == runtime.CgroupV2 {
+		// runc converts shares to a weight: 1 + (shares-2)*9999/262142.
+		cfg.Args = []string{"sh", "-c", "cd /sys/fs/cgroup; cat cpu.weight cpu.max memory.max pids.max"}
+		want = []string{"20", "25000 100000", "67108864", "42"}
+	} else {
+		cfg.Args = []string{"sh", "-c", "cd /sys/fs/cgroup; cat cpu/cpu.shares cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us memory/memory.limit_in_bytes pids/pids.max"}
+		want = []string{"512", "25000", "100000", "67108864", "42"}
+	}
+	_, recs := runtimetest.Run(t, rt, s, cfg)
+	if diff := cmp.Diff(want, runtimetest.Stdout(recs)); diff != "" {
+		t.Errorf("cgroup limits seen inside (-want +got):\n%s\nall: %v", diff, recs)
+	}
+}
