@@ -134,10 +134,12 @@ var allowedSyscalls = [][]string{
 		"mq_timedsend_time64", "mq_timedreceive", "mq_timedreceive_time64",
 		"mq_notify", "mq_getsetattr",
 	},
-	// ARM specifics
+	// architecture specifics (ARM, POWER, s390, RISC-V)
 	{
 		"arm_fadvise64_64", "arm_sync_file_range", "sync_file_range2",
-		"breakpoint", "cacheflush", "set_tls",
+		"breakpoint", "cacheflush", "set_tls", "swapcontext",
+		"s390_pci_mmio_read", "s390_pci_mmio_write", "s390_runtime_instr",
+		"riscv_flush_icache",
 	},
 }
 
