@@ -276,8 +276,12 @@ func (n *Network) setup(ctx context.Context, p Pod) ([]netip.Addr, error) {
 }
 
 // Teardown detaches the pod: its address is released, its hostPorts are
-// unpublished and its interface is removed (if the namespace still exists).
-// Tearing down a pod that is not attached is no error.
+// unpublished, its interface and masquerade rules are removed. Call it
+// before the pod's network namespace goes: without the namespace (after a
+// reboot, say) the address and the port mappings are still released, but
+// the bridge plugin, which learns the masquerade rules to remove from the
+// interface it deletes, leaves them. Tearing down a pod that is not
+// attached is no error.
 func (n *Network) Teardown(ctx context.Context, id string) error {
 	if err := validID(id); err != nil {
 		return fmt.Errorf("tearing down pod network: %w", err)

@@ -166,7 +166,8 @@ func (r *Runtime) setUpSandbox(s *Sandbox) error {
 }
 
 // SetPodIPs rewrites the pod's /etc/hosts to name ips with the pod's host
-// name, as kubelet does once the network is set up. A host-network pod's
+// name, as kubelet does once the network is set up, before the containers
+// are created: a container keeps the file it mounted. A host-network pod's
 // file is the host's /etc/hosts with the aliases appended.
 func (s *Sandbox) SetPodIPs(ips []string) error {
 	var b strings.Builder
