@@ -448,3 +448,33 @@ func TestResourcesInsideContainer(t *testing.T) {
 		t.Errorf("cgroup limits seen inside (-want +got):\n%s\nall: %v", diff, recs)
 	}
 }
+
+func TestLogRotationFromContainer(t *testing.T) {
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "logpod", Name: "logpod"})
+	// Records are about 45 bytes: 4 fit in 200.
+	cfg := runtimetest.Container(t, "chatty", rootfs, "sh", "-c", "for i in $(seq 10); do echo line-$i; done")
+	cfg.LogMaxSize = 200
+	_, recs := runtimetest.Run(t, rt, s, cfg)
+	prev := runtimetest.ReadLog(t, cfg.LogPath+".1")
+	all := append(prev, recs...)
+	if len(prev) == 0 || len(recs) == 0 {
+		t.Fatalf("rotated %d records, current %d; want both non-empty", len(prev), len(recs))
+	}
+	// The two files hold the tail of the output, in order.
+	out := runtimetest.Stdout(all)
+	if out[len(out)-1] != "line-10" {
+		t.Errorf("stdout ends with %q, want line-10", out[len(out)-1])
+	}
+	for i := 1; i < len(out); i++ {
+		var a, b int
+		fmt.Sscanf(out[i-1], "line-%d", &a)
+		fmt.Sscanf(out[i], "line-%d", &b)
+		if b != a+1 {
+			t.Errorf("stdout %q: not consecutive", out)
+			break
+		}
+	}
+}

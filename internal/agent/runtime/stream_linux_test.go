@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,8 +63,12 @@ func TestAttach(t *testing.T) {
 		if c.ExitCode != 0 {
 			t.Errorf("exit %d, want 0", c.ExitCode)
 		}
-		if diff := cmp.Diff([]string{"hello", "world"}, runtimetest.Stdout(runtimetest.ReadLog(t, cfg.LogPath))); diff != "" {
+		recs := runtimetest.ReadLog(t, cfg.LogPath)
+		if diff := cmp.Diff([]string{"hello", "world"}, runtimetest.Stdout(recs)); diff != "" {
 			t.Errorf("log (-want +got):\n%s", diff)
+		}
+		if !slices.Contains(recs, runtimetest.Record{Stream: "stderr", Content: "done"}) {
+			t.Errorf("log %+v: no stderr record \"done\"", recs)
 		}
 	})
 
