@@ -51,6 +51,11 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.RunDir == "" {
 		cfg.RunDir = "/run/berth"
 	}
+	runDir, err := filepath.Abs(cfg.RunDir)
+	if err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	cfg.RunDir = runDir
 	if cfg.CgroupParent == "" {
 		cfg.CgroupParent = "/berth"
 	}

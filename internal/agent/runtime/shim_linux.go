@@ -47,6 +47,9 @@ func RunShim(dir string) error {
 	if os.Getenv(shimDetachedEnv) == "" {
 		return detachShim()
 	}
+	// Nothing the shim starts may hold the pipe, or the agent would wait
+	// for it.
+	unix.CloseOnExec(3)
 	report := os.NewFile(3, "report")
 	defer report.Close()
 	return superviseContainer(dir, report)
@@ -57,6 +60,7 @@ func detachShim() error {
 	cmd.Env = append(os.Environ(), shimDetachedEnv+"=1")
 	cmd.ExtraFiles = []*os.File{os.NewFile(3, "report")}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/" // hold no directory of the agent's
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("shim: detaching: %w", err)
 	}
