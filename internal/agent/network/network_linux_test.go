@@ -315,3 +315,63 @@ func iptablesSave() (string, error) {
 	}
 	return string(out), nil
 }
+
+func TestDualStackAndFailedSetup(t *testing.T) {
+	need(t)
+	n := newNode(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	stateDir := t.TempDir()
+	nw, err := network.New(network.Config{
+		StateDir:     stateDir,
+		PodCIDRs:     []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24"), netip.MustParsePrefix("fd42::/64")},
+		ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/16"), netip.MustParsePrefix("fd42::/56")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "dual", Name: "dual"})
+	var ips []netip.Addr
+	n.do(func() {
+		if err = nw.InstallRoutes(); err == nil {
+			ips, err = nw.Setup(ctx, network.Pod{ID: "dual", NetNS: s.NetNSPath()})
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ips) != 2 || !ips[0].Is4() || !netip.MustParsePrefix("fd42::/64").Contains(ips[1]) {
+		t.Errorf("addresses %v, want one IPv4 and one in fd42::/64", ips)
+	}
+	n.do(func() {
+		// The pod's own /64 goes to the bridge, the rest of the /56 nowhere.
+		if r, err := netlink.RouteGet(ips[1].AsSlice()); err != nil || len(r) == 0 || r[0].LinkIndex == 0 {
+			t.Errorf("route to the pod's IPv6 address: %v, %v", r, err)
+		}
+		if _, err := netlink.RouteGet(net.ParseIP("fd42:0:0:7::1")); !errors.Is(err, unix.EHOSTUNREACH) && !errors.Is(err, unix.ENETUNREACH) {
+			t.Errorf("route to another node's IPv6 pod range: %v, want unreachable", err)
+		}
+		err = errors.Join(nw.Teardown(ctx, "dual"), nw.RemoveRoutes())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A namespace that is not one: Setup fails and leaves no attachment
+	// and no allocated address behind.
+	n.do(func() {
+		_, err = nw.Setup(ctx, network.Pod{ID: "broken", NetNS: filepath.Join(t.TempDir(), "no-such-netns")})
+	})
+	if err == nil {
+		t.Fatal("Setup with a missing namespace succeeded")
+	}
+	if ids, err := nw.Pods(); err != nil || len(ids) != 0 {
+		t.Errorf("Pods after a failed Setup = %v, %v; want none", ids, err)
+	}
+	if allocated, _ := filepath.Glob(filepath.Join(stateDir, "ipam", "*", "*:*")); len(allocated) != 0 {
+		t.Errorf("addresses allocated after teardown and a failed Setup: %v", allocated)
+	}
+	if allocated, _ := filepath.Glob(filepath.Join(stateDir, "ipam", "*", "10.*")); len(allocated) != 0 {
+		t.Errorf("addresses allocated after teardown and a failed Setup: %v", allocated)
+	}
+}
