@@ -204,7 +204,7 @@ func TestPodsReachEachOtherAndHostPort(t *testing.T) {
 	server := runtimetest.Container(t, "server", rootfs, "sh", "-c", "while true; do echo hello-from-a | nc -l -p 8080; done")
 	runtimetest.Start(t, rt, pods["a"], server)
 	client := runtimetest.Container(t, "client", rootfs, "sh", "-c", fmt.Sprintf(
-		"ping -c 1 -W 5 %[1]s >/dev/null && echo ping ok; for i in $(seq 100); do nc %[1]s 8080 && exit 0; sleep 0.1; done; exit 1",
+		"ping -c 1 -W 5 %[1]s >/dev/null && echo ping ok; for i in $(seq 300); do nc %[1]s 8080 && exit 0; sleep 0.1; done; exit 1",
 		ips["a"]))
 	c, recs := runtimetest.Run(t, rt, pods["b"], client)
 	if diff := cmp.Diff([]string{"ping ok", "hello-from-a"}, runtimetest.Stdout(recs)); diff != "" || c.ExitCode != 0 {

@@ -320,7 +320,8 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal) error
 }
 
 // Wait blocks until the container has exited and its shim has recorded the
-// exit, or ctx ends.
+// exit, or ctx ends. It also returns, with StateUnknown, a container whose
+// shim is gone without recording an exit.
 func (r *Runtime) Wait(ctx context.Context, id string) (Container, error) {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
@@ -329,7 +330,7 @@ func (r *Runtime) Wait(ctx context.Context, id string) (Container, error) {
 		if err != nil {
 			return Container{}, err
 		}
-		if c.State == StateExited {
+		if c.State == StateExited || c.State == StateUnknown {
 			return c, nil
 		}
 		select {

@@ -34,7 +34,7 @@ func TestSandboxSharesNetworkAndHostname(t *testing.T) {
 	// The client retries while the server is not yet listening.
 	client := runtimetest.Container(t, "client", rootfs, "sh", "-c",
 		"hostname; cat /etc/hostname; grep web-0 /etc/hosts; cat /etc/resolv.conf; "+
-			"for i in $(seq 100); do nc 127.0.0.1 8080 && exit 0; sleep 0.1; done; exit 1")
+			"for i in $(seq 300); do nc 127.0.0.1 8080 && exit 0; sleep 0.1; done; exit 1")
 	c, recs := runtimetest.Run(t, rt, s, client)
 	want := []string{
 		"web-0", "web-0", "10.42.0.7\tweb-0",
@@ -476,5 +476,45 @@ func TestLogRotationFromContainer(t *testing.T) {
 			t.Errorf("stdout %q: not consecutive", out)
 			break
 		}
+	}
+}
+
+func TestShimKilled(t *testing.T) {
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "orphanpod", Name: "orphanpod"})
+	cfg := runtimetest.Container(t, "orphan", rootfs, "sleep", "600")
+	runtimetest.Start(t, rt, s, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	pid, err := rt.ShimPid(cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The container runs on without its shim; once it is killed nobody
+	// records the exit, and Wait says so instead of waiting forever.
+	if c, err := rt.State(ctx, cfg.ID); err != nil || c.State != runtime.StateRunning {
+		t.Fatalf("State without a shim = %+v, %v; want running", c, err)
+	}
+	if err := rt.Kill(ctx, cfg.ID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c, err := rt.Wait(ctx, cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != runtime.StateUnknown || c.Reason == "" {
+		t.Errorf("after the shim and the container died: %+v, want unknown with a reason", c)
+	}
+	if err := rt.Delete(ctx, cfg.ID); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := rt.List(ctx); err != nil || len(list) != 0 {
+		t.Errorf("List after Delete = %+v, %v; want nothing", list, err)
 	}
 }
