@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -158,6 +159,103 @@ func removeCgroupDir(dir string) error {
 	}
 	if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("removing cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+// cgroupFile is one value written into a cgroup: a file of a controller's
+// hierarchy (v1) or of the unified one (v2).
+type cgroupFile struct {
+	controller string // the v1 hierarchy; on v2 the controller to enable
+	name       string
+	value      string
+}
+
+// cgroupFiles returns the files that apply res to a cgroup in mode, in the
+// order they must be written.
+func cgroupFiles(mode CgroupMode, res Resources, swap bool) []cgroupFile {
+	var out []cgroupFile
+	if mode == CgroupV2 {
+		if res.CPUShares != 0 {
+			// runc's conversion of shares [2, 262144] to weights [1, 10000].
+			w := 1 + ((max(res.CPUShares, 2)-2)*9999)/262142
+			out = append(out, cgroupFile{"cpu", "cpu.weight", strconv.FormatUint(w, 10)})
+		}
+		if res.CPUQuota != 0 {
+			period := res.CPUPeriod
+			if period == 0 {
+				period = 100000
+			}
+			out = append(out, cgroupFile{"cpu", "cpu.max", fmt.Sprintf("%d %d", res.CPUQuota, period)})
+		}
+		if res.MemoryLimit != 0 {
+			out = append(out, cgroupFile{"memory", "memory.max", strconv.FormatInt(res.MemoryLimit, 10)})
+			if swap {
+				out = append(out, cgroupFile{"memory", "memory.swap.max", "0"})
+			}
+		}
+		if res.PidsLimit != 0 {
+			out = append(out, cgroupFile{"pids", "pids.max", strconv.FormatInt(res.PidsLimit, 10)})
+		}
+		return out
+	}
+	if res.CPUShares != 0 {
+		out = append(out, cgroupFile{"cpu", "cpu.shares", strconv.FormatUint(res.CPUShares, 10)})
+	}
+	if res.CPUPeriod != 0 {
+		out = append(out, cgroupFile{"cpu", "cpu.cfs_period_us", strconv.FormatUint(res.CPUPeriod, 10)})
+	}
+	if res.CPUQuota != 0 {
+		out = append(out, cgroupFile{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(res.CPUQuota, 10)})
+	}
+	if res.MemoryLimit != 0 {
+		out = append(out, cgroupFile{"memory", "memory.limit_in_bytes", strconv.FormatInt(res.MemoryLimit, 10)})
+		if swap {
+			out = append(out, cgroupFile{"memory", "memory.memsw.limit_in_bytes", strconv.FormatInt(res.MemoryLimit, 10)})
+		}
+	}
+	if res.PidsLimit != 0 {
+		out = append(out, cgroupFile{"pids", "pids.max", strconv.FormatInt(res.PidsLimit, 10)})
+	}
+	return out
+}
+
+// setCgroup creates the cgroup at path (relative to the hierarchies'
+// roots) and applies res to it. On v2 it first enables the controllers it
+// needs in every ancestor.
+func setCgroup(mode CgroupMode, path string, res Resources, swap bool) error {
+	files := cgroupFiles(mode, res, swap)
+	if mode == CgroupV2 {
+		var enable []string
+		for _, f := range files {
+			if c := "+" + f.controller; !slices.Contains(enable, c) {
+				enable = append(enable, c)
+			}
+		}
+		dir := cgroupRoot
+		for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
+			if len(enable) > 0 {
+				if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte(strings.Join(enable, " ")), 0o644); err != nil {
+					return fmt.Errorf("enabling controllers in %s: %w", dir, err)
+				}
+			}
+			dir = filepath.Join(dir, part)
+			if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("creating cgroup: %w", err)
+			}
+		}
+	}
+	for _, f := range files {
+		dir := filepath.Join(cgroupRoot, path)
+		if mode != CgroupV2 {
+			dir = filepath.Join(cgroupRoot, f.controller, path)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("creating cgroup: %w", err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.value), 0o644); err != nil {
+			return fmt.Errorf("setting %s of cgroup %s: %w", f.name, path, err)
+		}
 	}
 	return nil
 }

@@ -8,7 +8,9 @@
 //     bind-mounts them onto files (as CRI-O's pinns does), so no process is
 //     spent holding them; the UTS hostname is the pod's. Beside them are the
 //     pod's /etc/hosts, /etc/hostname, /etc/resolv.conf and /dev/shm, which
-//     every container of the pod bind-mounts.
+//     every container of the pod bind-mounts. The pod's cgroup,
+//     <CgroupParent>/pod<UID>, gets the pod's limits and holds its
+//     containers' cgroups.
 //   - containers/<id>/: an OCI bundle (config.json built by Spec from a plain
 //     ContainerConfig, not from Kubernetes types), the container's metadata,
 //     and the files its shim writes: the exit status and the start time.

@@ -518,3 +518,53 @@ func TestShimKilled(t *testing.T) {
 		t.Errorf("List after Delete = %+v, %v; want nothing", list, err)
 	}
 }
+
+func TestPodCgroup(t *testing.T) {
+	runtimetest.Need(t)
+	cfg := runtimetest.Config(t)
+	rt := runtimetest.New(t, cfg)
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "limited", Name: "limited", UID: "uid-limited",
+		Resources: runtime.Resources{CPUShares: 256, CPUQuota: 30000, CPUPeriod: 100000, MemoryLimit: 32 << 20, PidsLimit: 30}})
+
+	pod := filepath.Join(cfg.CgroupParent, "poduid-limited")
+	want := map[string]string{
+		"memory/memory.limit_in_bytes": "33554432", "pids/pids.max": "30",
+		"cpu/cpu.shares": "256", "cpu/cpu.cfs_quota_us": "30000", "cpu/cpu.cfs_period_us": "100000",
+	}
+	if rt.CgroupMode() == runtime.CgroupV2 {
+		want = map[string]string{"memory.max": "33554432", "pids.max": "30", "cpu.weight": "10", "cpu.max": "30000 100000"}
+	}
+	got := map[string]string{}
+	for f := range want {
+		dir, name := filepath.Split(f)
+		b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", dir, pod, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[f] = strings.TrimSpace(string(b))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pod cgroup (-want +got):\n%s", diff)
+	}
+
+	// A container with no limit of its own is held by the pod's.
+	c, recs := runtimetest.Run(t, rt, s, runtimetest.Container(t, "hog", rootfs, "dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"))
+	if c.ExitCode != 137 || !c.OOMKilled {
+		t.Errorf("exit %d, OOMKilled %v; want 137, true (log %v)", c.ExitCode, c.OOMKilled, recs)
+	}
+
+	if err := rt.Delete(context.Background(), "hog"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.RemoveSandbox("limited"); err != nil {
+		t.Fatal(err)
+	}
+	memDir := filepath.Join("/sys/fs/cgroup/memory", pod)
+	if rt.CgroupMode() == runtime.CgroupV2 {
+		memDir = filepath.Join("/sys/fs/cgroup", pod)
+	}
+	if _, err := os.Stat(memDir); !os.IsNotExist(err) {
+		t.Errorf("pod cgroup %s after RemoveSandbox: %v, want gone", memDir, err)
+	}
+}

@@ -39,6 +39,10 @@ type SandboxConfig struct {
 	HostAliases []HostAlias
 	// ShmSize is the size of the pod's /dev/shm; 0 means 64 MiB.
 	ShmSize int64
+	// Resources limit the pod's cgroup, which holds its containers' (as
+	// kubelet's pod-level cgroup: the sums of the containers' requests
+	// and limits). Zero values mean no limit.
+	Resources Resources
 }
 
 // DNSConfig is the content of a pod's /etc/resolv.conf.
@@ -130,6 +134,11 @@ func (r *Runtime) setUpSandbox(s *Sandbox) error {
 	}
 	if err := pinNamespaces(s); err != nil {
 		return err
+	}
+	if s.Config.Resources != (Resources{}) {
+		if err := setCgroup(r.cgroupMode, r.podCgroup(s.podUID()), s.Config.Resources, r.swap); err != nil {
+			return err
+		}
 	}
 	if !s.Config.HostIPC {
 		size := s.Config.ShmSize
