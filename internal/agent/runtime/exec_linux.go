@@ -102,8 +102,25 @@ func (r *Runtime) exec(ctx context.Context, id string, cfg ExecConfig, streams S
 		err = cmd.Start()
 		slave.Close()
 	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = streams.Stdin, streams.Stdout, streams.Stderr
-		err = cmd.Start()
+		cmd.Stdout, cmd.Stderr = streams.Stdout, streams.Stderr
+		if streams.Stdin != nil {
+			// A pipe of ours rather than exec's copying, which Wait would
+			// wait for while Stdin stays open after the process ended.
+			var in, feed *os.File
+			if in, feed, err = os.Pipe(); err != nil {
+				return 0, err
+			}
+			defer feed.Close()
+			cmd.Stdin = in
+			go func() {
+				io.Copy(feed, streams.Stdin)
+				feed.Close()
+			}()
+			err = cmd.Start()
+			in.Close()
+		} else {
+			err = cmd.Start()
+		}
 	}
 	if err != nil {
 		return 0, err
@@ -142,14 +159,13 @@ func (r *Runtime) exec(ctx context.Context, id string, cfg ExecConfig, streams S
 			<-drained
 		}
 	}
-	var exitErr *exec.ExitError
+	// The runtime exits with the process's status. Wait's error may also
+	// be ErrWaitDelay: a Stdin still open after the process ended.
 	switch {
-	case err == nil:
-		return 0, nil
-	case errors.As(err, &exitErr) && exitErr.Exited():
-		return exitErr.ExitCode(), nil
 	case ctx.Err() != nil:
 		return 0, ctx.Err()
+	case cmd.ProcessState != nil && cmd.ProcessState.Exited():
+		return cmd.ProcessState.ExitCode(), nil
 	}
 	return 0, err
 }

@@ -146,6 +146,16 @@ func TestExec(t *testing.T) {
 			wantStdoutContaining: "resized\r\n",
 		},
 	}
+	t.Run("stdin left open", func(t *testing.T) {
+		// The process ends without reading its stdin, which its feeder
+		// keeps open: Exec still returns the exit code.
+		in, feed := io.Pipe()
+		defer feed.Close()
+		code, err := rt.Exec(ctx, "main", runtime.ExecConfig{Args: []string{"sh", "-c", "exit 3"}}, runtime.Streams{Stdin: in})
+		if err != nil || code != 3 {
+			t.Errorf("Exec = %d, %v; want 3", code, err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr syncBuffer
