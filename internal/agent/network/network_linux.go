@@ -240,10 +240,10 @@ func (n *Network) Setup(ctx context.Context, p Pod) ([]netip.Addr, error) {
 	}
 	ips, err := n.setup(ctx, p)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("setting up network of pod %s: %w", p.ID, err), n.Teardown(ctx, p.ID))
+		return nil, errors.Join(fmt.Errorf("setting up network of pod %s: %w", p.ID, err), n.Teardown(context.WithoutCancel(ctx), p.ID))
 	}
 	if err := writeJSON(n.attachmentPath(p.ID), attachment{Pod: p, IPs: ips}); err != nil {
-		return nil, errors.Join(fmt.Errorf("setting up network of pod %s: %w", p.ID, err), n.Teardown(ctx, p.ID))
+		return nil, errors.Join(fmt.Errorf("setting up network of pod %s: %w", p.ID, err), n.Teardown(context.WithoutCancel(ctx), p.ID))
 	}
 	return ips, nil
 }

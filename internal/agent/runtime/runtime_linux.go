@@ -204,7 +204,8 @@ func (r *Runtime) runtimeBinary(handler string) (string, error) {
 
 // Create makes the container's bundle and starts its shim, which creates the
 // container; it returns once the container is created (not started) or
-// creation failed, in which case nothing is left behind.
+// creation failed, in which case nothing is left behind (the cleanup runs
+// even when ctx has ended).
 func (r *Runtime) Create(ctx context.Context, cfg ContainerConfig, s *Sandbox) error {
 	if err := validName(cfg.ID); err != nil {
 		return fmt.Errorf("creating container: %w", err)
@@ -249,7 +250,7 @@ func (r *Runtime) Create(ctx context.Context, cfg ContainerConfig, s *Sandbox) e
 		err = r.startShim(ctx, dir)
 	}
 	if err != nil {
-		return errors.Join(fmt.Errorf("creating container %s: %w", cfg.ID, err), r.remove(ctx, cfg.ID, handler))
+		return errors.Join(fmt.Errorf("creating container %s: %w", cfg.ID, err), r.remove(context.WithoutCancel(ctx), cfg.ID, handler))
 	}
 	return nil
 }
