@@ -4,9 +4,10 @@
 // It owns three things on disk, all under Config.RunDir:
 //
 //   - sandboxes/<id>/: a pod's pinned namespaces. CreateSandbox makes the
-//     network, IPC and UTS namespaces once, on a throw-away OS thread, and
-//     bind-mounts them onto files (as CRI-O's pinns does), so no process is
-//     spent holding them; the UTS hostname is the pod's. Beside them are the
+//     network, IPC and UTS namespaces once, on a locked OS thread that then
+//     returns to its own, and bind-mounts them onto files (as CRI-O's pinns
+//     does), so no process is spent holding them; the UTS hostname is the
+//     pod's. Beside them are the
 //     pod's /etc/hosts, /etc/hostname, /etc/resolv.conf and /dev/shm, which
 //     every container of the pod bind-mounts. The pod's cgroup,
 //     <CgroupParent>/pod<UID>, gets the pod's limits and holds its
@@ -14,7 +15,7 @@
 //   - containers/<id>/: an OCI bundle (config.json built by Spec from a plain
 //     ContainerConfig, not from Kubernetes types), the container's metadata,
 //     and the files its shim writes: the exit status and the start time.
-//   - <handler>/: the OCI runtime's own state directory (its --root).
+//   - oci/<handler>/: the OCI runtime's own state directory (its --root).
 //
 // Each container is supervised by a shim (RunShim, the berth binary
 // re-executed as "berth shim"): a detached process in its own session that
