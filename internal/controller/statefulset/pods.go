@@ -208,18 +208,18 @@ func retentionPolicy(set *appsv1.StatefulSet) appsv1.StatefulSetPersistentVolume
 }
 
 // claimOwners returns the ownerReferences a claim of pod p should have
-// under set's retention policy, as upstream: whenDeleted=Delete makes the
-// set an owner of the claims of pods in range, so that the garbage
-// collector deletes them with the set; whenScaled=Delete makes a pod
-// beyond the range (being scaled away) their owner, so that they go with
-// it. References to anything else are kept. p may be nil for a pod not
+// under set's retention policy, as upstream: whenScaled=Delete makes a
+// pod beyond the range (being scaled away) the owner of its claims, so
+// that the garbage collector deletes them with it; otherwise
+// whenDeleted=Delete makes the set their owner, so that they go with the
+// set. References to anything else are kept. p may be nil for a pod not
 // yet created (no pod reference is then wanted or possible). changed
 // reports whether refs differ from the claim's.
 func claimOwners(set *appsv1.StatefulSet, p *corev1.Pod, claim *corev1.PersistentVolumeClaim) (refs []metav1.OwnerReference, changed bool) {
 	policy := retentionPolicy(set)
 	scaledDown := p != nil && !inRange(set, ordinalOf(p))
-	wantSet := policy.WhenDeleted == appsv1.DeletePersistentVolumeClaimRetentionPolicyType && !scaledDown
 	wantPod := policy.WhenScaled == appsv1.DeletePersistentVolumeClaimRetentionPolicyType && scaledDown
+	wantSet := policy.WhenDeleted == appsv1.DeletePersistentVolumeClaimRetentionPolicyType && !wantPod
 	hasSet, hasPod := false, false
 	for _, r := range claim.OwnerReferences {
 		switch {
