@@ -20,6 +20,7 @@ import (
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/controller/daemonset"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
@@ -28,6 +29,7 @@ import (
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
+	"berth.dev/berth/internal/controller/statefulset"
 	"berth.dev/berth/internal/scheduler"
 )
 
@@ -143,7 +145,15 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs)
+	sts, err := statefulset.New(statefulset.Config{Client: client, Informers: factory, Logger: log.With("controller", "statefulset")})
+	if err != nil {
+		return err
+	}
+	ds, err := daemonset.New(daemonset.Config{Client: client, Informers: factory, Logger: log.With("controller", "daemonset")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, sts, ds)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
