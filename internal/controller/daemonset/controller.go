@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -39,7 +40,7 @@ type Config struct {
 	Informers informers.SharedInformerFactory
 	// Clock decides availability (minReadySeconds), expectation expiry
 	// and the backoff of failed pods; nil means the real clock.
-	Clock clock.Clock
+	Clock clock.WithTicker
 	// Logger receives sync failures; nil discards.
 	Logger *slog.Logger
 	// Workers is the number of concurrent syncs; 0 means 2, as upstream.
@@ -52,7 +53,7 @@ type Config struct {
 // Controller runs DaemonSets.
 type Controller struct {
 	client  kubernetes.Interface
-	clock   clock.Clock
+	clock   clock.WithTicker
 	log     *slog.Logger
 	workers int
 	burst   int
@@ -138,9 +139,27 @@ func New(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
+// backoffGCInterval is how often expired failed-pod backoffs are dropped.
+const backoffGCInterval = time.Minute
+
 // Run waits for the caches to sync and runs the workers until ctx ends.
-// It returns when every worker has returned; a Controller runs once.
+// It returns when every goroutine it started has returned; a Controller
+// runs once.
 func (c *Controller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		t := c.clock.NewTicker(backoffGCInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C():
+				c.failedBackoff.GC()
+			}
+		}
+	})
 	if err := worker.Run(ctx, c.queue, c.workers, c.synced, c.sync, func(k string, err error) {
 		c.log.Log(ctx, worker.Level(err), "sync failed", "daemonset", k, "err", err)
 	}); err != nil {
