@@ -88,7 +88,7 @@ func TestManage(t *testing.T) {
 		{name: "a pod being deleted still occupies its node", ds: testDS(), nodes: nodes("a"),
 			pods: byNodeOf(pod("pa", "a", "new").deleting())},
 		{name: "the oldest of several stays", ds: testDS(), nodes: nodes("a"),
-			pods: byNodeOf(pod("young", "a", "new").age(time.Minute), pod("old", "a", "new").age(time.Hour), pod("mid", "a", "old").age(time.Hour/2)),
+			pods:   byNodeOf(pod("young", "a", "new").age(time.Minute), pod("old", "a", "new").age(time.Hour), pod("mid", "a", "old").age(time.Hour/2)),
 			remove: []string{"mid", "young"}},
 		{name: "with surge an old and a new pod may share a node", ds: surgeDS(intstr.FromInt32(1), intstr.FromInt32(0)), nodes: nodes("a"),
 			pods:   byNodeOf(pod("new1", "a", "new").age(time.Minute), pod("new2", "a", "new").age(time.Second), pod("old1", "a", "old").age(time.Hour/2)),
