@@ -41,6 +41,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		// deleted is left to the garbage collector, as upstream.
 		return nil
 	}
+	// Expectations are checked before the pods are read: an event that
+	// satisfies them has already put its pod in the cache.
+	satisfied := c.exp.satisfied(key)
 	nodes, err := c.nodeList()
 	if err != nil {
 		return err
@@ -61,7 +64,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		st.CollisionCount = collisions
 		return st
 	}
-	if !c.exp.satisfied(key) {
+	if !satisfied {
 		// Only the status: the cache lags behind this controller's writes.
 		return c.writeStatus(ctx, ds, key, status(), false)
 	}
@@ -169,7 +172,8 @@ func (c *Controller) relabel(ctx context.Context, pods []*corev1.Pod, from, to s
 }
 
 // update runs manage and, when it had nothing to do and the strategy is
-// RollingUpdate, one rolling update step.
+// RollingUpdate, one rolling update step; after writes, the next step
+// waits for the next sync, on the cache updated by them.
 func (c *Controller) update(ctx context.Context, ds *appsv1.DaemonSet, key string, pl placement, nodes []*corev1.Node, byNode map[string][]*corev1.Pod, hash string) error {
 	mp := manage(ds, pl, nodes, byNode, hash)
 	remove := mp.remove
@@ -184,10 +188,10 @@ func (c *Controller) update(ctx context.Context, ds *appsv1.DaemonSet, key strin
 		c.log.Info("replacing failed pod", "namespace", p.Namespace, "daemonset", ds.Name, "pod", p.Name, "node", targetNode(p))
 		remove = append(remove, p)
 	}
-	if err := c.syncNodes(ctx, ds, key, mp.create, remove, hash); err != nil {
-		return err
+	if len(mp.create) > 0 || len(remove) > 0 {
+		return c.syncNodes(ctx, ds, key, mp.create, remove, hash)
 	}
-	if !c.exp.satisfied(key) || ds.Spec.UpdateStrategy.Type != appsv1.RollingUpdateDaemonSetStrategyType {
+	if ds.Spec.UpdateStrategy.Type != appsv1.RollingUpdateDaemonSetStrategyType {
 		return nil
 	}
 	rp := roll(ds, pl, nodes, byNode, hash, now)
