@@ -14,23 +14,27 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/util/retry"
 
 	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/garbagecollector"
 	"berth.dev/berth/internal/controller/statefulset"
 	"berth.dev/berth/internal/scheduler"
 	"berth.dev/berth/internal/sim"
 )
 
-// env is an API server with simulated nodes, the scheduler and the
-// StatefulSet controller, and a namespace for one test.
+// env is an API server with simulated nodes, the scheduler, the garbage
+// collector and the StatefulSet controller, and a namespace for one test.
 type env struct {
 	t      *testing.T
 	ctx    context.Context
@@ -62,9 +66,21 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
+	meta, err := metadata.NewForConfig(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := garbagecollector.New(garbagecollector.Config{Metadata: meta, Discovery: disc, Logger: log})
+	if err != nil {
+		t.Fatalf("garbagecollector.New: %v", err)
+	}
 	factory.Start(ctx.Done())
 	var wg sync.WaitGroup
-	for _, r := range []interface{ Run(context.Context) error }{c, sched, nodes} {
+	for _, r := range []interface{ Run(context.Context) error }{c, sched, nodes, gc} {
 		wg.Go(func() {
 			if err := r.Run(ctx); err != nil {
 				t.Errorf("Run: %v", err)
@@ -175,6 +191,21 @@ func (e *env) podsByName() (map[string]*corev1.Pod, error) {
 		}
 	}
 	return out, nil
+}
+
+// waitGone waits until the claim is deleted.
+func (e *env) waitGone(what, claim string) {
+	e.t.Helper()
+	e.waitFor(what+" deleted", func() (bool, string, error) {
+		pvc, err := e.client.CoreV1().PersistentVolumeClaims(e.ns).Get(e.ctx, claim, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, "", nil
+		}
+		if err != nil {
+			return false, "", err
+		}
+		return false, fmt.Sprintf("owners %+v", pvc.OwnerReferences), nil
+	})
 }
 
 // recorder keeps every pod event of a namespace, in order.
@@ -506,5 +537,11 @@ func TestStatefulSet(t *testing.T) {
 			return len(owners) == 1 && owners[0].UID == kv1.UID && owners[0].Kind == "Pod", fmt.Sprintf("%+v", owners), nil
 		})
 		e.waitStatus("kv", "1 replica", func(s appsv1.StatefulSetStatus) bool { return s.Replicas == 1 })
+		e.waitGone("the claim of the scaled-away pod", "data-kv-1")
+
+		if err := e.client.AppsV1().StatefulSets(e.ns).Delete(e.ctx, "kv", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitGone("the claim of the deleted set", "data-kv-0")
 	})
 }
