@@ -1,7 +1,9 @@
 package statefulset
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,6 +230,41 @@ func TestPlan(t *testing.T) {
 			}
 			if rolled != tt.rolled {
 				t.Errorf("rolled = %d, want %d", rolled, tt.rolled)
+			}
+		})
+	}
+}
+
+func TestSlowStart(t *testing.T) {
+	tests := []struct {
+		name      string
+		n, fail   int // fail is the index of the failing write, -1 for none
+		attempted int
+	}{
+		{name: "all succeed", n: 7, fail: -1, attempted: 7},
+		{name: "the first fails", n: 7, fail: 0, attempted: 1},
+		{name: "a failure in the second batch stops there", n: 7, fail: 1, attempted: 3},
+		{name: "a failure in the third batch", n: 10, fail: 4, attempted: 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var acts []action
+			for i := range tt.n {
+				acts = append(acts, action{create, pod(i, "new").p})
+			}
+			var mu sync.Mutex
+			attempted := 0
+			err := slowStart(acts, func(a action) error {
+				mu.Lock()
+				defer mu.Unlock()
+				attempted++
+				if a.pod.Name == fmt.Sprintf("web-%d", tt.fail) {
+					return errors.New("refused")
+				}
+				return nil
+			})
+			if (err != nil) != (tt.fail >= 0) || attempted != tt.attempted {
+				t.Errorf("err = %v after %d writes; want failure %v after %d", err, attempted, tt.fail >= 0, tt.attempted)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -183,21 +184,50 @@ func (c *Controller) claimsOf(set *appsv1.StatefulSet) (map[string]*corev1.Persi
 }
 
 // execute makes the writes of acts in order, stopping at the first error.
-// updateSet is set at its update revision.
+// For a Parallel set, consecutive writes of one kind (each to another
+// pod) run concurrently, in batches of doubling size as upstream's slow
+// start, so that a failing API costs one write, not one per pod.
+// updateSet is set at its update revision; claims is only read.
 func (c *Controller) execute(ctx context.Context, set, updateSet *appsv1.StatefulSet, acts []action, claims map[string]*corev1.PersistentVolumeClaim) error {
-	for _, a := range acts {
-		var err error
+	do := func(a action) error {
 		switch a.kind {
 		case create:
-			err = c.createPod(ctx, set, a.pod, claims)
+			return c.createPod(ctx, set, a.pod, claims)
 		case remove:
-			err = c.deletePod(ctx, a.pod)
-		case fix:
-			err = c.fixPod(ctx, set, updateSet, a.pod, claims)
+			return c.deletePod(ctx, a.pod)
+		default:
+			return c.fixPod(ctx, set, updateSet, a.pod, claims)
 		}
-		if err != nil {
+	}
+	parallel := set.Spec.PodManagementPolicy == appsv1.ParallelPodManagement
+	for i := 0; i < len(acts); {
+		j := i + 1
+		for parallel && j < len(acts) && acts[j].kind == acts[i].kind {
+			j++
+		}
+		if err := slowStart(acts[i:j], do); err != nil {
 			return err
 		}
+		i = j
+	}
+	return nil
+}
+
+// slowStart runs do for each of acts in batches of 1, 2, 4... at once,
+// stopping after the first batch with a failure.
+func slowStart(acts []action, do func(action) error) error {
+	for batch, done := 1, 0; done < len(acts); batch *= 2 {
+		n := min(batch, len(acts)-done)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for k, a := range acts[done : done+n] {
+			wg.Go(func() { errs[k] = do(a) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		done += n
 	}
 	return nil
 }
@@ -229,14 +259,10 @@ func (c *Controller) createClaims(ctx context.Context, set *appsv1.StatefulSet, 
 			continue
 		}
 		pvc.OwnerReferences, _ = claimOwners(set, p, pvc)
-		created, err := c.client.CoreV1().PersistentVolumeClaims(pvc.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			continue
-		}
-		if err != nil {
+		_, err := c.client.CoreV1().PersistentVolumeClaims(pvc.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating claim %s for pod %s: %w", pvc.Name, p.Name, err)
 		}
-		claims[created.Name] = created
 	}
 	return nil
 }
