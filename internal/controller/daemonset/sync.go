@@ -245,7 +245,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 			errs = append(errs, fmt.Errorf("deleting pod %s: %w", p.Name, err))
 			continue
 		}
-		c.log.Info("deleted pod", "namespace", p.Namespace, "daemonset", ds.Name, "pod", p.Name, "node", targetNode(p))
+		c.log.Debug("deleted pod", "namespace", p.Namespace, "daemonset", ds.Name, "pod", p.Name, "node", targetNode(p))
 	}
 	return errors.Join(errs...)
 }
@@ -282,7 +282,7 @@ func (c *Controller) createPod(ctx context.Context, ds *appsv1.DaemonSet, node, 
 	if err != nil {
 		return fmt.Errorf("creating pod for node %s: %w", node, err)
 	}
-	c.log.Info("created pod", "namespace", p.Namespace, "daemonset", ds.Name, "pod", p.Name, "node", node)
+	c.log.Debug("created pod", "namespace", p.Namespace, "daemonset", ds.Name, "pod", p.Name, "node", node)
 	return nil
 }
 

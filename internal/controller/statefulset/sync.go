@@ -243,7 +243,7 @@ func (c *Controller) createPod(ctx context.Context, set *appsv1.StatefulSet, p *
 	if err != nil {
 		return fmt.Errorf("creating pod %s: %w", p.Name, err)
 	}
-	c.log.Info("created pod", "namespace", p.Namespace, "statefulset", set.Name, "pod", p.Name, "revision", p.Labels[revisionLabel])
+	c.log.Debug("created pod", "namespace", p.Namespace, "statefulset", set.Name, "pod", p.Name, "revision", p.Labels[revisionLabel])
 	return nil
 }
 
@@ -272,7 +272,7 @@ func (c *Controller) deletePod(ctx context.Context, p *corev1.Pod) error {
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting pod %s: %w", p.Name, err)
 	}
-	c.log.Info("deleted pod", "namespace", p.Namespace, "pod", p.Name)
+	c.log.Debug("deleted pod", "namespace", p.Namespace, "pod", p.Name)
 	return nil
 }
 
