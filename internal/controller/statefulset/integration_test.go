@@ -476,6 +476,48 @@ func TestStatefulSet(t *testing.T) {
 		e.waitStatus("db", "all updated", rolledOut(4))
 	})
 
+	t.Run("a pod waits until its old claim is deleted", func(t *testing.T) {
+		e := base.namespace(t, "stale")
+		old := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "data-cache-0", Finalizers: []string{"example.com/hold"}},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			},
+		}
+		old, err := e.client.CoreV1().PersistentVolumeClaims(e.ns).Create(e.ctx, old, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.client.CoreV1().PersistentVolumeClaims(e.ns).Delete(e.ctx, old.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		set := newSet("cache", 1)
+		set.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"}, Spec: old.Spec}}
+		e.create(set)
+		e.waitStatus("cache", "observed without pods", func(s appsv1.StatefulSetStatus) bool { return s.UpdateRevision != "" && s.Replicas == 0 })
+		if _, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "cache-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("cache-0 created while its claim was being deleted (err %v)", err)
+		}
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			pvc, err := e.client.CoreV1().PersistentVolumeClaims(e.ns).Get(e.ctx, old.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			pvc.Finalizers = nil
+			_, err = e.client.CoreV1().PersistentVolumeClaims(e.ns).Update(e.ctx, pvc, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.waitStatus("cache", "cache-0 ready", rolledOut(1))
+		pvc, err := e.client.CoreV1().PersistentVolumeClaims(e.ns).Get(e.ctx, old.Name, metav1.GetOptions{})
+		if err != nil || pvc.UID == old.UID {
+			t.Errorf("claim after the old one went: %v, %v", pvc, err)
+		}
+	})
+
 	t.Run("OnDelete and retention policy Delete", func(t *testing.T) {
 		e := base.namespace(t, "ondelete")
 		set := newSet("kv", 2)

@@ -68,6 +68,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	acts, rolled := plan(set, r, pods, claims, now)
 	st := computeStatus(set, r, pods, collisions, rolled, now)
 	runErr := c.execute(ctx, set, r.update, acts, claims)
+	if errors.Is(runErr, errClaimDeleting) {
+		runErr = nil // the claim's deletion event brings the set back
+	}
 	if err := c.writeStatus(ctx, set, st); err != nil {
 		return errors.Join(runErr, err)
 	}
@@ -247,20 +250,34 @@ func (c *Controller) createPod(ctx context.Context, set *appsv1.StatefulSet, p *
 	return nil
 }
 
+// errClaimDeleting stops a sync that needs a claim still being deleted.
+var errClaimDeleting = errors.New("claim is being deleted")
+
 // createClaims creates p's missing claims with the owner references of
 // the retention policy. A claim still being deleted (left by a pod scaled
-// away) is an error: the pod waits until it is gone.
+// away), in the cache or found on creating it, is errClaimDeleting: the
+// pod waits until it is gone.
 func (c *Controller) createClaims(ctx context.Context, set *appsv1.StatefulSet, p *corev1.Pod, claims map[string]*corev1.PersistentVolumeClaim) error {
 	for _, pvc := range newClaims(set, ordinalOf(p)) {
 		if have, ok := claims[pvc.Name]; ok {
 			if have.DeletionTimestamp != nil {
-				return fmt.Errorf("claim %s of pod %s is being deleted", pvc.Name, p.Name)
+				return fmt.Errorf("claim %s of pod %s: %w", pvc.Name, p.Name, errClaimDeleting)
 			}
 			continue
 		}
 		pvc.OwnerReferences, _ = claimOwners(set, p, pvc)
 		_, err := c.client.CoreV1().PersistentVolumeClaims(pvc.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsAlreadyExists(err) {
+			live, err := c.client.CoreV1().PersistentVolumeClaims(pvc.Namespace).Get(ctx, pvc.Name, metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("reading claim %s for pod %s: %w", pvc.Name, p.Name, err)
+			}
+			if live.DeletionTimestamp != nil {
+				return fmt.Errorf("claim %s of pod %s: %w", pvc.Name, p.Name, errClaimDeleting)
+			}
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("creating claim %s for pod %s: %w", pvc.Name, p.Name, err)
 		}
 	}
