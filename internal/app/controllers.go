@@ -27,6 +27,7 @@ import (
 	"berth.dev/berth/internal/controller/bootstraptoken"
 	"berth.dev/berth/internal/controller/clusterroleaggregation"
 	"berth.dev/berth/internal/controller/cronjob"
+	"berth.dev/berth/internal/controller/daemonset"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/disruption"
 	"berth.dev/berth/internal/controller/endpointslice"
@@ -39,6 +40,7 @@ import (
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
 	"berth.dev/berth/internal/controller/serviceaccounttoken"
+	"berth.dev/berth/internal/controller/statefulset"
 	"berth.dev/berth/internal/controller/ttlafterfinished"
 	"berth.dev/berth/internal/scheduler"
 )
@@ -220,6 +222,15 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, aggregation)
+	sts, err := statefulset.New(statefulset.Config{Client: client, Informers: factory, Logger: log.With("controller", "statefulset")})
+	if err != nil {
+		return err
+	}
+	ds, err := daemonset.New(daemonset.Config{Client: client, Informers: factory, Logger: log.With("controller", "daemonset")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, sts, ds)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
