@@ -99,6 +99,9 @@ func (r *resource) subresources() []subresourceInfo {
 		out = append(out, subresourceInfo{"binding", bindingGVK, []string{"create"}},
 			subresourceInfo{"eviction", evictionGVK, []string{"create"}})
 	}
+	if r.Group == "certificates.k8s.io" && r.name() == "certificatesigningrequests" {
+		out = append(out, subresourceInfo{"approval", r.gvk, []string{"get", "patch", "update"}})
+	}
 	if r.Group == "" && r.name() == "namespaces" {
 		out = append(out, subresourceInfo{"finalize", r.gvk, []string{"update"}})
 	}
