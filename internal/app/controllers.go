@@ -20,6 +20,8 @@ import (
 
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/pki"
+	"berth.dev/berth/internal/controller/csrapproving"
+	"berth.dev/berth/internal/controller/csrsigning"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
@@ -65,7 +67,7 @@ type runnable interface {
 
 // runControllers runs the controllers while this server holds the
 // controllers Lease, and campaigns again when it loses it, until ctx ends.
-func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *slog.Logger) error {
+func runControllers(ctx context.Context, cfg *rest.Config, keys *pki.PKI, log *slog.Logger) error {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -82,7 +84,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 			ReleaseOnCancel: true, Name: controllersLease,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
-					if err := startControllers(ctx, cfg, client, rootCA, log); err != nil && ctx.Err() == nil {
+					if err := startControllers(ctx, cfg, client, keys, log); err != nil && ctx.Err() == nil {
 						log.Error("controllers stopped", "err", err)
 					}
 				},
@@ -99,7 +101,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 
 // startControllers builds every controller and the scheduler on shared
 // informers and runs them until ctx ends.
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, log *slog.Logger) error {
+func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, keys *pki.PKI, log *slog.Logger) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -118,7 +120,7 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	rootCA, err := rootcacert.New(rootcacert.Config{Client: client, Informers: factory, RootCA: caPEM, Logger: log.With("controller", "root-ca-cert-publisher")})
+	rootCA, err := rootcacert.New(rootcacert.Config{Client: client, Informers: factory, RootCA: keys.CAPEM(), Logger: log.With("controller", "root-ca-cert-publisher")})
 	if err != nil {
 		return err
 	}
@@ -147,6 +149,16 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs)
+	ca, caKey := keys.CA()
+	csrSigner, err := csrsigning.New(csrsigning.Config{Client: client, Informers: factory, CA: ca, CAKey: caKey, Logger: log.With("controller", "csrsigning")})
+	if err != nil {
+		return err
+	}
+	csrApprover, err := csrapproving.New(csrapproving.Config{Client: client, Informers: factory, Logger: log.With("controller", "csrapproving")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, csrSigner, csrApprover)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
