@@ -8,6 +8,7 @@ import (
 
 	"berth.dev/berth/internal/admission/plugins"
 	"berth.dev/berth/internal/auth"
+	"berth.dev/berth/internal/auth/node"
 	"berth.dev/berth/internal/openapi"
 	"berth.dev/berth/internal/registry"
 	"berth.dev/berth/internal/store"
@@ -15,7 +16,7 @@ import (
 
 // NewConfig returns the configuration of a complete API server on st: the
 // built-in resources, OpenAPI documents, server-side apply, client
-// certificates from clientCAs, system:masters authorization and the
+// certificates from clientCAs, system:masters and Node authorization, the
 // default admission chain (internal/admission/plugins). The caller
 // adds what depends on where it runs (address, port, logger).
 func NewConfig(st store.Store, clientCAs *x509.CertPool) (Config, error) {
@@ -36,7 +37,7 @@ func NewConfig(st store.Store, clientCAs *x509.CertPool) (Config, error) {
 		Store:          st,
 		Resources:      resources,
 		Authenticators: []auth.Authenticator{&auth.X509{Roots: clientCAs}},
-		Authorizers:    []auth.Authorizer{auth.Masters{}},
+		Authorizers:    []auth.Authorizer{auth.Masters{}, &node.Authorizer{}},
 		Admission:      chain,
 		OpenAPI:        docs,
 		TypeConverter:  types,

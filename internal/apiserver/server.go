@@ -24,6 +24,8 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -396,6 +398,15 @@ func (s *Server) authorize(ctx context.Context, req *request) error {
 		User: req.user, Verb: in.Verb, IsResource: in.IsResource, Namespace: in.Namespace,
 		APIGroup: in.Group, APIVersion: in.Version, Resource: in.Resource,
 		Subresource: in.Subresource, Name: in.Name, Path: in.Path,
+	}
+	if a.Name == "" && (a.Verb == "list" || a.Verb == "watch") {
+		// A list or watch of one object by name is authorized as for that
+		// name, as upstream: how nodes watch the Secrets of their pods.
+		if sel, err := fields.ParseSelector(req.query.Get("fieldSelector")); err == nil {
+			if name, ok := sel.RequiresExactMatch("metadata.name"); ok && len(path.IsValidPathSegmentName(name)) == 0 {
+				a.Name = name
+			}
+		}
 	}
 	reason := ""
 	for _, z := range s.cfg.Authorizers {

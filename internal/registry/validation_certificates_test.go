@@ -76,7 +76,11 @@ func TestValidateCertificateSigningRequest(t *testing.T) {
 		{name: "certificate without approval", obj: csr(func(c *certificatesv1.CertificateSigningRequest) { c.Status.Certificate = cert }),
 			want: want("FieldValueInvalid status.certificate")},
 		{name: "issued", obj: issued},
-		{name: "certificate not PEM", obj: func() *certificatesv1.CertificateSigningRequest { c := approved.DeepCopy(); c.Status.Certificate = []byte("x"); return c }(),
+		{name: "certificate not PEM", obj: func() *certificatesv1.CertificateSigningRequest {
+			c := approved.DeepCopy()
+			c.Status.Certificate = []byte("x")
+			return c
+		}(),
 			want: want("FieldValueInvalid status.certificate")},
 		{name: "approval is permanent", obj: csr(nil), old: approved, want: want("FieldValueForbidden status.conditions")},
 		{name: "certificate is permanent", obj: approved, old: issued, want: want("FieldValueForbidden status.certificate")},

@@ -7,6 +7,7 @@ import (
 
 	"berth.dev/berth/internal/admission"
 	"berth.dev/berth/internal/admission/limitranger"
+	"berth.dev/berth/internal/admission/noderestriction"
 	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/admission/priority"
 	"berth.dev/berth/internal/admission/serviceaccount"
@@ -35,6 +36,6 @@ func Default(opts Options) (admission.Chain, error) {
 	limits, accounts, prio := &limitranger.Plugin{}, &serviceaccount.Plugin{}, &priority.Plugin{}
 	return admission.Chain{
 		Mutators:   []admission.Mutator{limits, accounts, prio},
-		Validators: []admission.Validator{limits, prio, psa},
+		Validators: []admission.Validator{limits, prio, &noderestriction.Plugin{}, psa},
 	}, nil
 }
