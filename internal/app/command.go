@@ -19,7 +19,7 @@ func Command() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), simCommand(), imageCommand(), versionCommand())
+	root.AddCommand(serverCommand(), agentCommand(), simCommand(), imageCommand(), versionCommand())
 	return root
 }
 
