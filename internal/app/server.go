@@ -186,10 +186,10 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}()
 	// The server runs no local node agent yet: internal/agent registers a
 	// Ready Node but cannot run pods, and the scheduler would bind pods to
-	// it. Once the agent runs pods, it starts here, after waitReady, with a
-	// node certificate from keys.IssueClientCert("system:node:"+hostname,
-	// []string{"system:nodes"}, ...) and the same node.Agent that
-	// `berth agent` runs (app/agent.go).
+	// it. Once the agent runs pods, it starts here (unless --disable-agent),
+	// after waitReady, with a node certificate from
+	// keys.IssueClientCert("system:node:"+hostname, []string{"system:nodes"}, ...)
+	// and the same node.Agent that `berth agent` runs (app/agent.go).
 	log.Info("berth server listening", "url", serverURL, "kubeconfig", kubeconfig, "datastore", datastoreName(o))
 
 	var runErr error
