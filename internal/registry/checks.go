@@ -50,7 +50,7 @@ func kindChecks() map[schema.GroupKind]Strategy {
 		gk("coordination.k8s.io", "Lease"):                     {Validate: validator(validateLease)},
 		gk("policy", "PodDisruptionBudget"):                    {Validate: validator(validatePodDisruptionBudget)},
 		gk("node.k8s.io", "RuntimeClass"):                      {Validate: validator(validateRuntimeClass), ValidateUpdate: updateValidator(validateRuntimeClassUpdate)},
-		gk("certificates.k8s.io", "CertificateSigningRequest"): {Validate: validator(validateCertificateSigningRequest), ValidateUpdate: updateValidator(validateCertificateSigningRequestUpdate)},
+		gk("certificates.k8s.io", "CertificateSigningRequest"): {Default: defaulter(defaultCertificateSigningRequest), Validate: validator(validateCertificateSigningRequest), ValidateUpdate: updateValidator(validateCertificateSigningRequestUpdate)},
 		gk("autoscaling", "HorizontalPodAutoscaler"):           {Default: defaultHorizontalPodAutoscaler, Validate: validateHorizontalPodAutoscaler},
 	}
 }

@@ -192,3 +192,13 @@ func hasCSRCondition(csr *certificatesv1.CertificateSigningRequest, t certificat
 	}
 	return false
 }
+
+// defaultCertificateSigningRequest gives conditions without a status the
+// status True, as upstream's defaulting.
+func defaultCertificateSigningRequest(csr *certificatesv1.CertificateSigningRequest) {
+	for i := range csr.Status.Conditions {
+		if csr.Status.Conditions[i].Status == "" {
+			csr.Status.Conditions[i].Status = corev1.ConditionTrue
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -85,4 +86,18 @@ func TestValidateCertificateSigningRequest(t *testing.T) {
 		{name: "approval is permanent", obj: csr(nil), old: approved, want: want("FieldValueForbidden status.conditions")},
 		{name: "certificate is permanent", obj: approved, old: issued, want: want("FieldValueForbidden status.certificate")},
 	})
+}
+
+func TestDefaultCertificateSigningRequest(t *testing.T) {
+	csr := &certificatesv1.CertificateSigningRequest{Status: certificatesv1.CertificateSigningRequestStatus{Conditions: []certificatesv1.CertificateSigningRequestCondition{
+		{Type: certificatesv1.CertificateApproved}, {Type: "Custom", Status: corev1.ConditionFalse},
+	}}}
+	defaultCertificateSigningRequest(csr)
+	var got []corev1.ConditionStatus
+	for _, c := range csr.Status.Conditions {
+		got = append(got, c.Status)
+	}
+	if diff := cmp.Diff([]corev1.ConditionStatus{corev1.ConditionTrue, corev1.ConditionFalse}, got); diff != "" {
+		t.Errorf("condition statuses (-want +got):\n%s", diff)
+	}
 }
