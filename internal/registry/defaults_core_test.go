@@ -1,6 +1,7 @@
 package registry
 
 import (
+	certificatesv1 "k8s.io/api/certificates/v1"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -49,6 +50,8 @@ func samples() []sample {
 		{core("Secret"), &corev1.Secret{ObjectMeta: meta, StringData: map[string]string{"a": "b"}}},
 		{core("Namespace"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}},
 		{core("Node"), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}, Status: corev1.NodeStatus{Capacity: corev1.ResourceList{"cpu": resource.MustParse("2")}}}},
+		{gk("certificates.k8s.io", "CertificateSigningRequest"), &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "csr"},
+			Status: certificatesv1.CertificateSigningRequestStatus{Conditions: []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved}}}}},
 		{core("Endpoints"), &corev1.Endpoints{ObjectMeta: meta, Subsets: []corev1.EndpointSubset{{Ports: []corev1.EndpointPort{{Port: 80}}}}}},
 		{core("PersistentVolume"), &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pv"}, Spec: corev1.PersistentVolumeSpec{
 			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/data"}},

@@ -160,9 +160,11 @@ func TestSignerAndApproverIssueNodeCertificates(t *testing.T) {
 		t.Errorf("default lifetime %v", got)
 	}
 
-	// Not auto-approved: a node asking for another node's certificate, and
-	// another signer. The latter is issued once an admin approves it.
-	create(node, "node-n2-by-n1", certificatesv1.CertificateSigningRequestSpec{
+	// Not auto-approved: a user neither bootstrapper nor node asking for a
+	// node's certificate, and another signer. The latter is issued once an
+	// admin approves it.
+	alice := userClient(t, s, "alice")
+	create(alice, "node-n2-by-alice", certificatesv1.CertificateSigningRequestSpec{
 		Request: newRequest(t, "system:node:n2", "system:nodes"), SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName, Usages: kubelet,
 	})
 	create(bootstrapper, "client", certificatesv1.CertificateSigningRequestSpec{
@@ -202,13 +204,13 @@ func TestSignerAndApproverIssueNodeCertificates(t *testing.T) {
 	if err != nil {
 		t.Errorf("waiting for node-n3-sans to fail: %v", err)
 	}
-	// By now the approver has seen node-n2-by-n1 (created before the
+	// By now the approver has seen node-n2-by-alice (created before the
 	// others were issued) and left it pending.
-	c, err := admin.CertificatesV1().CertificateSigningRequests().Get(ctx, "node-n2-by-n1", metav1.GetOptions{})
+	c, err := admin.CertificatesV1().CertificateSigningRequests().Get(ctx, "node-n2-by-alice", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(c.Status.Conditions) != 0 {
-		t.Errorf("node-n2-by-n1 conditions %+v, want pending", c.Status.Conditions)
+		t.Errorf("node-n2-by-alice conditions %+v, want pending", c.Status.Conditions)
 	}
 }
