@@ -152,10 +152,11 @@ func (a *Agent) register(ctx context.Context) (*corev1.Node, error) {
 // old's conditions whose status did not change.
 func (a *Agent) status(m Machine, old *corev1.NodeStatus) corev1.NodeStatus {
 	now := metav1.NewTime(a.cfg.Now().Truncate(time.Second))
-	cond := func(t corev1.NodeConditionType, bad bool, goodReason, goodMsg, badReason, badMsg string) corev1.NodeCondition {
-		c := corev1.NodeCondition{Type: t, Status: corev1.ConditionFalse, Reason: goodReason, Message: goodMsg, LastHeartbeatTime: now, LastTransitionTime: now}
-		if bad {
-			c.Status, c.Reason, c.Message = corev1.ConditionTrue, badReason, badMsg
+	// cond is a condition whose status is True when on.
+	cond := func(t corev1.NodeConditionType, on bool, offReason, offMsg, onReason, onMsg string) corev1.NodeCondition {
+		c := corev1.NodeCondition{Type: t, Status: corev1.ConditionFalse, Reason: offReason, Message: offMsg, LastHeartbeatTime: now, LastTransitionTime: now}
+		if on {
+			c.Status, c.Reason, c.Message = corev1.ConditionTrue, onReason, onMsg
 		}
 		if old != nil {
 			for _, o := range old.Conditions {
@@ -166,7 +167,6 @@ func (a *Agent) status(m Machine, old *corev1.NodeStatus) corev1.NodeStatus {
 		}
 		return c
 	}
-	ready := cond(corev1.NodeReady, true, "", "", "KubeletReady", "kubelet is posting ready status")
 	return corev1.NodeStatus{
 		Capacity:    m.Capacity,
 		Allocatable: m.Allocatable,
@@ -176,7 +176,8 @@ func (a *Agent) status(m Machine, old *corev1.NodeStatus) corev1.NodeStatus {
 			cond(corev1.NodeMemoryPressure, m.MemoryPressure, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
 			cond(corev1.NodeDiskPressure, m.DiskPressure, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", "KubeletHasDiskPressure", "kubelet has disk pressure"),
 			cond(corev1.NodePIDPressure, false, "KubeletHasSufficientPID", "kubelet has sufficient PID available", "", ""),
-			ready,
+			// Ready as soon as the agent reports; it runs no pods yet.
+			cond(corev1.NodeReady, true, "", "", "KubeletReady", "kubelet is posting ready status"),
 		},
 	}
 }
