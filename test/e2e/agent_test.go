@@ -267,4 +267,3 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		t.Errorf("the joined node listing kube-system secrets: %v, want 403 Forbidden", err)
 	}
 }
-
