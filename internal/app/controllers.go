@@ -27,6 +27,7 @@ import (
 	"berth.dev/berth/internal/controller/job"
 	"berth.dev/berth/internal/controller/namespace"
 	"berth.dev/berth/internal/controller/replicaset"
+	"berth.dev/berth/internal/controller/resourcequota"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
 	"berth.dev/berth/internal/controller/ttlafterfinished"
@@ -156,7 +157,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, cronJobs, ttl)
+	quotas, err := resourcequota.New(resourcequota.Config{Client: client, Informers: factory, Metadata: meta, Discovery: disc, Logger: log.With("controller", "resourcequota")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, cronJobs, ttl, quotas)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

@@ -9,6 +9,7 @@ import (
 	"berth.dev/berth/internal/admission/limitranger"
 	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/admission/priority"
+	"berth.dev/berth/internal/admission/resourcequota"
 	"berth.dev/berth/internal/admission/serviceaccount"
 	"berth.dev/berth/internal/admission/webhook"
 )
@@ -36,6 +37,6 @@ func Default(opts Options) (admission.Chain, error) {
 	limits, accounts, prio := &limitranger.Plugin{}, &serviceaccount.Plugin{}, &priority.Plugin{}
 	return admission.Chain{
 		Mutators:   []admission.Mutator{limits, accounts, prio, webhook.NewMutating()},
-		Validators: []admission.Validator{limits, prio, psa, webhook.NewValidating()},
+		Validators: []admission.Validator{limits, prio, psa, webhook.NewValidating(), &resourcequota.Plugin{}},
 	}, nil
 }
