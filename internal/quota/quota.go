@@ -40,9 +40,9 @@ var (
 
 // legacyCounts are the object counts quotas name without "count/".
 var legacyCounts = map[schema.GroupResource]corev1.ResourceName{
-	Pods:     corev1.ResourcePods,
-	Services: corev1.ResourceServices,
-	Claims:   corev1.ResourcePersistentVolumeClaims,
+	Pods:                                 corev1.ResourcePods,
+	Services:                             corev1.ResourceServices,
+	Claims:                               corev1.ResourcePersistentVolumeClaims,
 	{Resource: "secrets"}:                corev1.ResourceSecrets,
 	{Resource: "configmaps"}:             corev1.ResourceConfigMaps,
 	{Resource: "replicationcontrollers"}: corev1.ResourceReplicationControllers,
