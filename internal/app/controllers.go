@@ -25,12 +25,15 @@ import (
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
 	"berth.dev/berth/internal/controller/job"
+	"berth.dev/berth/internal/controller/localpath"
 	"berth.dev/berth/internal/controller/namespace"
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/resourcequota"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
 	"berth.dev/berth/internal/controller/ttlafterfinished"
+	"berth.dev/berth/internal/controller/volumebinding"
+	"berth.dev/berth/internal/controller/volumeprotection"
 	"berth.dev/berth/internal/scheduler"
 )
 
@@ -68,7 +71,7 @@ type runnable interface {
 
 // runControllers runs the controllers while this server holds the
 // controllers Lease, and campaigns again when it loses it, until ctx ends.
-func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *slog.Logger) error {
+func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, dataDir string, log *slog.Logger) error {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -85,7 +88,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 			ReleaseOnCancel: true, Name: controllersLease,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
-					if err := startControllers(ctx, cfg, client, rootCA, log); err != nil && ctx.Err() == nil {
+					if err := startControllers(ctx, cfg, client, rootCA, dataDir, log); err != nil && ctx.Err() == nil {
 						log.Error("controllers stopped", "err", err)
 					}
 				},
@@ -102,7 +105,9 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, log *s
 
 // startControllers builds every controller and the scheduler on shared
 // informers and runs them until ctx ends.
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, log *slog.Logger) error {
+// dataDir is the data directory of berth on the nodes too, where
+// local-path volumes live.
+func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, dataDir string, log *slog.Logger) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -161,7 +166,19 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, cronJobs, ttl, quotas)
+	binder, err := volumebinding.New(volumebinding.Config{Client: client, Informers: factory, Logger: log.With("controller", "persistentvolume-binder")})
+	if err != nil {
+		return err
+	}
+	localPath, err := localpath.New(localpath.Config{Client: client, Informers: factory, DataDir: dataDir, Logger: log.With("controller", "local-path-provisioner")})
+	if err != nil {
+		return err
+	}
+	protection, err := volumeprotection.New(volumeprotection.Config{Client: client, Informers: factory, Logger: log.With("controller", "volume-protection")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ns, sa, rootCA, gc, rs, deploy, sched, eps, jobs, cronJobs, ttl, quotas, binder, localPath, protection)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

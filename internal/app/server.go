@@ -180,7 +180,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), o.dataDir, log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()

@@ -6,11 +6,13 @@ import (
 	psaapi "k8s.io/pod-security-admission/admission/api"
 
 	"berth.dev/berth/internal/admission"
+	"berth.dev/berth/internal/admission/defaultstorageclass"
 	"berth.dev/berth/internal/admission/limitranger"
 	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/admission/priority"
 	"berth.dev/berth/internal/admission/resourcequota"
 	"berth.dev/berth/internal/admission/serviceaccount"
+	"berth.dev/berth/internal/admission/storageprotection"
 	"berth.dev/berth/internal/admission/webhook"
 )
 
@@ -36,7 +38,7 @@ func Default(opts Options) (admission.Chain, error) {
 	}
 	limits, accounts, prio := &limitranger.Plugin{}, &serviceaccount.Plugin{}, &priority.Plugin{}
 	return admission.Chain{
-		Mutators:   []admission.Mutator{limits, accounts, prio, webhook.NewMutating()},
+		Mutators:   []admission.Mutator{limits, accounts, prio, &defaultstorageclass.Plugin{}, storageprotection.Plugin{}, webhook.NewMutating()},
 		Validators: []admission.Validator{limits, prio, psa, webhook.NewValidating(), &resourcequota.Plugin{}},
 	}, nil
 }
