@@ -79,7 +79,7 @@ func FindMatch(claim *corev1.PersistentVolumeClaim, volumes []*corev1.Persistent
 		}
 		if boundTo(pv, claim) {
 			if node != nil && !NodeMatches(pv, node) {
-				continue
+				return nil // the claim's own volume is not on this node
 			}
 			return pv
 		}
