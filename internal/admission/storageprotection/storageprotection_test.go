@@ -12,7 +12,9 @@ import (
 )
 
 func TestAdmit(t *testing.T) {
-	res := func(r string) schema.GroupVersionResource { return schema.GroupVersionResource{Version: "v1", Resource: r} }
+	res := func(r string) schema.GroupVersionResource {
+		return schema.GroupVersionResource{Version: "v1", Resource: r}
+	}
 	tests := []struct {
 		name string
 		a    admission.Attributes
