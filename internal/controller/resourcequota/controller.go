@@ -197,8 +197,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	t := c.clock.NewTicker(c.resync) // before any sync, so a test's clock step finds it
 	wg.Go(func() {
-		t := c.clock.NewTicker(c.resync)
 		defer t.Stop()
 		for {
 			select {

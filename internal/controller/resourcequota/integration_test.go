@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -19,6 +20,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"berth.dev/berth/internal/apiserver/apiservertest"
 	"berth.dev/berth/internal/controller/resourcequota"
@@ -32,6 +35,12 @@ type env struct {
 }
 
 func start(t *testing.T) *env {
+	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith starts the controller with clk (nil: the real clock).
+func startWith(t *testing.T, clk clock.WithTicker) *env {
 	t.Helper()
 	s := apiservertest.Start(t)
 	client, err := kubernetes.NewForConfig(s.Admin)
@@ -49,7 +58,7 @@ func start(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(t.Context())
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c, err := resourcequota.New(resourcequota.Config{
-		Client: client, Informers: factory, Metadata: meta, Discovery: disc,
+		Client: client, Informers: factory, Metadata: meta, Discovery: disc, Clock: clk,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 	})
 	if err != nil {
@@ -195,4 +204,41 @@ func TestParallelCreatesCannotShareTheLastSlot(t *testing.T) {
 		t.Errorf("created, refused (-want +got):\n%s", diff)
 	}
 	e.waitUsed("q", map[string]string{"pods": "1"})
+}
+
+// TestResyncCountsUnwatchedResources: deletes of resources the controller
+// does not watch (counted through the metadata API) show at the resync.
+func TestResyncCountsUnwatchedResources(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	e := startWith(t, clk)
+	e.quota("q", corev1.ResourceList{"count/deployments.apps": resource.MustParse("5")})
+	e.waitUsed("q", map[string]string{"count/deployments.apps": "0"})
+	labels := map[string]string{"app": "web"}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+			},
+		},
+	}
+	if _, err := e.client.AppsV1().Deployments(e.ns).Create(e.ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating deployment: %v", err)
+	}
+	e.waitUsed("q", map[string]string{"count/deployments.apps": "1"})
+	if err := e.client.AppsV1().Deployments(e.ns).Delete(e.ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting deployment: %v", err)
+	}
+	q, err := e.client.CoreV1().ResourceQuotas(e.ns).Get(e.ctx, "q", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := q.Status.Used["count/deployments.apps"]; used.Value() != 1 {
+		t.Fatalf("used before the resync = %s, want the charge (1) still", used.String())
+	}
+	// The controller has synced, so its resync ticker exists.
+	clk.Step(resourcequota.DefaultResync)
+	e.waitUsed("q", map[string]string{"count/deployments.apps": "0"})
 }
