@@ -78,6 +78,9 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	if !handles(a) {
 		return nil
 	}
+	// The watch cache answers cheaply whether the namespace has quotas;
+	// their status is read as stored, since the cache may lag behind the
+	// controller's or another request's last write.
 	objs, err := p.objects.List(quotasResource, a.Namespace, nil)
 	if err != nil {
 		return apierrors.NewInternalError(err)
@@ -85,9 +88,9 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	if len(objs) == 0 {
 		return nil
 	}
-	quotas := make([]*corev1.ResourceQuota, len(objs))
-	for i, o := range objs {
-		quotas[i] = o.(*corev1.ResourceQuota)
+	quotas, err := p.store.ResourceQuotas(ctx, a.Namespace)
+	if err != nil {
+		return apierrors.NewInternalError(err)
 	}
 	for attempt := 0; ; attempt++ {
 		charged, err := p.check(a, quotas)
