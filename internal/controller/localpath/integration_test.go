@@ -88,9 +88,10 @@ func claim(name string, class *string, size string) *corev1.PersistentVolumeClai
 
 func TestProvisionOnTheScheduledNode(t *testing.T) {
 	ctx, client := start(t)
-	waitFor(t, ctx, "the default StorageClass", func(ctx context.Context) (bool, error) {
-		_, err := client.StorageV1().StorageClasses().Get(ctx, localpath.DefaultClass, metav1.GetOptions{})
-		return err == nil, nil
+	// The provisioner creates the default class; admission sees it soon after.
+	waitFor(t, ctx, "the default StorageClass applied to claims", func(ctx context.Context) (bool, error) {
+		c, err := client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim("probe", nil, "1Gi"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil && c.Spec.StorageClassName != nil, err
 	})
 	pvc, err := client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim("data", nil, "1Gi"), metav1.CreateOptions{})
 	if err != nil {
