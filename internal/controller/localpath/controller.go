@@ -5,8 +5,9 @@
 // claim), it creates a PersistentVolume "pvc-<claim uid>" pre-bound to the
 // claim: a `local` volume at <data dir>/storage/<volume name> on that node,
 // with node affinity to it, the claim's size and access modes and the
-// class's reclaim policy and mount options. The volume binder then binds
-// the two. The node agent creates and removes the directory; this
+// class's reclaim policy and mount options — unless an Available volume
+// on that node already fits the claim. The volume binder then binds the
+// claim. The node agent creates and removes the directory; this
 // controller only records its path.
 //
 // It also ensures, when it starts, that the default StorageClass
@@ -30,6 +31,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -191,6 +193,13 @@ func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 	node, err := c.nodes.Get(nodeName)
 	if err != nil {
 		return fmt.Errorf("getting selected node %s: %w", nodeName, err)
+	}
+	pvs, err := c.volumes.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	if volumebinding.FindMatch(pvc, pvs, true, node) != nil {
+		return nil // an existing volume on the node fits: the binder binds it
 	}
 	pv := c.volumeFor(pvc, class, node)
 	if _, err := c.client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

@@ -342,13 +342,14 @@ func (c *Controller) syncVolume(ctx context.Context, pv *corev1.PersistentVolume
 		_, err := c.volumePhase(ctx, pv, corev1.VolumeBound)
 		return err
 	}
-	// The claim is bound to another volume: a volume the controller bound
-	// goes back to the pool, or is released if it was made for the claim.
+	// The claim is bound to another volume: one provisioned for it with
+	// reclaim policy Delete is released (and deleted), one the controller
+	// bound goes back to the pool, one a user pre-bound is left alone.
+	if _, ok := pv.Annotations[AnnProvisionedBy]; ok && pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimDelete {
+		return c.release(ctx, pv)
+	}
 	if _, ok := pv.Annotations[AnnBoundByController]; !ok {
 		return nil
-	}
-	if _, ok := pv.Annotations[AnnProvisionedBy]; ok {
-		return c.release(ctx, pv)
 	}
 	upd := pv.DeepCopy()
 	upd.Spec.ClaimRef = nil
