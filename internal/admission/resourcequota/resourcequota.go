@@ -92,13 +92,14 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 	if err != nil {
 		return apierrors.NewInternalError(err)
 	}
+	charged := map[string]bool{} // quotas this request has charged
 	for attempt := 0; ; attempt++ {
-		charged, err := p.check(a, quotas)
+		updates, err := p.check(a, quotas)
 		if err != nil || a.DryRun {
 			return err
 		}
 		conflict := false
-		for _, q := range charged {
+		for _, q := range updates {
 			err := p.store.UpdateQuotaStatus(ctx, q)
 			if apierrors.IsConflict(err) {
 				conflict = true
@@ -107,6 +108,7 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 			if err != nil {
 				return apierrors.NewInternalError(fmt.Errorf("charging quota %s: %w", q.Name, err))
 			}
+			charged[q.Name] = true
 		}
 		if !conflict {
 			return nil
@@ -114,11 +116,18 @@ func (p *Plugin) Validate(ctx context.Context, a *admission.Attributes) error {
 		if attempt == retries {
 			return apierrors.NewInternalError(fmt.Errorf("resource quota evaluation timed out"))
 		}
-		// Another writer changed a quota: decide again on the stored ones.
-		// Quotas charged before the conflict keep the charge until the
+		// Another writer changed a quota: decide again on the stored ones
+		// not yet charged. A refusal now leaves the charges made until the
 		// controller's next count, as upstream's.
-		if quotas, err = p.store.ResourceQuotas(ctx, a.Namespace); err != nil {
+		stored, err := p.store.ResourceQuotas(ctx, a.Namespace)
+		if err != nil {
 			return apierrors.NewInternalError(err)
+		}
+		quotas = nil
+		for _, q := range stored {
+			if !charged[q.Name] {
+				quotas = append(quotas, q)
+			}
 		}
 	}
 }

@@ -200,3 +200,63 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// stores is an admission.QuotaStore over several quotas; the first write
+// to conflictOn fails once, after another writer charged it a pod.
+type stores struct {
+	qs         []*corev1.ResourceQuota
+	conflictOn string
+}
+
+func (s *stores) ResourceQuotas(context.Context, string) ([]*corev1.ResourceQuota, error) {
+	return s.qs, nil
+}
+
+func (s *stores) UpdateQuotaStatus(_ context.Context, q *corev1.ResourceQuota) error {
+	for i, cur := range s.qs {
+		if cur.Name != q.Name {
+			continue
+		}
+		if q.Name == s.conflictOn {
+			s.conflictOn = ""
+			c := cur.DeepCopy()
+			used := c.Status.Used[corev1.ResourcePods]
+			used.Add(resource.MustParse("1"))
+			c.Status.Used[corev1.ResourcePods] = used
+			c.ResourceVersion += "x"
+			s.qs[i] = c
+			return apierrors.NewConflict(quotasResource, q.Name, nil)
+		}
+		if q.ResourceVersion != cur.ResourceVersion {
+			return apierrors.NewConflict(quotasResource, q.Name, nil)
+		}
+		s.qs[i] = q.DeepCopy()
+		return nil
+	}
+	return apierrors.NewNotFound(quotasResource, q.Name)
+}
+
+func TestConflictChargesEachQuotaOnce(t *testing.T) {
+	quotaOf := func(name string) *corev1.ResourceQuota {
+		return &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", ResourceVersion: "1"},
+			Status: corev1.ResourceQuotaStatus{Hard: rl("pods", "5"), Used: rl("pods", "1")}}
+	}
+	s := &stores{qs: []*corev1.ResourceQuota{quotaOf("a"), quotaOf("b")}, conflictOn: "b"}
+	p := &Plugin{}
+	p.UseObjects(admissiontest.Objects{quotasResource: []runtime.Object{s.qs[0], s.qs[1]}})
+	p.UseQuotaStore(s)
+	a := &admission.Attributes{Operation: admission.Create, Resource: schema.GroupVersionResource{Version: "v1", Resource: "pods"}, Namespace: "ns", Name: "p",
+		Object: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}}}}
+	if err := p.Validate(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, q := range s.qs {
+		u := q.Status.Used[corev1.ResourcePods]
+		got[q.Name] = u.String()
+	}
+	// a: 1 + ours; b: 1 + the other writer's + ours.
+	if diff := cmp.Diff(map[string]string{"a": "2", "b": "3"}, got); diff != "" {
+		t.Errorf("used pods (-want +got):\n%s", diff)
+	}
+}
