@@ -34,9 +34,12 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"berth.dev/berth/internal/controller/volumebinding"
@@ -80,6 +83,9 @@ type Controller struct {
 	nodes   corelisters.NodeLister
 	synced  []cache.InformerSynced
 	queue   workqueue.TypedRateLimitingInterface[cache.ObjectName]
+
+	broadcaster record.EventBroadcaster
+	recorder    record.EventRecorder
 }
 
 // New registers the controller's informers on cfg.Informers and returns it.
@@ -97,16 +103,19 @@ func New(cfg Config) (*Controller, error) {
 	volumes := cfg.Informers.Core().V1().PersistentVolumes()
 	classes := cfg.Informers.Storage().V1().StorageClasses()
 	nodes := cfg.Informers.Core().V1().Nodes()
+	broadcaster := record.NewBroadcaster()
 	c := &Controller{
-		client:  cfg.Client,
-		dataDir: cfg.DataDir,
-		log:     cfg.Logger.With("component", "local-path-provisioner"),
-		workers: cfg.Workers,
-		claims:  claims.Lister(),
-		volumes: volumes.Lister(),
-		classes: classes.Lister(),
-		nodes:   nodes.Lister(),
-		synced:  []cache.InformerSynced{claims.Informer().HasSynced, volumes.Informer().HasSynced, classes.Informer().HasSynced, nodes.Informer().HasSynced},
+		broadcaster: broadcaster,
+		recorder:    broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Provisioner}),
+		client:      cfg.Client,
+		dataDir:     cfg.DataDir,
+		log:         cfg.Logger.With("component", "local-path-provisioner"),
+		workers:     cfg.Workers,
+		claims:      claims.Lister(),
+		volumes:     volumes.Lister(),
+		classes:     classes.Lister(),
+		nodes:       nodes.Lister(),
+		synced:      []cache.InformerSynced{claims.Informer().HasSynced, volumes.Informer().HasSynced, classes.Informer().HasSynced, nodes.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName](),
 			workqueue.TypedRateLimitingQueueConfig[cache.ObjectName]{Name: "localpath"}),
 	}
@@ -128,6 +137,8 @@ func (c *Controller) enqueue(obj any) {
 // Run ensures the default class, waits for the caches and provisions
 // until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
+	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
+	defer c.broadcaster.Shutdown()
 	if err := c.ensureDefaultClass(ctx); err != nil && ctx.Err() == nil {
 		// Not fatal: provisioning for other classes of ours still works.
 		c.log.Error("ensuring the default StorageClass failed", "err", err)
@@ -202,9 +213,12 @@ func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 		return nil // an existing volume on the node fits: the binder binds it
 	}
 	pv := c.volumeFor(pvc, class, node)
+	c.recorder.Eventf(pvc, corev1.EventTypeNormal, "Provisioning", "External provisioner is provisioning volume for claim %q", k.String())
 	if _, err := c.client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		c.recorder.Eventf(pvc, corev1.EventTypeWarning, "ProvisioningFailed", "failed to provision volume with StorageClass %q: %v", class.Name, err)
 		return fmt.Errorf("creating volume %s: %w", pv.Name, err)
 	}
+	c.recorder.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded", "Successfully provisioned volume %s", pv.Name)
 	c.log.Info("provisioned volume", "volume", pv.Name, "claim", k.String(), "node", nodeName)
 	return nil
 }

@@ -148,6 +148,11 @@ func TestProvisionOnTheScheduledNode(t *testing.T) {
 		t.Errorf("volume spec %+v finalizers %v", pv.Spec, pv.Finalizers)
 	}
 
+	waitFor(t, ctx, "the ProvisioningSucceeded event", func(ctx context.Context) (bool, error) {
+		evs, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=data,reason=ProvisioningSucceeded"})
+		return err == nil && len(evs.Items) == 1 && evs.Items[0].Message == "Successfully provisioned volume "+volName, err
+	})
+
 	// The claim outlives its deletion while the pod uses it.
 	if err := client.CoreV1().PersistentVolumeClaims("default").Delete(ctx, "data", metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("deleting claim: %v", err)

@@ -14,9 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"berth.dev/berth/internal/controller/worker"
@@ -52,6 +55,9 @@ type Controller struct {
 	nodes   corelisters.NodeLister
 	synced  []cache.InformerSynced
 	queue   workqueue.TypedRateLimitingInterface[key]
+
+	broadcaster record.EventBroadcaster
+	recorder    record.EventRecorder
 }
 
 // New registers the controller's informers on cfg.Informers and returns it.
@@ -69,15 +75,18 @@ func New(cfg Config) (*Controller, error) {
 	volumes := cfg.Informers.Core().V1().PersistentVolumes()
 	classes := cfg.Informers.Storage().V1().StorageClasses()
 	nodes := cfg.Informers.Core().V1().Nodes()
+	broadcaster := record.NewBroadcaster()
 	c := &Controller{
-		client:  cfg.Client,
-		log:     cfg.Logger.With("component", "volumebinding-controller"),
-		workers: cfg.Workers,
-		claims:  claims.Lister(),
-		volumes: volumes.Lister(),
-		classes: classes.Lister(),
-		nodes:   nodes.Lister(),
-		synced:  []cache.InformerSynced{claims.Informer().HasSynced, volumes.Informer().HasSynced, classes.Informer().HasSynced, nodes.Informer().HasSynced},
+		broadcaster: broadcaster,
+		recorder:    broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "persistentvolume-controller"}),
+		client:      cfg.Client,
+		log:         cfg.Logger.With("component", "volumebinding-controller"),
+		workers:     cfg.Workers,
+		claims:      claims.Lister(),
+		volumes:     volumes.Lister(),
+		classes:     classes.Lister(),
+		nodes:       nodes.Lister(),
+		synced:      []cache.InformerSynced{claims.Informer().HasSynced, volumes.Informer().HasSynced, classes.Informer().HasSynced, nodes.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[key](),
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "volumebinding"}),
 	}
@@ -144,8 +153,10 @@ func (c *Controller) onVolume(obj any) {
 	}
 }
 
-// Run waits for the caches and binds until ctx ends.
+// Run records Events, waits for the caches and binds until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
+	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
+	defer c.broadcaster.Shutdown()
 	if err := worker.Run(ctx, c.queue, c.workers, c.synced, c.sync, func(k key, err error) {
 		c.log.Log(ctx, worker.Level(err), "sync failed", "claim", k.Claim, "namespace", k.Namespace, "name", k.Name, "err", err)
 	}); err != nil {
@@ -207,10 +218,15 @@ func (c *Controller) syncClaim(ctx context.Context, pvc *corev1.PersistentVolume
 		}
 		return c.claimPhase(ctx, pvc, corev1.ClaimPending) // the volume is someone else's
 	}
-	delayed := false
-	if class, err := c.classes.Get(ClaimClass(pvc)); err == nil {
-		delayed = class.VolumeBindingMode != nil && *class.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer
+	className := ClaimClass(pvc)
+	class, err := c.classes.Get(className)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
 	}
+	if err != nil {
+		class = nil
+	}
+	delayed := class != nil && class.VolumeBindingMode != nil && *class.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer
 	var node *corev1.Node
 	if name := pvc.Annotations[AnnSelectedNode]; delayed && name != "" {
 		node, _ = c.nodes.Get(name)
@@ -222,7 +238,26 @@ func (c *Controller) syncClaim(ctx context.Context, pvc *corev1.PersistentVolume
 	if pv := FindMatch(pvc, pvs, delayed, node); pv != nil {
 		return c.bind(ctx, pv, pvc)
 	}
-	// Nothing fits yet: a provisioner may make a volume for it.
+	// Nothing fits yet: say why, and hand the claim to its provisioner.
+	switch {
+	case delayed && pvc.Annotations[AnnSelectedNode] == "":
+		c.recorder.Event(pvc, corev1.EventTypeNormal, "WaitForFirstConsumer", "waiting for first consumer to be created before binding")
+	case className == "":
+		c.recorder.Event(pvc, corev1.EventTypeNormal, "FailedBinding", "no persistent volumes available for this claim and no storage class is set")
+	case class == nil:
+		c.recorder.Eventf(pvc, corev1.EventTypeWarning, "ProvisioningFailed", "storageclass.storage.k8s.io %q not found", className)
+	case class.Provisioner != noProvisioner:
+		if pvc.Annotations[AnnStorageProvisioner] != class.Provisioner || pvc.Annotations[annBetaStorageProvisioner] != class.Provisioner {
+			upd := pvc.DeepCopy()
+			metav1.SetMetaDataAnnotation(&upd.ObjectMeta, AnnStorageProvisioner, class.Provisioner)
+			metav1.SetMetaDataAnnotation(&upd.ObjectMeta, annBetaStorageProvisioner, class.Provisioner)
+			if pvc, err = c.client.CoreV1().PersistentVolumeClaims(pvc.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("handing claim %s/%s to its provisioner: %w", upd.Namespace, upd.Name, err)
+			}
+		}
+		c.recorder.Eventf(pvc, corev1.EventTypeNormal, "ExternalProvisioning",
+			"Waiting for a volume to be created either by the external provisioner '%s' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.", class.Provisioner)
+	}
 	return c.claimPhase(ctx, pvc, corev1.ClaimPending)
 }
 

@@ -20,6 +20,14 @@ const (
 	// AnnProvisionedBy on a volume names the provisioner that made it.
 	AnnProvisionedBy = "pv.kubernetes.io/provisioned-by"
 
+	// AnnStorageProvisioner on a claim names the provisioner expected to
+	// make its volume (the beta annotation is set too, as upstream).
+	AnnStorageProvisioner     = "volume.kubernetes.io/storage-provisioner"
+	annBetaStorageProvisioner = "volume.beta.kubernetes.io/storage-provisioner"
+
+	// noProvisioner is the provisioner of classes of static volumes only.
+	noProvisioner = "kubernetes.io/no-provisioner"
+
 	storageClassAnnotation = "volume.beta.kubernetes.io/storage-class"
 )
 
