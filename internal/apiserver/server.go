@@ -217,6 +217,9 @@ func (s *Server) shareObjects() {
 		if u, ok := p.(auth.ObjectsUser); ok {
 			u.UseObjects(cacheObjects{s})
 		}
+		if u, ok := p.(admission.QuotaStoreUser); ok {
+			u.UseQuotaStore(quotaStore{s})
+		}
 	}
 }
 

@@ -35,15 +35,19 @@ import (
 	"berth.dev/berth/internal/controller/endpointslice"
 	"berth.dev/berth/internal/controller/garbagecollector"
 	"berth.dev/berth/internal/controller/job"
+	"berth.dev/berth/internal/controller/localpath"
 	"berth.dev/berth/internal/controller/namespace"
 	"berth.dev/berth/internal/controller/nodelifecycle"
 	"berth.dev/berth/internal/controller/podgc"
 	"berth.dev/berth/internal/controller/replicaset"
+	"berth.dev/berth/internal/controller/resourcequota"
 	"berth.dev/berth/internal/controller/rootcacert"
 	"berth.dev/berth/internal/controller/serviceaccount"
 	"berth.dev/berth/internal/controller/serviceaccounttoken"
 	"berth.dev/berth/internal/controller/statefulset"
 	"berth.dev/berth/internal/controller/ttlafterfinished"
+	"berth.dev/berth/internal/controller/volumebinding"
+	"berth.dev/berth/internal/controller/volumeprotection"
 	"berth.dev/berth/internal/scheduler"
 )
 
@@ -84,6 +88,9 @@ type controllerSettings struct {
 	tokens *saissuer.Issuer
 	// scheduler is the scheduler's own client configuration.
 	scheduler *rest.Config
+	// dataDir is berth's data directory, on the nodes too: where
+	// local-path volumes live.
+	dataDir string
 }
 
 // runnable is a started controller.
@@ -243,6 +250,23 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, csrSigner, csrApprover)
+	quotas, err := resourcequota.New(resourcequota.Config{Client: client, Informers: factory, Metadata: meta, Discovery: disc, Logger: log.With("controller", "resourcequota")})
+	if err != nil {
+		return err
+	}
+	binder, err := volumebinding.New(volumebinding.Config{Client: client, Informers: factory, Logger: log.With("controller", "persistentvolume-binder")})
+	if err != nil {
+		return err
+	}
+	localPath, err := localpath.New(localpath.Config{Client: client, Informers: factory, DataDir: settings.dataDir, Logger: log.With("controller", "local-path-provisioner")})
+	if err != nil {
+		return err
+	}
+	protection, err := volumeprotection.New(volumeprotection.Config{Client: client, Informers: factory, Logger: log.With("controller", "volume-protection")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, quotas, binder, localPath, protection)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

@@ -224,7 +224,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctlCtx, loopback, keys, controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer, scheduler: schedLoopback}, log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, keys, controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer, scheduler: schedLoopback, dataDir: o.dataDir}, log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()

@@ -75,6 +75,11 @@ type Scheduler struct {
 	recorder    record.EventRecorder
 	bindings    sync.WaitGroup // in-flight binding goroutines
 	flushEvery  time.Duration
+
+	// volumes is also among the framework's filters; volumesSynced are
+	// its claim, volume and class informers.
+	volumes       *plugins.VolumeBinding
+	volumesSynced []toolscache.InformerSynced
 }
 
 // New validates cfg, fills defaults and registers the scheduler's event
@@ -119,6 +124,9 @@ func New(cfg Config) (*Scheduler, error) {
 		queue:      newSchedulingQueue(cfg.Clock, cfg.UnschedulableTimeout),
 		cache:      newCache(),
 		flushEvery: time.Second,
+	}
+	if err := s.watchVolumes(cfg.Informers); err != nil {
+		return nil, err
 	}
 	pods := cfg.Informers.Core().V1().Pods()
 	nodes := cfg.Informers.Core().V1().Nodes()
@@ -246,7 +254,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer s.broadcaster.Shutdown()
 	s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: s.name})
 
-	if !toolscache.WaitForCacheSync(ctx.Done(), s.podSynced, s.nodeSynced) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), append([]toolscache.InformerSynced{s.podSynced, s.nodeSynced}, s.volumesSynced...)...) {
 		return nil
 	}
 	s.log.Info("scheduler started", "schedulerName", s.name)
@@ -319,7 +327,10 @@ func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string, log *slo
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     v1.ObjectReference{Kind: "Node", Name: node},
 	}
-	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+	err := s.volumes.SelectNode(ctx, s.client, pod, node)
+	if err == nil {
+		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+	}
 	if err == nil {
 		s.queue.Done(pod)
 		log.Debug("pod bound", "node", node)

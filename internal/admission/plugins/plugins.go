@@ -6,13 +6,16 @@ import (
 	psaapi "k8s.io/pod-security-admission/admission/api"
 
 	"berth.dev/berth/internal/admission"
+	"berth.dev/berth/internal/admission/defaultstorageclass"
 	"berth.dev/berth/internal/admission/defaulttolerationseconds"
 	"berth.dev/berth/internal/admission/limitranger"
 	"berth.dev/berth/internal/admission/noderestriction"
 	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/admission/policy"
 	"berth.dev/berth/internal/admission/priority"
+	"berth.dev/berth/internal/admission/resourcequota"
 	"berth.dev/berth/internal/admission/serviceaccount"
+	"berth.dev/berth/internal/admission/storageprotection"
 	"berth.dev/berth/internal/admission/webhook"
 )
 
@@ -49,7 +52,7 @@ func Default(opts Options) (admission.Chain, error) {
 		validators = append(validators, opts.Escalation)
 	}
 	return admission.Chain{
-		Mutators:   []admission.Mutator{limits, accounts, prio, defaulttolerationseconds.Plugin{}, webhook.NewMutating()},
-		Validators: append(validators, limits, prio, &noderestriction.Plugin{}, psa, policies, webhook.NewValidating()),
+		Mutators:   []admission.Mutator{limits, accounts, prio, defaulttolerationseconds.Plugin{}, &defaultstorageclass.Plugin{}, storageprotection.Plugin{}, webhook.NewMutating()},
+		Validators: append(validators, limits, prio, &noderestriction.Plugin{}, psa, policies, webhook.NewValidating(), &resourcequota.Plugin{}),
 	}, nil
 }
