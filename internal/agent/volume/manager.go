@@ -141,12 +141,8 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, podDir strin
 			if err := mountTmpfs(p, m.tmpfsSize(src.EmptyDir)); err != nil {
 				return Volume{}, err
 			}
-		} else if err := os.MkdirAll(p, 0o777); err != nil {
-			return Volume{}, fmt.Errorf("creating directory: %w", err)
-		}
-		// MkdirAll honours the umask; an emptyDir is world-writable.
-		if err := os.Chmod(p, 0o777); err != nil {
-			return Volume{}, fmt.Errorf("setting mode: %w", err)
+		} else if err := makeEmptyDir(p); err != nil {
+			return Volume{}, err
 		}
 		return Volume{Path: p}, applyFSGroup(p, pod)
 	case src.HostPath != nil:
@@ -172,6 +168,22 @@ func dataKind(src *corev1.VolumeSource) (string, bool) {
 		return kindProjected, true
 	}
 	return "", false
+}
+
+// makeEmptyDir creates a world-writable directory unless it exists; an
+// existing one keeps its mode (and the setgid bit of an fsGroup).
+func makeEmptyDir(p string) error {
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(p, 0o777); err != nil {
+		return fmt.Errorf("creating directory: %w", err)
+	}
+	// MkdirAll honours the umask; an emptyDir is world-writable.
+	if err := os.Chmod(p, 0o777); err != nil {
+		return fmt.Errorf("setting mode: %w", err)
+	}
+	return nil
 }
 
 func (m *Manager) tmpfsSize(ed *corev1.EmptyDirVolumeSource) int64 {
