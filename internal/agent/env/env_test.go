@@ -2,6 +2,7 @@ package env
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -283,4 +284,19 @@ func TestFieldValueIPsOverride(t *testing.T) {
 	if err != nil || got != "10.42.0.9" {
 		t.Errorf("FieldValue = %q, %v; want 10.42.0.9", got, err)
 	}
+}
+
+// FuzzExpand checks that, with nothing to substitute, Expand only ever
+// unescapes $$: input without $$ comes back unchanged.
+func FuzzExpand(f *testing.F) {
+	for _, s := range []string{"$(A)", "$$", "$", "a$(b", "$(x)$(", "$$(A)", "$(A)$$"} {
+		f.Add(s)
+	}
+	none := func(string) (string, bool) { return "", false }
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Expand(s, none)
+		if !strings.Contains(s, "$$") && got != s {
+			t.Errorf("Expand(%q) with no variables = %q", s, got)
+		}
+	})
 }

@@ -101,9 +101,17 @@ func writeAtomic(dir string, payload map[string]File, fsGroup *int64) (bool, err
 	if err := syncUserLinks(dir, payload); err != nil {
 		return false, err
 	}
-	if oldTS != "" {
-		if err := os.RemoveAll(filepath.Join(dir, oldTS)); err != nil {
-			return false, fmt.Errorf("removing old data directory: %w", err)
+	// The previous version, and any left by a write that crashed before
+	// its swap.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, fmt.Errorf("reading volume directory: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "..") && e.Name() != filepath.Base(tsDir) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return false, fmt.Errorf("removing old data directory: %w", err)
+			}
 		}
 	}
 	return true, nil

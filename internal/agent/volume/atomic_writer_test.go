@@ -73,6 +73,10 @@ func hiddenDirs(t *testing.T, dir string) []string {
 
 func TestWriteAtomic(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "vol")
+	// A write that crashed before its swap left a directory behind.
+	if err := os.MkdirAll(filepath.Join(dir, "..2020_01_01_00_00_00.123"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	steps := []struct {
 		name        string
 		payload     map[string]File

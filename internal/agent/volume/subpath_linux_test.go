@@ -20,13 +20,13 @@ func TestOpenSubPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	links := map[string]string{
-		"abs-out":     outside,                          // absolute symlink out of the volume
-		"rel-out":     "../../",                         // relative symlink out of the volume
-		"etc":         "/etc",                           // a host directory
-		"in-link":     "dir/inner",                      // stays inside
-		"dir/up-in":   "../other",                       // climbs but stays inside
+		"abs-out":     outside,                           // absolute symlink out of the volume
+		"rel-out":     "../../",                          // relative symlink out of the volume
+		"etc":         "/etc",                            // a host directory
+		"in-link":     "dir/inner",                       // stays inside
+		"dir/up-in":   "../other",                        // climbs but stays inside
 		"dir/up-out":  "../../" + filepath.Base(outside), // climbs out
-		"abs-in":      filepath.Join(root, "dir"),       // absolute, pointing inside: refused too
+		"abs-in":      filepath.Join(root, "dir"),        // absolute, pointing inside: refused too
 		"loop":        "loop",
 		"proc-escape": "/proc/self/root",
 	}
