@@ -18,6 +18,10 @@ import (
 
 const defaultFileMode = 0o644
 
+// maxTokenAge bounds the age of a projected token whatever its lifetime,
+// as the kubelet's token manager does.
+const maxTokenAge = 24 * time.Hour
+
 // token is a ServiceAccount token of a projected volume.
 type token struct {
 	value   string
@@ -177,14 +181,15 @@ func (m *Manager) projectedPayload(ctx context.Context, pod *corev1.Pod, volName
 }
 
 // token returns the pod's token for a projection, requesting a new one
-// bound to the pod when there is none or 80% of its lifetime has passed.
+// bound to the pod when there is none, 80% of its lifetime has passed, or
+// it is older than maxTokenAge.
 func (m *Manager) token(ctx context.Context, pod *corev1.Pod, volName string, p *corev1.ServiceAccountTokenProjection) (string, error) {
 	key := volName + "/" + p.Path
 	now := m.cfg.Now()
 	m.mu.Lock()
 	t, ok := m.tokens[pod.UID][key]
 	m.mu.Unlock()
-	if ok && now.Before(t.issued.Add(t.expires.Sub(t.issued)*8/10)) {
+	if ok && now.Before(t.issued.Add(t.expires.Sub(t.issued)*8/10)) && now.Sub(t.issued) < maxTokenAge {
 		return t.value, nil
 	}
 	exp := int64(3600)

@@ -11,7 +11,8 @@
 // Data flow: the worker calls Setup before creating a pod's containers,
 // Mounts for each container (mapping to internal/agent/runtime's Mount),
 // Refresh periodically while the pod runs, and Teardown after its sandbox
-// is gone. ConfigMaps, Secrets, claims and volumes are read, and
+// is gone; Pods lists the pods with volumes on disk, for tearing down
+// those of pods that disappeared while the agent was away. ConfigMaps, Secrets, claims and volumes are read, and
 // ServiceAccount tokens requested (TokenRequest bound to the pod), with the
 // node's client; the Node authorizer lets a node read exactly what its
 // pods reference.

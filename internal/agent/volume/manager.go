@@ -257,8 +257,8 @@ func (m *Manager) Refresh(ctx context.Context, pod *corev1.Pod) error {
 	return errors.Join(errs...)
 }
 
-// Teardown unmounts everything below the pod's directory (memory
-// emptyDirs, subPath binds) and removes its volumes, forgetting its
+// Teardown unmounts everything below the pod's volumes and subPath
+// directories (memory emptyDirs, subPath binds) and removes them, forgetting its
 // tokens. Host paths and persistent volumes are left untouched. It is
 // idempotent; a pod that was never set up is not an error.
 func (m *Manager) Teardown(ctx context.Context, uid types.UID) error {
@@ -266,11 +266,13 @@ func (m *Manager) Teardown(ctx context.Context, uid types.UID) error {
 	if err != nil {
 		return err
 	}
-	if err := unmountAll(dir); err != nil {
-		return err
-	}
+	// Subpath binds first: they may pin files of the volumes.
 	for _, sub := range []string{"volume-subpaths", "volumes"} {
-		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+		p := filepath.Join(dir, sub)
+		if err := unmountAll(p); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("removing pod volumes: %w", err)
 		}
 	}
@@ -279,4 +281,27 @@ func (m *Manager) Teardown(ctx context.Context, uid types.UID) error {
 	delete(m.volumes, uid)
 	m.mu.Unlock()
 	return nil
+}
+
+// Pods returns the UIDs of the pods that have volumes on disk, so that the
+// worker can tear down those of pods that are gone (after an agent restart,
+// say).
+func (m *Manager) Pods() ([]types.UID, error) {
+	entries, err := os.ReadDir(filepath.Join(m.cfg.DataDir, "agent", "pods"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing pod directories: %w", err)
+	}
+	var out []types.UID
+	for _, e := range entries {
+		for _, sub := range []string{"volumes", "volume-subpaths"} {
+			if _, err := os.Stat(filepath.Join(m.cfg.DataDir, "agent", "pods", e.Name(), sub)); err == nil {
+				out = append(out, types.UID(e.Name()))
+				break
+			}
+		}
+	}
+	return out, nil
 }

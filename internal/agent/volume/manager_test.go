@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
@@ -162,6 +163,9 @@ func TestRefreshAndTeardown(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(scratch.Path, "keep")); err != nil {
 		t.Errorf("emptyDir content lost on second Setup: %v", err)
 	}
+	if got, err := m.Pods(); err != nil || !cmp.Equal(got, []types.UID{pod.UID}) {
+		t.Errorf("Pods() = %v, %v; want [%s]", got, err, pod.UID)
+	}
 	for range 2 {
 		if err := m.Teardown(ctx, pod.UID); err != nil {
 			t.Fatalf("Teardown: %v", err)
@@ -169,6 +173,9 @@ func TestRefreshAndTeardown(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(m.cfg.DataDir, "agent/pods/uid-1/volumes")); !os.IsNotExist(err) {
 		t.Errorf("volumes directory after Teardown: %v", err)
+	}
+	if got, err := m.Pods(); err != nil || len(got) != 0 {
+		t.Errorf("Pods() after Teardown = %v, %v", got, err)
 	}
 	if _, err := m.Mounts(pod, &corev1.Container{Name: "c", VolumeMounts: []corev1.VolumeMount{{Name: "cfg", MountPath: "/cfg"}}}, nil); err == nil {
 		t.Error("Mounts after Teardown succeeded")
