@@ -146,7 +146,16 @@ func (m *Manager) setupVolume(ctx context.Context, pod *corev1.Pod, podDir strin
 		}
 		return Volume{Path: p}, applyFSGroup(p, pod)
 	case src.HostPath != nil:
-		return Volume{Path: src.HostPath.Path}, checkHostPath(src.HostPath.Path, src.HostPath.Type)
+		hp := src.HostPath
+		if hp.Type == nil || *hp.Type == corev1.HostPathUnset {
+			// As container runtimes do for a missing bind source.
+			if _, err := os.Lstat(hp.Path); os.IsNotExist(err) {
+				if err := os.MkdirAll(hp.Path, 0o755); err != nil {
+					return Volume{}, fmt.Errorf("creating hostPath directory: %w", err)
+				}
+			}
+		}
+		return Volume{Path: hp.Path}, checkHostPath(hp.Path, hp.Type)
 	case src.PersistentVolumeClaim != nil:
 		p, err := m.claimPath(ctx, pod.Namespace, src.PersistentVolumeClaim.ClaimName)
 		return Volume{Path: p, ReadOnly: src.PersistentVolumeClaim.ReadOnly}, err

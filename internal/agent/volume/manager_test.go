@@ -211,6 +211,7 @@ func TestSetupHostPathAndClaims(t *testing.T) {
 		wantErr string
 	}{
 		{name: "hostPath", src: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host, Type: ptr(corev1.HostPathDirectory)}}, want: Volume{Path: host}},
+		{name: "hostPath without type created", src: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: filepath.Join(host, "made")}}, want: Volume{Path: filepath.Join(host, "made")}},
 		{name: "hostPath type mismatch", src: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host, Type: ptr(corev1.HostPathFile)}}, wantErr: "is not a file"},
 		{name: "local-path claim created", src: claim("data", false), want: Volume{Path: localPath}},
 		{name: "hostPath PV claim read-only", src: claim("hp", true), want: Volume{Path: existing, ReadOnly: true}},
