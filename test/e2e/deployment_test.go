@@ -62,4 +62,28 @@ func TestDeploymentStory(t *testing.T) {
 	if got := s.kubectl(t, "get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.metadata.annotations.deployment\\.kubernetes\\.io/revision}"); got != "nginx:1.26 3" {
 		t.Errorf("after rollout undo: %q, want image nginx:1.26 at revision 3", got)
 	}
+
+	// A paused Deployment takes template changes without rolling them out;
+	// resume rolls them out, restart rolls the same template again.
+	revision := func() string {
+		return s.kubectl(t, "get", "deployment", "web", "-o", "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}")
+	}
+	s.kubectl(t, "rollout", "pause", "deployment/web")
+	s.kubectl(t, "set", "image", "deployment/web", "nginx=nginx:1.28")
+	waitFor(t, 30*time.Second, "the paused Deployment to report it", func() bool {
+		return s.kubectl(t, "get", "deployment", "web", "-o", `jsonpath={.status.conditions[?(@.type=="Progressing")].reason}`) == "DeploymentPaused"
+	})
+	if got := revision(); got != "3" {
+		t.Errorf("paused Deployment rolled out: revision %s, want 3", got)
+	}
+	s.kubectl(t, "rollout", "resume", "deployment/web")
+	s.kubectl(t, "rollout", "status", "deployment/web", "--timeout=60s")
+	if got := revision(); got != "4" {
+		t.Errorf("after resume: revision %s, want 4", got)
+	}
+	s.kubectl(t, "rollout", "restart", "deployment/web")
+	s.kubectl(t, "rollout", "status", "deployment/web", "--timeout=60s")
+	if got := s.kubectl(t, "get", "deployment", "web", "-o", "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt} {.metadata.annotations.deployment\\.kubernetes\\.io/revision}"); !strings.HasSuffix(got, " 5") || strings.HasPrefix(got, " ") {
+		t.Errorf("after rollout restart: %q, want a restartedAt annotation at revision 5", got)
+	}
 }
