@@ -97,7 +97,7 @@ func TestManager(t *testing.T) {
 		{
 			name: "startup gates readiness",
 			container: corev1.Container{
-				StartupProbe:   withTiming(execProbe("start"), 0, 10, 1, 5),
+				StartupProbe: withTiming(execProbe("start"), 0, 10, 1, 5),
 				// The delay keeps the readiness loop from racing the startup
 				// loop at the instant startup succeeds.
 				ReadinessProbe: withTiming(execProbe("ready"), 15, 10, 1, 3),
@@ -113,7 +113,7 @@ func TestManager(t *testing.T) {
 		{
 			name: "startup gates liveness; without a readiness probe started means ready",
 			container: corev1.Container{
-				StartupProbe:  withTiming(execProbe("start"), 0, 10, 1, 5),
+				StartupProbe: withTiming(execProbe("start"), 0, 10, 1, 5),
 				// The delay keeps the liveness loop from racing the startup
 				// loop at the instant startup succeeds.
 				LivenessProbe: withTiming(execProbe("live"), 25, 10, 1, 3),

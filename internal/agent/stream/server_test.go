@@ -214,7 +214,9 @@ func TestExecAndAttach(t *testing.T) {
 }
 
 // sizeQueue hands out terminal sizes, then ends.
-type sizeQueue struct{ sizes chan remotecommand.TerminalSize }
+type sizeQueue struct {
+	sizes chan remotecommand.TerminalSize
+}
 
 func (q sizeQueue) Next() *remotecommand.TerminalSize {
 	s, ok := <-q.sizes
