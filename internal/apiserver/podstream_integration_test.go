@@ -448,3 +448,28 @@ func TestPodPortForwardThroughNode(t *testing.T) {
 		})
 	}
 }
+
+func TestPodStreamDiscovery(t *testing.T) {
+	ts := apiservertest.Start(t)
+	c := kubernetes.NewForConfigOrDie(ts.Admin)
+	list, err := c.Discovery().ServerResourcesForGroupVersion("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range list.APIResources {
+		switch r.Name {
+		case "pods/log", "pods/exec", "pods/attach", "pods/portforward":
+			got[r.Name] = r.Kind + " " + strings.Join(r.Verbs, ",")
+		}
+	}
+	want := map[string]string{
+		"pods/attach":      "PodAttachOptions create,get",
+		"pods/exec":        "PodExecOptions create,get",
+		"pods/log":         "Pod get",
+		"pods/portforward": "PodPortForwardOptions create,get",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("discovery (-want +got):\n%s", diff)
+	}
+}

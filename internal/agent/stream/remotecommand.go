@@ -127,7 +127,9 @@ func (s *Server) serveRemoteCommand(w http.ResponseWriter, r *http.Request, opts
 		}()
 		sess = ss
 	}
-	st := Streams{Stdin: sess.stdin, Stdout: sess.stdout, Stderr: sess.stderr}
+	// A client gone shows as a failed write (a WebSocket has no other
+	// signal): end the session then.
+	st := Streams{Stdin: sess.stdin, Stdout: cancelOnError(sess.stdout, cancel), Stderr: cancelOnError(sess.stderr, cancel)}
 	if sess.resize != nil {
 		sizes := make(chan TermSize)
 		st.Resize = sizes
@@ -328,4 +330,26 @@ func (s *Server) openSPDY(w http.ResponseWriter, r *http.Request, opts commandOp
 		<-reply
 	}
 	return sc, sess, nil
+}
+
+// cancelOnError returns w, calling cancel when a write to it fails; nil
+// stays nil.
+func cancelOnError(w io.Writer, cancel context.CancelFunc) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return &failWriter{w: w, cancel: cancel}
+}
+
+type failWriter struct {
+	w      io.Writer
+	cancel context.CancelFunc
+}
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil {
+		f.cancel()
+	}
+	return n, err
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gorilla/websocket"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
@@ -421,5 +422,66 @@ func TestPortForward(t *testing.T) {
 				t.Errorf("dials (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestPortForwardWebSocketV4(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	node := &fakeNode{running: true, echo: echo.Addr().String()}
+	cfg, _ := startServer(t, node)
+	tlsCfg, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := websocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"v4.channel.k8s.io"}, HandshakeTimeout: 20 * time.Second}
+	wsURL := "wss" + strings.TrimPrefix(cfg.Host, "https") + "/portForward/ns/p?ports=8080"
+	ws, resp, err := d.DialContext(t.Context(), wsURL, nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, resp)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	read := func() []byte {
+		t.Helper()
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// Each channel starts with the port, little-endian.
+	got := [][]byte{read(), read()}
+	if diff := cmp.Diff([][]byte{{0, 0x90, 0x1f}, {1, 0x90, 0x1f}}, got); diff != "" {
+		t.Fatalf("port prefixes (-want +got):\n%s", diff)
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, append([]byte{0}, "ping\n"...)); err != nil {
+		t.Fatal(err)
+	}
+	var echoed []byte
+	for len(echoed) < len("ping\n") {
+		b := read()
+		if b[0] != 0 {
+			t.Fatalf("message on channel %d: %q", b[0], b[1:])
+		}
+		echoed = append(echoed, b[1:]...)
+	}
+	if string(echoed) != "ping\n" {
+		t.Errorf("echo got %q", echoed)
 	}
 }
