@@ -39,5 +39,6 @@
 // neither k8s.io/apiserver nor k8s.io/kubernetes; the servers above it are
 // ours. Containers are reached only through Config's functions, which the
 // pod worker backs with the runtime (Exec, Attach) and the pod's pinned
-// network namespace (DialPod).
+// network namespace (DialPod; DialInNetns dials a pinned namespace's
+// loopback).
 package stream
