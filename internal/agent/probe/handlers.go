@@ -133,17 +133,18 @@ func (t target) runHTTP(ctx context.Context, g *corev1.HTTPGetAction) (outcome, 
 	if err != nil {
 		return failure, "", fmt.Errorf("building probe request: %w", err)
 	}
-	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set("Accept", "*/*")
+	// The probe's headers replace kubelet's defaults of the same name.
 	for _, h := range g.HTTPHeaders {
 		if strings.EqualFold(h.Name, "Host") {
 			req.Host = h.Value
 			continue
 		}
-		if _, set := req.Header[http.CanonicalHeaderKey(h.Name)]; set && (strings.EqualFold(h.Name, "User-Agent") || strings.EqualFold(h.Name, "Accept")) {
-			req.Header.Del(h.Name)
-		}
 		req.Header.Add(h.Name, h.Value)
+	}
+	for name, value := range map[string]string{"User-Agent": userAgent, "Accept": "*/*"} {
+		if _, set := req.Header[name]; !set {
+			req.Header.Set(name, value)
+		}
 	}
 	client := &http.Client{
 		Transport: &http.Transport{

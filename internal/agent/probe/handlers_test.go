@@ -47,6 +47,9 @@ func TestHTTPProbe(t *testing.T) {
 	})
 	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
 	mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("plain")) })
+	mux.HandleFunc("/agent", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(strings.Join(r.Header.Values("User-Agent"), ",") + " " + r.Header.Get("Accept")))
+	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
@@ -77,6 +80,11 @@ func TestHTTPProbe(t *testing.T) {
 			want: probeResult{Outcome: warning, Output: "Probe terminated redirects, Response body: moved"}},
 		{name: "path without leading slash", action: corev1.HTTPGetAction{Path: "plain", Port: intstr.FromInt32(int32(port))},
 			want: probeResult{Outcome: success, Output: "plain"}},
+		{name: "default headers", action: corev1.HTTPGetAction{Path: "/agent", Port: intstr.FromInt32(int32(port))},
+			want: probeResult{Outcome: success, Output: userAgent + " */*"}},
+		{name: "probe headers replace the defaults", action: corev1.HTTPGetAction{Path: "/agent", Port: intstr.FromInt32(int32(port)),
+			HTTPHeaders: []corev1.HTTPHeader{{Name: "User-Agent", Value: "mine"}, {Name: "Accept", Value: "text/plain"}}},
+			want: probeResult{Outcome: success, Output: "mine text/plain"}},
 		{name: "unknown port name", action: corev1.HTTPGetAction{Path: "/", Port: intstr.FromString("nope")},
 			want: probeResult{Outcome: failure, Err: true}},
 	}
