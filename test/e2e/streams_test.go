@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bufio"
 	"context"
 	"crypto/tls"
@@ -57,6 +58,18 @@ func (n *streamNode) exec(_ context.Context, _ stream.Container, cmd []string, t
 	case "fail":
 		fmt.Fprintln(s.Stderr, "bad things")
 		return 42, nil
+	case "tar":
+		// kubectl cp from a pod runs `tar cf - PATH`: one file here.
+		if len(cmd) < 4 || cmd[1] != "cf" || cmd[2] != "-" {
+			return 2, fmt.Errorf("unexpected tar %v", cmd[1:])
+		}
+		content := "file from the pod\n"
+		tw := tar.NewWriter(s.Stdout)
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(cmd[len(cmd)-1], "/"), Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+			return 1, err
+		}
+		io.WriteString(tw, content)
+		return 0, tw.Close()
 	}
 	return 0, fmt.Errorf("%s: not found", cmd[0])
 }
@@ -212,6 +225,15 @@ func TestKubectlLogsExecPortForward(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("cp", func(t *testing.T) {
+		dst := filepath.Join(t.TempDir(), "copied")
+		s.kubectl(t, "cp", "default/p:/tmp/data.txt", dst)
+		b, err := os.ReadFile(dst)
+		if err != nil || string(b) != "file from the pod\n" {
+			t.Fatalf("kubectl cp: %q, %v", b, err)
+		}
+	})
 
 	t.Run("port-forward", func(t *testing.T) {
 		pf := s.kubectlWith(kubectlPath(t)).start(t, "port-forward", "pod/p", ":8080")
