@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"crypto/rsa"
+	"crypto/tls"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -79,6 +80,10 @@ func NewConfig(st store.Store, keys *pki.PKI, opts Options) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	nodeTLS, err := nodeClientTLS(keys)
+	if err != nil {
+		return Config{}, err
+	}
 	return Config{
 		Store:     st,
 		Resources: resources,
@@ -96,5 +101,26 @@ func NewConfig(st store.Store, keys *pki.PKI, opts Options) (Config, error) {
 		OpenAPI:              docs,
 		TypeConverter:        types,
 		CustomSchemas:        docs,
+		NodeTLS:              nodeTLS,
 	}, nil
 }
+
+// nodeClientTLS is how the API server connects to nodes: a client
+// certificate for system:apiserver issued at every start and kept in
+// memory only, and the cluster CA as the root of nodes' serving
+// certificates.
+func nodeClientTLS(keys *pki.PKI) (*tls.Config, error) {
+	certPEM, keyPEM, err := keys.IssueClientCert(NodeClientUser, nil, 0)
+	if err != nil {
+		return nil, fmt.Errorf("issuing the node client certificate: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("loading the node client certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: keys.CAPool(), MinVersion: tls.VersionTLS12}, nil
+}
+
+// NodeClientUser is the common name of the API server's client certificate
+// toward nodes; nodes' streaming servers accept only it.
+const NodeClientUser = "system:apiserver"

@@ -98,6 +98,7 @@ func (r *resource) subresources() []subresourceInfo {
 	if r.Group == "" && r.name() == "pods" {
 		out = append(out, subresourceInfo{"binding", bindingGVK, []string{"create"}},
 			subresourceInfo{"eviction", evictionGVK, []string{"create"}})
+		out = append(out, podStreamSubresources(r.gvk)...)
 	}
 	if r.Group == "" && r.name() == "serviceaccounts" && r.tokens {
 		out = append(out, subresourceInfo{"token", tokenRequestGVK, []string{"create"}})

@@ -45,6 +45,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, req *requ
 		s.writeError(w, req, methodNotSupported(req.res, in.Verb))
 		return
 	}
+	if req.res.Group == "" && req.res.name() == "pods" && isPodStream(in.Subresource) {
+		if err := s.handlePodStream(w, r, req); err != nil {
+			s.writeError(w, req, err)
+		}
+		return
+	}
 	var err error
 	switch in.Verb {
 	case "get":

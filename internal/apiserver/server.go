@@ -11,6 +11,7 @@ package apiserver
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,6 +103,11 @@ type Config struct {
 	// address (the default) leaves the Service without endpoints.
 	AdvertiseAddress netip.Addr
 	Port             int
+	// NodeTLS connects to nodes' streaming servers for pods/log, exec,
+	// attach and portforward: the API server's client certificate
+	// (CN=system:apiserver, which nodes accept) and the CA that issued the
+	// nodes' serving certificates. nil answers those subresources 503.
+	NodeTLS *tls.Config
 }
 
 // Server is the API server. Its Handler serves requests once Run has loaded
@@ -135,6 +141,8 @@ type Server struct {
 	hooks map[schema.GroupResource]writeHook
 	// aggregated holds the aggregated discovery documents of /api and /apis.
 	aggregated map[string]discoveryDoc
+	// nodeTransport reaches nodes' streaming servers; nil without NodeTLS.
+	nodeTransport *http.Transport
 }
 
 // New validates cfg and builds a Server.
@@ -187,6 +195,9 @@ func New(cfg Config) (*Server, error) {
 		protoSerializer: protobuf.NewSerializer(sch, sch),
 	}
 	s.cfg.Reviewers = s.authenticationReviewers(cfg.Reviewers)
+	if cfg.NodeTLS != nil {
+		s.nodeTransport = newNodeTransport(cfg.NodeTLS)
+	}
 	s.cache = newCache(cfg.Store, s.log)
 	if cfg.TypeConverter != nil {
 		s.fields = &fieldManagers{tc: cfg.TypeConverter, scheme: sch}

@@ -1,0 +1,487 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gorilla/websocket"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/transport/spdy"
+	"k8s.io/utils/exec"
+)
+
+// fakeNode backs a Server with fake containers: one pod ns/p with
+// container c.
+type fakeNode struct {
+	logDir string
+	// echo is the address DialPod connects to for any port.
+	echo string
+
+	mu      sync.Mutex // guards running, resizes and dials
+	running bool
+	resizes []TermSize
+	dials   []uint16
+}
+
+func (n *fakeNode) lookup(ns, pod, container string) (Container, error) {
+	if ns != "ns" || pod != "p" || (container != "" && container != "c") {
+		return Container{}, ErrNotFound
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return Container{PodUID: "uid1", Name: container, ID: "cid1", Running: n.running}, nil
+}
+
+// exec understands a few commands: echo ARGS, cat (stdin to stdout),
+// fail (writes to stderr, exits 3), size (reports resizes until stdin ends).
+func (n *fakeNode) exec(ctx context.Context, c Container, cmd []string, tty bool, s Streams) (int, error) {
+	if c.ID != "cid1" {
+		return 0, fmt.Errorf("exec in %q", c.ID)
+	}
+	switch cmd[0] {
+	case "echo":
+		fmt.Fprintln(s.Stdout, strings.Join(cmd[1:], " "))
+		return 0, nil
+	case "cat":
+		_, err := io.Copy(s.Stdout, s.Stdin)
+		return 0, err
+	case "fail":
+		fmt.Fprintln(s.Stderr, "it failed")
+		return 3, nil
+	case "size":
+		if !tty {
+			return 0, errors.New("size needs a tty")
+		}
+		for size := range s.Resize {
+			n.mu.Lock()
+			n.resizes = append(n.resizes, size)
+			n.mu.Unlock()
+			fmt.Fprintf(s.Stdout, "%dx%d\n", size.Width, size.Height)
+		}
+		return 0, nil
+	}
+	return 0, fmt.Errorf("no such command %q", cmd[0])
+}
+
+func (n *fakeNode) attach(ctx context.Context, c Container, tty bool, s Streams) error {
+	fmt.Fprintf(s.Stdout, "attached tty=%v\n", tty)
+	if s.Stdin != nil {
+		io.Copy(s.Stdout, s.Stdin)
+	}
+	return nil
+}
+
+func (n *fakeNode) logPaths(uid types.UID, container string) (string, string) {
+	if uid != "uid1" || container != "c" {
+		return "", ""
+	}
+	prev := filepath.Join(n.logDir, "0.log")
+	if _, err := os.Stat(prev); err != nil {
+		prev = ""
+	}
+	return filepath.Join(n.logDir, "1.log"), prev
+}
+
+func (n *fakeNode) dialPod(ctx context.Context, uid types.UID, port uint16) (net.Conn, error) {
+	n.mu.Lock()
+	n.dials = append(n.dials, port)
+	n.mu.Unlock()
+	if uid != "uid1" || port == 1 {
+		return nil, errors.New("connection refused")
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", n.echo)
+}
+
+// startServer starts a Server for node on loopback and returns a client
+// config for it with the API server's identity.
+func startServer(t *testing.T, node *fakeNode) (*rest.Config, *testCA) {
+	t.Helper()
+	ca := newTestCA(t)
+	srv, err := New(Config{
+		Certificate: ca.tlsCert(t, "node1", true), ClientCAs: ca.pool(),
+		Lookup: node.lookup, Exec: node.exec, Attach: node.attach, LogPaths: node.logPaths, DialPod: node.dialPod,
+		StreamCreationTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	certPEM, keyPEM := ca.issue(t, APIServerUser, false)
+	return &rest.Config{Host: "https://" + ln.Addr().String(), TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem, CertData: certPEM, KeyData: keyPEM}}, ca
+}
+
+func newExecutor(t *testing.T, cfg *rest.Config, kind, path string) remotecommand.Executor {
+	t.Helper()
+	u, err := url.Parse(cfg.Host + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex remotecommand.Executor
+	if kind == "websocket" {
+		ex, err = remotecommand.NewWebSocketExecutor(cfg, "GET", u.String())
+	} else {
+		ex, err = remotecommand.NewSPDYExecutor(cfg, "POST", u)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex
+}
+
+func TestExecAndAttach(t *testing.T) {
+	node := &fakeNode{running: true}
+	cfg, _ := startServer(t, node)
+	type result struct {
+		Stdout, Stderr string
+		ExitCode       int
+		Err            string
+	}
+	tests := []struct {
+		name  string
+		path  string
+		stdin string
+		tty   bool
+		want  result
+	}{
+		{name: "exec output", path: "/exec/ns/p/c?command=echo&command=hello&command=world&output=1&error=1",
+			want: result{Stdout: "hello world\n"}},
+		{name: "exec stdin", path: "/exec/ns/p/c?command=cat&input=1&output=1", stdin: "some input\n",
+			want: result{Stdout: "some input\n"}},
+		{name: "exec exit code and stderr", path: "/exec/ns/p/c?command=fail&output=1&error=1",
+			want: result{Stderr: "it failed\n", ExitCode: 3, Err: "command terminated with exit code 3"}},
+		{name: "exec failure", path: "/exec/ns/p/c?command=nope&output=1",
+			want: result{Err: `Internal error occurred: no such command "nope"`}},
+		{name: "attach", path: "/attach/ns/p/c?input=1&output=1&tty=1", stdin: "typed\n", tty: true,
+			want: result{Stdout: "attached tty=true\ntyped\n"}},
+	}
+	for _, kind := range []string{"spdy", "websocket"} {
+		for _, tt := range tests {
+			t.Run(kind+"/"+tt.name, func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				opts := remotecommand.StreamOptions{Stdout: &stdout, Tty: tt.tty}
+				if strings.Contains(tt.path, "error=1") {
+					opts.Stderr = &stderr
+				}
+				if strings.Contains(tt.path, "input=1") {
+					opts.Stdin = strings.NewReader(tt.stdin)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+				defer cancel()
+				err := newExecutor(t, cfg, kind, tt.path).StreamWithContext(ctx, opts)
+				got := result{Stdout: stdout.String(), Stderr: stderr.String()}
+				if err != nil {
+					got.Err = err.Error()
+					var exitErr exec.ExitError
+					if errors.As(err, &exitErr) {
+						got.ExitCode = exitErr.ExitStatus()
+					}
+				}
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// sizeQueue hands out terminal sizes, then ends.
+type sizeQueue struct {
+	sizes chan remotecommand.TerminalSize
+}
+
+func (q sizeQueue) Next() *remotecommand.TerminalSize {
+	s, ok := <-q.sizes
+	if !ok {
+		return nil
+	}
+	return &s
+}
+
+func TestExecResize(t *testing.T) {
+	for _, kind := range []string{"spdy", "websocket"} {
+		t.Run(kind, func(t *testing.T) {
+			node := &fakeNode{running: true}
+			cfg, _ := startServer(t, node)
+			q := sizeQueue{sizes: make(chan remotecommand.TerminalSize, 2)}
+			q.sizes <- remotecommand.TerminalSize{Width: 80, Height: 24}
+			q.sizes <- remotecommand.TerminalSize{Width: 100, Height: 40}
+			close(q.sizes)
+			var stdout lockedBuffer
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() {
+				errc <- newExecutor(t, cfg, kind, "/exec/ns/p/c?command=size&output=1&tty=1").StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Tty: true, TerminalSizeQueue: q})
+			}()
+			waitFor(t, func() bool { return stdout.String() == "80x24\n100x40\n" })
+			// The fake command ends when the resize stream does, which the
+			// client closes only when it ends; end it.
+			cancel()
+			<-errc
+			node.mu.Lock()
+			defer node.mu.Unlock()
+			if diff := cmp.Diff([]TermSize{{80, 24}, {100, 40}}, node.resizes); diff != "" {
+				t.Errorf("resizes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	node := &fakeNode{running: true}
+	cfg, ca := startServer(t, node)
+	other := newTestCA(t)
+	tests := []struct {
+		name     string
+		cert     func() ([]byte, []byte)
+		wantCode int
+		wantErr  bool
+	}{
+		{name: "API server", cert: func() ([]byte, []byte) { return cfg.CertData, cfg.KeyData }, wantCode: http.StatusOK},
+		{name: "another user of the cluster CA", cert: func() ([]byte, []byte) { return ca.issue(t, "system:node:n2", false) }, wantCode: http.StatusForbidden},
+		{name: "a certificate of another CA", cert: func() ([]byte, []byte) { return other.issue(t, APIServerUser, false) }, wantErr: true},
+		{name: "no certificate", cert: func() ([]byte, []byte) { return nil, nil }, wantErr: true},
+	}
+	dir := t.TempDir()
+	node.logDir = dir
+	os.WriteFile(filepath.Join(dir, "1.log"), nil, 0o644)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := rest.CopyConfig(cfg)
+			c.CertData, c.KeyData = tt.cert()
+			rt, err := rest.TransportFor(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := (&http.Client{Transport: rt}).Get(cfg.Host + "/containerLogs/ns/p/c")
+			if tt.wantErr {
+				if err == nil {
+					resp.Body.Close()
+					t.Fatalf("got %s, want a TLS error", resp.Status)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantCode {
+				t.Errorf("got %s, want %d", resp.Status, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestPortForward(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	for _, kind := range []string{"spdy", "tunnel"} {
+		t.Run(kind, func(t *testing.T) {
+			node := &fakeNode{running: true, echo: echo.Addr().String()}
+			cfg, _ := startServer(t, node)
+			u, _ := url.Parse(cfg.Host + "/portForward/ns/p")
+			var dialer httpstream.Dialer
+			if kind == "tunnel" {
+				d, err := portforward.NewSPDYOverWebsocketDialer(u, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dialer = d
+			} else {
+				rt, up, err := spdy.RoundTripperFor(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dialer = spdy.NewDialer(up, &http.Client{Transport: rt}, "POST", u)
+			}
+			stop, ready := make(chan struct{}), make(chan struct{})
+			var errOut lockedBuffer
+			pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:8080", "0:1"}, stop, ready, io.Discard, &errOut)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error)
+			go func() { done <- pf.ForwardPorts() }()
+			select {
+			case <-ready:
+			case err := <-done:
+				t.Fatal(err)
+			case <-time.After(20 * time.Second):
+				t.Fatal("port forward not ready")
+			}
+			ports, err := pf.GetPorts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0].Local))
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg := fmt.Sprintf("ping %d\n", i)
+				c.Write([]byte(msg))
+				got := make([]byte, len(msg))
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				if _, err := io.ReadFull(c, got); err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != msg {
+					t.Errorf("echo got %q, want %q", got, msg)
+				}
+				c.Close()
+			}
+			// A port the pod refuses: the node reports its error on the
+			// error stream (client-go logs it) and the connection ends.
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[1].Local))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			if _, err := io.Copy(io.Discard, c); err != nil {
+				t.Errorf("refused port: %v, want the connection closed", err)
+			}
+			c.Close()
+			close(stop)
+			<-done
+			node.mu.Lock()
+			defer node.mu.Unlock()
+			if diff := cmp.Diff([]uint16{8080, 8080, 1}, node.dials); diff != "" {
+				t.Errorf("dials (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPortForwardWebSocketV4(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	node := &fakeNode{running: true, echo: echo.Addr().String()}
+	cfg, _ := startServer(t, node)
+	tlsCfg, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := websocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"v4.channel.k8s.io"}, HandshakeTimeout: 20 * time.Second}
+	wsURL := "wss" + strings.TrimPrefix(cfg.Host, "https") + "/portForward/ns/p?ports=8080"
+	ws, resp, err := d.DialContext(t.Context(), wsURL, nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, resp)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	read := func() []byte {
+		t.Helper()
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// Each channel starts with the port, little-endian.
+	got := [][]byte{read(), read()}
+	if diff := cmp.Diff([][]byte{{0, 0x90, 0x1f}, {1, 0x90, 0x1f}}, got); diff != "" {
+		t.Fatalf("port prefixes (-want +got):\n%s", diff)
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, append([]byte{0}, "ping\n"...)); err != nil {
+		t.Fatal(err)
+	}
+	var echoed []byte
+	for len(echoed) < len("ping\n") {
+		b := read()
+		if b[0] != 0 {
+			t.Fatalf("message on channel %d: %q", b[0], b[1:])
+		}
+		echoed = append(echoed, b[1:]...)
+	}
+	if string(echoed) != "ping\n" {
+		t.Errorf("echo got %q", echoed)
+	}
+}
