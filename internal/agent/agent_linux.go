@@ -60,8 +60,10 @@ type Config struct {
 	// SyncPeriod is how often a pod worker looks at its pod's containers
 	// when nothing else wakes it; default 1s.
 	SyncPeriod time.Duration
-	// Clock drives back-off; default the real clock.
-	Clock clock.WithTicker
+	// Clock is what back-off, start times and condition transitions read
+	// the time from; default the real clock. Syncs are timed by the real
+	// clock.
+	Clock clock.PassiveClock
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -172,7 +174,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent running")
 	// Everything on the node gets a worker, which adopts what belongs to
 	// a pod and removes what does not.
-	t := a.cfg.Clock.NewTicker(10 * time.Second)
+	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
 	for {
 		if err := a.adopt(ctx); err != nil {
@@ -181,7 +183,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C():
+		case <-t.C:
 		}
 	}
 }

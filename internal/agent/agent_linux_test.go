@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"berth.dev/berth/internal/agent/image"
 	"berth.dev/berth/internal/agent/network"
@@ -362,23 +363,34 @@ func execOut(t *testing.T, n *testNode, p *corev1.Pod, container string, args ..
 
 func TestCrashLoopBackOff(t *testing.T) {
 	n := newTestNode(t)
+	// Back-off reads this clock; the containers' exit times are real.
+	clk := testingclock.NewFakePassiveClock(time.Now())
+	n.stopRun()
+	n.cfg.Clock = clk
+	n.start()
 	n.createPod(newPod("crash", busybox("c", "sh", "-c", "exit 3")))
-	got := n.waitPod("crash", "in CrashLoopBackOff", func(p *corev1.Pod) bool {
-		cs := p.Status.ContainerStatuses
-		return len(cs) == 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == reasonCrashLoopBackOff
-	})
-	cs := got.Status.ContainerStatuses[0]
-	// The first exit restarts at once; the second waits 10 s.
-	if cs.RestartCount != 1 || cs.LastTerminationState.Terminated == nil ||
-		cs.LastTerminationState.Terminated.ExitCode != 3 || cs.LastTerminationState.Terminated.Reason != "Error" {
-		t.Errorf("status %+v", cs)
+	backingOff := func(restarts int32, delay string) func(p *corev1.Pod) bool {
+		return func(p *corev1.Pod) bool {
+			cs := p.Status.ContainerStatuses
+			return len(cs) == 1 && cs[0].RestartCount == restarts && cs[0].State.Waiting != nil &&
+				cs[0].State.Waiting.Reason == reasonCrashLoopBackOff &&
+				strings.Contains(cs[0].State.Waiting.Message, "back-off "+delay+" ")
+		}
 	}
-	if !strings.Contains(cs.State.Waiting.Message, "back-off 10s") {
-		t.Errorf("waiting message %q, want back-off 10s", cs.State.Waiting.Message)
+	// The first exit restarts at once; the second waits 10 s, then 20 s.
+	got := n.waitPod("crash", "backing off 10s", backingOff(1, "10s"))
+	cs := got.Status.ContainerStatuses[0]
+	if cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 3 ||
+		cs.LastTerminationState.Terminated.Reason != "Error" {
+		t.Errorf("status %+v", cs)
 	}
 	if got.Status.Phase != corev1.PodRunning {
 		t.Errorf("phase %s, want Running (restartPolicy Always)", got.Status.Phase)
 	}
+	clk.SetTime(time.Now().Add(11 * time.Second))
+	n.waitPod("crash", "backing off 20s", backingOff(2, "20s"))
+	clk.SetTime(time.Now().Add(21 * time.Second))
+	n.waitPod("crash", "backing off 40s", backingOff(3, "40s"))
 }
 
 func TestOOMKilled(t *testing.T) {

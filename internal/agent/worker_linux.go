@@ -46,14 +46,14 @@ type worker struct {
 // run syncs the pod when woken and every SyncPeriod until the pod is gone
 // from the API and the node, or ctx ends.
 func (w *worker) run(ctx context.Context) {
-	t := w.a.cfg.Clock.NewTicker(w.a.cfg.SyncPeriod)
+	t := time.NewTicker(w.a.cfg.SyncPeriod)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.wake:
-		case <-t.C():
+		case <-t.C:
 		}
 		done, err := w.sync(ctx)
 		if err != nil && ctx.Err() == nil {
