@@ -12,6 +12,7 @@ import (
 	"berth.dev/berth/internal/admission/plugins"
 	"berth.dev/berth/internal/auth"
 	"berth.dev/berth/internal/auth/bootstrap"
+	"berth.dev/berth/internal/auth/node"
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/auth/rbac"
 	"berth.dev/berth/internal/auth/serviceaccount"
@@ -35,7 +36,7 @@ type Options struct {
 // from keys: client certificates of the cluster CA, then bearer tokens —
 // bootstrap tokens, ServiceAccount tokens signed with its service-account key
 // for opts.Issuer, whose URL is also the API's
-// audience —, authorization by system:masters then RBAC (with its default
+// audience —, authorization by system:masters, the Node authorizer, then RBAC (with its default
 // policy, escalation checks and access reviews) and the default admission
 // chain (internal/admission/plugins). The caller adds what
 // depends on where it runs (address, port, logger, token files, OIDC).
@@ -50,7 +51,7 @@ func NewConfig(st store.Store, keys *pki.PKI, opts Options) (Config, error) {
 		return Config{}, fmt.Errorf("building the type converter: %w", err)
 	}
 	authz := &rbac.Authorizer{}
-	authorizers := []auth.Authorizer{auth.Masters{}, authz}
+	authorizers := []auth.Authorizer{auth.Masters{}, &node.Authorizer{}, authz}
 	reviews := &rbac.Reviews{Authorizers: authorizers, Rules: authz}
 	reviewers := map[schema.GroupResource]Reviewer{}
 	for gr, f := range reviews.Funcs() {

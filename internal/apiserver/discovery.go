@@ -102,6 +102,9 @@ func (r *resource) subresources() []subresourceInfo {
 	if r.Group == "" && r.name() == "serviceaccounts" && r.tokens {
 		out = append(out, subresourceInfo{"token", tokenRequestGVK, []string{"create"}})
 	}
+	if r.Group == "certificates.k8s.io" && r.name() == "certificatesigningrequests" {
+		out = append(out, subresourceInfo{"approval", r.gvk, []string{"get", "patch", "update"}})
+	}
 	if r.Group == "" && r.name() == "namespaces" {
 		out = append(out, subresourceInfo{"finalize", r.gvk, []string{"update"}})
 	}

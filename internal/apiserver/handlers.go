@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	"mime"
 	"net/http"
 	"strconv"
@@ -432,6 +433,9 @@ func (s *Server) create(ctx context.Context, req *request, res *resource, namesp
 		acc.SetGeneration(0)
 	}
 	prepareForCreate(res, obj)
+	if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
+		prepareCSRCreate(csr, req.user)
+	}
 	if res.Strategy.Default != nil {
 		res.Strategy.Default(obj)
 	}
@@ -737,8 +741,9 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 		fresh.ManagedFields = acc.GetManagedFields()
 		reflectSet(obj, fresh)
 		acc, _ = meta.Accessor(obj)
-	} else if sub == "status" {
-		// A status write changes only the status.
+	} else if sub == "status" || sub == "approval" {
+		// A status write changes only the status; an approval write only
+		// a CSR's conditions (prepareCSRUpdate).
 		fresh := old.DeepCopyObject()
 		copyStatus(fresh, obj)
 		freshAcc, _ := meta.Accessor(fresh)
@@ -748,6 +753,11 @@ func (s *Server) prepareUpdate(req *request, res *resource, obj, old runtime.Obj
 	} else if res.Status && sub != "binding" {
 		// Binding sets the PodScheduled condition with spec.nodeName.
 		copyStatus(obj, old)
+	}
+	if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
+		if errs := prepareCSRUpdate(sub, csr, old.(*certificatesv1.CertificateSigningRequest), s.now()); len(errs) > 0 {
+			return invalid(res, acc.GetName(), errs)
+		}
 	}
 	acc.SetUID(oldAcc.GetUID())
 	acc.SetCreationTimestamp(oldAcc.GetCreationTimestamp())

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -372,6 +374,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Verb: in.Verb, IsResource: in.IsResource, Namespace: in.Namespace,
 		APIGroup: in.Group, APIVersion: in.Version, Resource: in.Resource,
 		Subresource: in.Subresource, Name: in.Name, Path: in.Path,
+	}
+	if attrs.Name == "" && (attrs.Verb == "list" || attrs.Verb == "watch") {
+		// A list or watch of one object by name is authorized as for that
+		// name, as upstream: how nodes watch the Secrets of their pods.
+		if sel, err := fields.ParseSelector(req.query.Get("fieldSelector")); err == nil {
+			if name, ok := sel.RequiresExactMatch("metadata.name"); ok && len(path.IsValidPathSegmentName(name)) == 0 {
+				attrs.Name = name
+			}
+		}
 	}
 	if isPublicPath(r.URL.Path) {
 		// Open to everyone: recorded as the anonymous user, allowed.

@@ -19,7 +19,7 @@ func Command() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), simCommand(), imageCommand(), tokenCommand(), versionCommand(), shimCommand())
+	root.AddCommand(serverCommand(), agentCommand(), simCommand(), imageCommand(), tokenCommand(), versionCommand(), shimCommand())
 	return root
 }
 

@@ -27,6 +27,8 @@ import (
 	"berth.dev/berth/internal/controller/bootstraptoken"
 	"berth.dev/berth/internal/controller/clusterroleaggregation"
 	"berth.dev/berth/internal/controller/cronjob"
+	"berth.dev/berth/internal/controller/csrapproving"
+	"berth.dev/berth/internal/controller/csrsigning"
 	"berth.dev/berth/internal/controller/daemonset"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/disruption"
@@ -91,7 +93,7 @@ type runnable interface {
 
 // runControllers runs the controllers while this server holds the
 // controllers Lease, and campaigns again when it loses it, until ctx ends.
-func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, settings controllerSettings, log *slog.Logger) error {
+func runControllers(ctx context.Context, cfg *rest.Config, keys *pki.PKI, settings controllerSettings, log *slog.Logger) error {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -108,7 +110,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, settin
 			ReleaseOnCancel: true, Name: controllersLease,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
-					if err := startControllers(ctx, cfg, client, rootCA, settings, log); err != nil && ctx.Err() == nil {
+					if err := startControllers(ctx, cfg, client, keys, settings, log); err != nil && ctx.Err() == nil {
 						log.Error("controllers stopped", "err", err)
 					}
 				},
@@ -127,7 +129,7 @@ func runControllers(ctx context.Context, cfg *rest.Config, rootCA []byte, settin
 // informers and runs them until ctx ends. The scheduler writes with its
 // own client (settings.scheduler's identity); the informers read as the
 // controllers.
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, caPEM []byte, settings controllerSettings, log *slog.Logger) error {
+func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, keys *pki.PKI, settings controllerSettings, log *slog.Logger) error {
 	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -146,7 +148,7 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	rootCA, err := rootcacert.New(rootcacert.Config{Client: client, Informers: factory, RootCA: caPEM, Logger: log.With("controller", "root-ca-cert-publisher")})
+	rootCA, err := rootcacert.New(rootcacert.Config{Client: client, Informers: factory, RootCA: keys.CAPEM(), Logger: log.With("controller", "root-ca-cert-publisher")})
 	if err != nil {
 		return err
 	}
@@ -208,7 +210,7 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, nodes, pgc, pdbs)
-	saTokens, err := serviceaccounttoken.New(serviceaccounttoken.Config{Client: client, Informers: factory, Tokens: settings.tokens, RootCA: caPEM, Logger: log.With("controller", "serviceaccount-token")})
+	saTokens, err := serviceaccounttoken.New(serviceaccounttoken.Config{Client: client, Informers: factory, Tokens: settings.tokens, RootCA: keys.CAPEM(), Logger: log.With("controller", "serviceaccount-token")})
 	if err != nil {
 		return err
 	}
@@ -231,6 +233,16 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, sts, ds)
+	ca, caKey := keys.CA()
+	csrSigner, err := csrsigning.New(csrsigning.Config{Client: client, Informers: factory, CA: ca, CAKey: caKey, Logger: log.With("controller", "csrsigning")})
+	if err != nil {
+		return err
+	}
+	csrApprover, err := csrapproving.New(csrapproving.Config{Client: client, Informers: factory, Logger: log.With("controller", "csrapproving")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, csrSigner, csrApprover)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

@@ -224,10 +224,16 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctlCtx, loopback, keys.CAPEM(), controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer, scheduler: schedLoopback}, log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, keys, controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer, scheduler: schedLoopback}, log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()
+	// The server runs no local node agent yet: internal/agent registers a
+	// Ready Node but cannot run pods, and the scheduler would bind pods to
+	// it. Once the agent runs pods, it starts here (unless --disable-agent),
+	// after waitReady, with a node certificate from
+	// keys.IssueClientCert("system:node:"+hostname, []string{"system:nodes"}, ...)
+	// and the same node.Agent that `berth agent` runs (app/agent.go).
 	log.Info("berth server listening", "url", serverURL, "kubeconfig", kubeconfig, "datastore", datastoreName(o))
 
 	var runErr error

@@ -245,6 +245,9 @@ func routes(rd resourceDoc) []route {
 	if r.Status {
 		out = append(out, sub("status", "Status", rd.kindDef, gvk))
 	}
+	if r.Group == "certificates.k8s.io" && r.Resource == "certificatesigningrequests" {
+		out = append(out, sub("approval", "Approval", rd.kindDef, gvk))
+	}
 	if r.Scale {
 		out = append(out, sub("scale", "Scale", defScale, schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}))
 	}

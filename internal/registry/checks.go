@@ -46,16 +46,17 @@ func kindChecks() map[schema.GroupKind]Strategy {
 		gk("networking.k8s.io", "IngressClass"):  {Default: defaulter(defaultIngressClass), Validate: validator(validateIngressClass), ValidateUpdate: updateValidator(validateIngressClassUpdate)},
 		gk("discovery.k8s.io", "EndpointSlice"):  {Default: defaulter(defaultEndpointSlice), Validate: validator(validateEndpointSlice), ValidateUpdate: updateValidator(validateEndpointSliceUpdate)},
 
-		gk("rbac.authorization.k8s.io", "Role"):               {Validate: validator(validateRole)},
-		gk("rbac.authorization.k8s.io", "ClusterRole"):        {Validate: validator(validateClusterRole)},
-		gk("rbac.authorization.k8s.io", "RoleBinding"):        {Default: defaulter(defaultRoleBinding), Validate: validator(validateRoleBinding), ValidateUpdate: updateValidator(validateRoleBindingUpdate)},
-		gk("rbac.authorization.k8s.io", "ClusterRoleBinding"): {Default: defaulter(defaultClusterRoleBinding), Validate: validator(validateClusterRoleBinding), ValidateUpdate: updateValidator(validateClusterRoleBindingUpdate)},
-		gk("storage.k8s.io", "StorageClass"):                  {Default: defaulter(defaultStorageClass), Validate: validator(validateStorageClass), ValidateUpdate: updateValidator(validateStorageClassUpdate)},
-		gk("scheduling.k8s.io", "PriorityClass"):              {Default: defaulter(defaultPriorityClass), Validate: validator(validatePriorityClass), ValidateUpdate: updateValidator(validatePriorityClassUpdate)},
-		gk("coordination.k8s.io", "Lease"):                    {Validate: validator(validateLease)},
-		gk("policy", "PodDisruptionBudget"):                   {Validate: validator(validatePodDisruptionBudget)},
-		gk("node.k8s.io", "RuntimeClass"):                     {Validate: validator(validateRuntimeClass), ValidateUpdate: updateValidator(validateRuntimeClassUpdate)},
-		gk("autoscaling", "HorizontalPodAutoscaler"):          {Default: defaultHorizontalPodAutoscaler, Validate: validateHorizontalPodAutoscaler},
+		gk("rbac.authorization.k8s.io", "Role"):                {Validate: validator(validateRole)},
+		gk("rbac.authorization.k8s.io", "ClusterRole"):         {Validate: validator(validateClusterRole)},
+		gk("rbac.authorization.k8s.io", "RoleBinding"):         {Default: defaulter(defaultRoleBinding), Validate: validator(validateRoleBinding), ValidateUpdate: updateValidator(validateRoleBindingUpdate)},
+		gk("rbac.authorization.k8s.io", "ClusterRoleBinding"):  {Default: defaulter(defaultClusterRoleBinding), Validate: validator(validateClusterRoleBinding), ValidateUpdate: updateValidator(validateClusterRoleBindingUpdate)},
+		gk("storage.k8s.io", "StorageClass"):                   {Default: defaulter(defaultStorageClass), Validate: validator(validateStorageClass), ValidateUpdate: updateValidator(validateStorageClassUpdate)},
+		gk("scheduling.k8s.io", "PriorityClass"):               {Default: defaulter(defaultPriorityClass), Validate: validator(validatePriorityClass), ValidateUpdate: updateValidator(validatePriorityClassUpdate)},
+		gk("coordination.k8s.io", "Lease"):                     {Validate: validator(validateLease)},
+		gk("policy", "PodDisruptionBudget"):                    {Validate: validator(validatePodDisruptionBudget)},
+		gk("node.k8s.io", "RuntimeClass"):                      {Validate: validator(validateRuntimeClass), ValidateUpdate: updateValidator(validateRuntimeClassUpdate)},
+		gk("certificates.k8s.io", "CertificateSigningRequest"): {Default: defaulter(defaultCertificateSigningRequest), Validate: validator(validateCertificateSigningRequest), ValidateUpdate: updateValidator(validateCertificateSigningRequestUpdate)},
+		gk("autoscaling", "HorizontalPodAutoscaler"):           {Default: defaultHorizontalPodAutoscaler, Validate: validateHorizontalPodAutoscaler},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"berth.dev/berth/internal/admission"
 	"berth.dev/berth/internal/admission/defaulttolerationseconds"
 	"berth.dev/berth/internal/admission/limitranger"
+	"berth.dev/berth/internal/admission/noderestriction"
 	"berth.dev/berth/internal/admission/podsecurity"
 	"berth.dev/berth/internal/admission/policy"
 	"berth.dev/berth/internal/admission/priority"
@@ -49,6 +50,6 @@ func Default(opts Options) (admission.Chain, error) {
 	}
 	return admission.Chain{
 		Mutators:   []admission.Mutator{limits, accounts, prio, defaulttolerationseconds.Plugin{}, webhook.NewMutating()},
-		Validators: append(validators, limits, prio, psa, policies, webhook.NewValidating()),
+		Validators: append(validators, limits, prio, &noderestriction.Plugin{}, psa, policies, webhook.NewValidating()),
 	}, nil
 }

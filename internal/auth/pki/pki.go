@@ -279,6 +279,10 @@ func missingName(c *x509.Certificate, dns []string, ips []net.IP) string {
 // the returned slice.
 func (p *PKI) CAPEM() []byte { return p.caPEM }
 
+// CA returns the cluster CA certificate and its private key, for the
+// signer that issues certificates of approved CSRs.
+func (p *PKI) CA() (*x509.Certificate, crypto.Signer) { return p.ca, p.caKey }
+
 // CAPool returns a new pool holding only the CA certificate.
 func (p *PKI) CAPool() *x509.CertPool {
 	pool := x509.NewCertPool()

@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	certificatesv1 "k8s.io/api/certificates/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -13,6 +14,13 @@ func controllerRoles() []*rbacv1.ClusterRole {
 		return clusterRole(controllerRoleName+name, nil, rs...)
 	}
 	return []*rbacv1.ClusterRole{
+		c("certificate-controller",
+			newRule("delete", "get", "list", "watch").groups(certificatesGroup).resources("certificatesigningrequests"),
+			newRule("update").groups(certificatesGroup).resources("certificatesigningrequests/approval", "certificatesigningrequests/status"),
+			newRule("approve").groups(certificatesGroup).resources("signers").names(certificatesv1.KubeAPIServerClientKubeletSignerName),
+			newRule("sign").groups(certificatesGroup).resources("signers").names(certificatesv1.KubeAPIServerClientSignerName, certificatesv1.KubeAPIServerClientKubeletSignerName, certificatesv1.KubeletServingSignerName),
+			newRule("create").groups(authzGroup).resources("subjectaccessreviews"),
+			eventsRule()),
 		c("clusterrole-aggregation-controller",
 			newRule("escalate", "get", "list", "watch", "update", "patch").groups(rbacv1.GroupName).resources("clusterroles")),
 		c("cronjob-controller",

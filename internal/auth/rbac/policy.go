@@ -4,6 +4,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"berth.dev/berth/internal/auth/bootstrap"
 )
 
 // The label and annotation every default policy object carries, as
@@ -121,8 +123,12 @@ func aggregated(name string, labels map[string]string, selectorLabel string) *rb
 }
 
 func clusterBinding(role string, subjects ...rbacv1.Subject) *rbacv1.ClusterRoleBinding {
+	return namedClusterBinding(role, role, subjects...)
+}
+
+func namedClusterBinding(name, role string, subjects ...rbacv1.Subject) *rbacv1.ClusterRoleBinding {
 	return &rbacv1.ClusterRoleBinding{
-		ObjectMeta: defaultMeta(role, "", nil),
+		ObjectMeta: defaultMeta(name, "", nil),
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
 		Subjects:   subjects,
 	}
@@ -332,6 +338,12 @@ func clusterRoleBindings() []*rbacv1.ClusterRoleBinding {
 		// decides for nodes.
 		clusterBinding("system:node"),
 		clusterBinding("system:service-account-issuer-discovery", subjectGroups(ServiceAccountsGroup)...),
+		// Joining machines, as kubeadm binds them: bootstrap tokens may ask
+		// for a node client certificate, which is approved automatically,
+		// and nodes may renew their own.
+		namedClusterBinding("berth:node-bootstrapper", "system:node-bootstrapper", subjectGroups(bootstrap.NodeGroup)...),
+		namedClusterBinding("berth:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", subjectGroups(bootstrap.NodeGroup)...),
+		namedClusterBinding("berth:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", subjectGroups("system:nodes")...),
 	}
 }
 
