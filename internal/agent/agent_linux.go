@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -163,6 +164,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	if err := a.sweep(ctx); err != nil {
+		a.log.Error("removing leftovers failed", "err", err)
+	}
 	factory.Start(ctx.Done())
 	defer func() {
 		factory.Shutdown()
@@ -192,6 +196,36 @@ func (a *Agent) Run(ctx context.Context) error {
 // readiness changed.
 func (a *Agent) Refresh(ctx context.Context, pod *corev1.Pod) {
 	a.kick(ctx, pod.UID, pod.Namespace, pod.Name)
+}
+
+// sweep undoes what a crash between steps may have left, before any
+// worker runs: root filesystems prepared for containers that were never
+// created, and network attachments of sandboxes that are gone.
+func (a *Agent) sweep(ctx context.Context) error {
+	cs, err := a.cfg.Runtime.List(ctx)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, c := range cs {
+		known[c.ID] = true
+	}
+	var errs []error
+	for _, id := range a.cfg.Images.Containers() {
+		if !known[id] {
+			errs = append(errs, a.cfg.Images.Release(id))
+		}
+	}
+	attached, err := a.cfg.Network.Pods()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, id := range attached {
+		if _, err := a.cfg.Runtime.Sandbox(id); errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, a.cfg.Network.Teardown(ctx, id))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // adopt starts a worker for every pod that has containers or a sandbox on

@@ -146,7 +146,7 @@ func newTestNode(t *testing.T) *testNode {
 		Images:     store,
 		Network:    netw,
 		SyncPeriod: 200 * time.Millisecond,
-		Logger:     slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:     slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}}
 	n.start()
 	return n
@@ -469,5 +469,33 @@ func TestAgentRestartAdoptsContainers(t *testing.T) {
 	}
 	if cs := n.containersOf(string(p.UID)); len(cs) != 1 || cs[0].State != runtime.StateRunning {
 		t.Errorf("containers after the restart: %+v", cs)
+	}
+}
+
+func TestOrphansRemoved(t *testing.T) {
+	n := newTestNode(t)
+	p := n.createPod(newPod("orphan", busybox("c", "sleep", "3600")))
+	n.waitPod("orphan", "Running", running)
+	n.stopRun()
+	// Gone from the API while no agent watched.
+	if err := n.client.CoreV1().Pods("default").Delete(context.Background(), "orphan", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	n.waitPod("orphan", "gone", func(p *corev1.Pod) bool { return p == nil })
+	if len(n.containersOf(string(p.UID))) != 1 {
+		t.Fatal("the container did not outlive the agent")
+	}
+	n.start()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := n.cfg.Runtime.Sandbox(string(p.UID))
+		ids, _ := n.cfg.Network.Pods()
+		if len(n.containersOf(string(p.UID))) == 0 && err != nil && len(ids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan not removed: containers %v, sandbox err %v, attachments %v", n.containersOf(string(p.UID)), err, ids)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

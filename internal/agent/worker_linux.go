@@ -41,6 +41,9 @@ type worker struct {
 	waiting map[string]waiting
 	// pullFailed is when each container's last image pull failed.
 	pullFailed map[string]time.Time
+	// idle says the pod has finished and nothing of it runs: only a
+	// change of the pod wakes the worker.
+	idle bool
 }
 
 // run syncs the pod when woken and every SyncPeriod until the pod is gone
@@ -54,6 +57,9 @@ func (w *worker) run(ctx context.Context) {
 			return
 		case <-w.wake:
 		case <-t.C:
+			if w.idle {
+				continue
+			}
 		}
 		done, err := w.sync(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -83,7 +89,9 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 		return w.terminate(ctx, pod, cs)
 	}
 	if p := pod.Status.Phase; p == corev1.PodSucceeded || p == corev1.PodFailed {
-		return false, w.stopAll(ctx, pod, cs, 0)
+		err := w.stopAll(ctx, pod, cs, 0)
+		w.idle = err == nil
+		return false, err
 	}
 	view := podView{pod: pod, containers: cs, waiting: w.waiting, hostIP: w.a.cfg.NodeIP, ready: w.a.cfg.Readiness}
 	sb, ips, err := w.sandbox(ctx, pod)
