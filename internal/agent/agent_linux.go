@@ -303,5 +303,10 @@ func (a *Agent) pod(namespace, name string, uid types.UID) *corev1.Pod {
 // logPath is the CRI log file of one attempt of a container, laid out as
 // kubelet's /var/log/pods.
 func (a *Agent) logPath(pod *corev1.Pod, container string, attempt int32) string {
-	return filepath.Join(a.cfg.DataDir, "pods", fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID), container, fmt.Sprintf("%d.log", attempt))
+	return filepath.Join(a.podLogDir(pod.Namespace, pod.Name, pod.UID), container, fmt.Sprintf("%d.log", attempt))
+}
+
+// podLogDir holds the logs of a pod's containers; it goes with the pod.
+func (a *Agent) podLogDir(namespace, name string, uid types.UID) string {
+	return filepath.Join(a.cfg.DataDir, "pods", fmt.Sprintf("%s_%s_%s", namespace, name, uid))
 }

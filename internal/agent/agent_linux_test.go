@@ -499,3 +499,30 @@ func TestOrphansRemoved(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestLifecycleHooks(t *testing.T) {
+	n := newTestNode(t)
+	c := busybox("c", "sleep", "3600")
+	c.Lifecycle = &corev1.Lifecycle{
+		PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo started > /tmp/post"}}},
+		PreStop:   &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo bye > /proc/1/fd/1"}}},
+	}
+	p := newPod("hooks", c)
+	var grace int64 = 3
+	p.Spec.TerminationGracePeriodSeconds = &grace
+	p = n.createPod(p)
+	n.waitPod("hooks", "Running", running)
+	if got := execOut(t, n, p, "c", "cat", "/tmp/post"); got != "started\n" {
+		t.Errorf("postStart wrote %q", got)
+	}
+	if err := n.client.CoreV1().Pods("default").Delete(context.Background(), "hooks", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// sleep ignores SIGTERM: the pod lingers for its grace period, after
+	// the preStop hook ran.
+	waitLog(t, n.cfg.DataDir+"/pods/default_hooks_"+string(p.UID)+"/c/0.log", "bye", "preStop")
+	n.waitPod("hooks", "gone", func(p *corev1.Pod) bool { return p == nil })
+	if _, err := os.Stat(n.cfg.DataDir + "/pods/default_hooks_" + string(p.UID)); err == nil {
+		t.Errorf("the pod's logs outlived it")
+	}
+}

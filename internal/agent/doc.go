@@ -19,7 +19,8 @@
 // signal, SIGKILL once the grace period is over), its network torn down and
 // its sandbox removed, and only then deleted with grace period 0 and a UID
 // precondition, so its deletion ends when its containers are gone.
-// Containers and sandboxes of pods the API no longer has are removed.
+// Containers, sandboxes and logs (Config.DataDir/pods/<ns>_<name>_<uid>,
+// as kubelet's /var/log/pods) of pods the API no longer has are removed.
 //
 // The mapping of a Pod's containers onto runtime.ContainerConfig (command
 // and args with the image config, env, security context, resources, QoS),

@@ -177,6 +177,9 @@ func (w *worker) sandbox(ctx context.Context, pod *corev1.Pod) (*runtime.Sandbox
 				return nil, nil, err
 			}
 		}
+		if w.a.cfg.NodeIP == "" {
+			return sb, nil, nil
+		}
 		return sb, []string{w.a.cfg.NodeIP}, nil
 	}
 	addrs, attached, err := w.a.cfg.Network.PodIPs(id)
@@ -374,9 +377,7 @@ func (w *worker) pull(ctx context.Context, pod *corev1.Pod, c *corev1.Container)
 		w.setWaiting(pod, c, "InvalidImageName", err.Error())
 		return nil, false
 	case !need:
-		if w.waiting[c.Name].reason != reasonContainerCreating {
-			w.event(pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
-		}
+		w.event(pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
 		return img, true
 	}
 	key := string(pod.UID) + "/" + c.Name
@@ -426,7 +427,7 @@ func (w *worker) pullSecrets(ctx context.Context, pod *corev1.Pod) ([]corev1.Sec
 }
 
 // setWaiting records why a container does not run, with a Failed event
-// when the reason is new.
+// ("Error: <reason>") when the reason is new.
 func (w *worker) setWaiting(pod *corev1.Pod, c *corev1.Container, reason, msg string) {
 	if w.waiting[c.Name].reason != reason {
 		w.event(pod, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
@@ -434,10 +435,14 @@ func (w *worker) setWaiting(pod *corev1.Pod, c *corev1.Container, reason, msg st
 	w.waiting[c.Name] = waiting{reason, msg}
 }
 
-// fail records err as the container's waiting reason; it is not an error
-// of the sync (the next sync retries).
+// fail records err as the container's waiting reason, with a Failed event
+// ("Error: <err>") when it is new; it is not an error of the sync (the
+// next sync retries).
 func (w *worker) fail(pod *corev1.Pod, c *corev1.Container, reason string, err error) error {
-	w.setWaiting(pod, c, reason, err.Error())
+	if prev := w.waiting[c.Name]; prev.reason != reason || prev.message != err.Error() {
+		w.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+	}
+	w.waiting[c.Name] = waiting{reason, err.Error()}
 	return nil
 }
 
@@ -654,7 +659,8 @@ func (w *worker) remove(ctx context.Context, cs map[string]attempts) error {
 		}
 	}
 	id := string(w.uid)
-	errs = append(errs, w.a.cfg.Network.Teardown(ctx, id), w.a.cfg.Runtime.RemoveSandbox(id))
+	errs = append(errs, w.a.cfg.Network.Teardown(ctx, id), w.a.cfg.Runtime.RemoveSandbox(id),
+		os.RemoveAll(w.a.podLogDir(w.namespace, w.name, w.uid)))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
