@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"berth.dev/berth/internal/agent/image"
@@ -92,7 +93,9 @@ func newTestNode(t *testing.T) *testNode {
 	t.Helper()
 	needAgent(t)
 	srv := apiservertest.Start(t)
-	client := kubernetes.NewForConfigOrDie(srv.Admin)
+	admin := rest.CopyConfig(srv.Admin)
+	admin.WarningHandler = rest.NoWarnings{}
+	client := kubernetes.NewForConfigOrDie(admin)
 
 	dir := t.TempDir()
 	netw, err := network.New(network.Config{
@@ -304,18 +307,8 @@ func TestPodRunsAndIsDeleted(t *testing.T) {
 	if ids, _ := n.cfg.Network.Pods(); len(ids) != 0 {
 		t.Errorf("network attachments left: %v", ids)
 	}
-	events, err := n.client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reasons := map[string]bool{}
-	for _, e := range events.Items {
-		reasons[e.Reason] = true
-	}
 	for _, r := range []string{"Pulled", "Created", "Started", "Killing"} {
-		if !reasons[r] {
-			t.Errorf("no %s event; have %v", r, reasons)
-		}
+		waitEvent(t, n, func(e corev1.Event) bool { return e.Reason == r && e.InvolvedObject.UID == p.UID })
 	}
 }
 
@@ -524,5 +517,66 @@ func TestLifecycleHooks(t *testing.T) {
 	n.waitPod("hooks", "gone", func(p *corev1.Pod) bool { return p == nil })
 	if _, err := os.Stat(n.cfg.DataDir + "/pods/default_hooks_" + string(p.UID)); err == nil {
 		t.Errorf("the pod's logs outlived it")
+	}
+}
+
+func TestImagePullFailure(t *testing.T) {
+	n := newTestNode(t)
+	// Nothing listens on port 1 of the node's loopback.
+	c := busybox("c", "true")
+	c.Image, c.ImagePullPolicy = "127.0.0.1:1/missing:v1", corev1.PullAlways
+	n.createPod(newPod("pullfail", c))
+	reasons := map[string]string{}
+	n.waitPod("pullfail", "in ImagePullBackOff", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		if len(cs) == 1 && cs[0].State.Waiting != nil {
+			reasons[cs[0].State.Waiting.Reason] = cs[0].State.Waiting.Message
+		}
+		return reasons[reasonImagePullBackOff] != ""
+	})
+	// ErrImagePull may be overwritten by the back-off before it is read;
+	// the event keeps the registry's error.
+	waitEvent(t, n, func(e corev1.Event) bool {
+		return e.Reason == "Failed" && strings.Contains(e.Message, `Failed to pull image "127.0.0.1:1/missing:v1"`) &&
+			strings.Contains(e.Message, "connection refused")
+	})
+	if got, want := reasons[reasonImagePullBackOff], `Back-off pulling image "127.0.0.1:1/missing:v1"`; got != want {
+		t.Errorf("ImagePullBackOff message %q, want %q", got, want)
+	}
+}
+
+func TestImageNeverPulled(t *testing.T) {
+	n := newTestNode(t)
+	c := busybox("c", "true")
+	c.Image = "berth.test/absent:v1"
+	n.createPod(newPod("never", c))
+	got := n.waitPod("never", "ErrImageNeverPull", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == reasonErrImageNeverPull
+	})
+	want := `Container image "berth.test/absent:v1" is not present with pull policy of Never`
+	if msg := got.Status.ContainerStatuses[0].State.Waiting.Message; msg != want {
+		t.Errorf("message %q, want %q", msg, want)
+	}
+}
+
+// waitEvent waits for an event in the default namespace that match accepts.
+func waitEvent(t *testing.T, n *testNode, match func(corev1.Event) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		events, err := n.client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events.Items {
+			if match(e) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no matching event in %v", events.Items)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
