@@ -35,6 +35,7 @@ type serverOptions struct {
 	bindAddress  string
 	httpsPort    int
 	disableAgent bool
+	nodeName     string
 	datastore    string
 	logLevel     string
 	serviceCIDR  string
@@ -75,6 +76,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.bindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
 	f.IntVar(&o.httpsPort, "https-port", 6443, "port the API server listens on (0 picks a free one)")
 	f.BoolVar(&o.disableAgent, "disable-agent", false, "do not run a node agent in this process")
+	f.StringVar(&o.nodeName, "node-name", "", "name of this machine's Node (default: the hostname)")
 	f.StringVar(&o.datastore, "datastore", "", "where state lives: empty for the embedded store in --data-dir, or etcd://host:port[,host:port...]")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.etcdCA, "datastore-cafile", "", "CA bundle to verify the etcd servers (turns on TLS)")
@@ -234,6 +236,23 @@ func runServer(ctx context.Context, o serverOptions) error {
 	// after waitReady, with a node certificate from
 	// keys.IssueClientCert("system:node:"+hostname, []string{"system:nodes"}, ...)
 	// and the same node.Agent that `berth agent` runs (app/agent.go).
+	agentDone := make(chan struct{})
+	if local, err := newLocalAgent(o, keys, serverURL, advertise, log); err != nil || local == nil {
+		close(agentDone)
+		if err != nil {
+			log.Warn("running without a node agent", "reason", err)
+		}
+	} else {
+		go func() {
+			defer close(agentDone)
+			if !waitReady(ctlCtx, api) {
+				return
+			}
+			if err := local.run(ctlCtx); err != nil {
+				log.Warn("running without a node agent", "reason", err)
+			}
+		}()
+	}
 	log.Info("berth server listening", "url", serverURL, "kubeconfig", kubeconfig, "datastore", datastoreName(o))
 
 	var runErr error
@@ -244,6 +263,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	stopControllers()
 	<-ctlDone
+	<-agentDone
 	cancel()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()

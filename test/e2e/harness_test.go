@@ -81,6 +81,9 @@ type server struct {
 
 	// extraArgs are passed to every start of `berth server`.
 	extraArgs []string
+	// withAgent runs the server's node agent; without it the server is
+	// started with --disable-agent.
+	withAgent bool
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has been waited for
@@ -93,10 +96,26 @@ type server struct {
 // `berth server`.
 func startServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
+	s := newServer(t, extraArgs...)
+	s.start(t)
+	return s
+}
+
+// newServer prepares a server on a fresh data directory without starting
+// it: the test may put things in the data directory, or set withAgent,
+// and then call start.
+func newServer(t *testing.T, extraArgs ...string) *server {
+	t.Helper()
 	if berthBinary == "" {
 		t.Skip(skipReason)
 	}
-	s := &server{dataDir: t.TempDir(), cacheDir: t.TempDir(), extraArgs: extraArgs}
+	return &server{dataDir: t.TempDir(), cacheDir: t.TempDir(), extraArgs: extraArgs}
+}
+
+// start starts the server on a free loopback port and waits until /readyz
+// answers.
+func (s *server) start(t *testing.T) {
+	t.Helper()
 	s.kubeconfig = filepath.Join(s.dataDir, "admin.kubeconfig")
 	s.logPath = filepath.Join(t.TempDir(), "berth.log")
 	t.Cleanup(func() {
@@ -113,7 +132,7 @@ func startServer(t *testing.T, extraArgs ...string) *server {
 		s.port = freePort(t)
 		err := s.launch(t)
 		if err == nil {
-			return s
+			return
 		}
 		if !errors.Is(err, errPortTaken) || attempt == 5 {
 			t.Fatalf("starting berth: %v", err)
@@ -147,11 +166,14 @@ func (s *server) launch(t *testing.T) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(berthBinary, append([]string{"server",
+	args := []string{"server",
 		"--data-dir", s.dataDir,
 		"--bind-address", "127.0.0.1",
-		"--https-port", strconv.Itoa(s.port),
-		"--disable-agent"}, s.extraArgs...)...)
+		"--https-port", strconv.Itoa(s.port)}
+	if !s.withAgent {
+		args = append(args, "--disable-agent")
+	}
+	cmd := exec.Command(berthBinary, append(args, s.extraArgs...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return err

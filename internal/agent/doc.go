@@ -1,0 +1,29 @@
+// Package agent is berth's kubelet core: it runs the pods bound to one
+// node.
+//
+// Agent watches the pods whose spec.nodeName is Config.NodeName and gives
+// each its own worker goroutine, which calls a level-triggered sync: it
+// reads the pod from the informer's cache and what the node runs for it
+// from the runtime (runtime.List; every container carries labels naming its
+// pod UID, container name and restart count), and does the next step
+// toward the spec: create the sandbox (runtime.CreateSandbox, then
+// network.Setup and the pod's /etc/hosts), run the init containers in
+// order, start the sidecars (init containers with restartPolicy Always)
+// and the containers, restart what exited as the restartPolicy says with
+// CrashLoopBackOff, and write the pod's status through the pods/status
+// subresource when it changed. Nothing about running containers is kept
+// only in memory, so a restarted agent adopts what runs and reports its
+// true state; in-memory state is limited to back-off timers.
+//
+// A pod with a deletionTimestamp is stopped (preStop hooks, the stop
+// signal, SIGKILL once the grace period is over), its network torn down and
+// its sandbox removed, and only then deleted with grace period 0 and a UID
+// precondition, so its deletion ends when its containers are gone.
+// Containers, sandboxes and logs (Config.DataDir/pods/<ns>_<name>_<uid>,
+// as kubelet's /var/log/pods) of pods the API no longer has are removed.
+//
+// The mapping of a Pod's containers onto runtime.ContainerConfig (command
+// and args with the image config, env, security context, resources, QoS),
+// the pod's phase, conditions and container statuses, and back-off are pure
+// functions over a snapshot (spec.go, status.go, backoff.go).
+package agent

@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/vishvananda/netlink"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"berth.dev/berth/internal/agent/image"
+	"berth.dev/berth/internal/agent/network"
+	"berth.dev/berth/internal/agent/runtime"
+	"berth.dev/berth/test/images/testimages"
+)
+
+// needContainers skips unless this machine can run the server's agent.
+func needContainers(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (the node agent runs containers)")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("needs runc (apt-get install runc)")
+	}
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		t.Skip("needs the CNI plugins (apt-get install containernetworking-plugins)")
+	}
+	if err := testimages.CheckBusybox(testimages.Path); err != nil {
+		t.Skipf("needs a static busybox: %v", err)
+	}
+}
+
+// cleanUpNode removes what the agent of a stopped server with dataDir may
+// have left: containers, root filesystems, pod networks, sandboxes, the
+// runtime's directory and cgroups, and the bridge if the test made it.
+// The names follow `berth server`'s for a data directory of its own.
+func cleanUpNode(t *testing.T, dataDir string, hadBridge bool) {
+	sum := sha256.Sum256([]byte(dataDir))
+	suffix := hex.EncodeToString(sum[:6])
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt, err := runtime.New(runtime.Config{RunDir: "/run/berth-" + suffix, CgroupParent: "/berth-" + suffix})
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	cs, err := rt.List(ctx)
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
+	for _, c := range cs {
+		t.Errorf("container %s left on the node", c.ID)
+		if err := rt.Delete(ctx, c.ID); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
+	if store, err := image.New(image.Config{Dir: filepath.Join(dataDir, "agent", "images")}); err == nil {
+		for _, id := range store.Containers() {
+			if err := store.Release(id); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+		store.Close()
+	}
+	if netw, err := network.New(network.Config{
+		StateDir: filepath.Join(dataDir, "agent", "cni"),
+		PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24")},
+	}); err == nil {
+		ids, _ := netw.Pods()
+		for _, id := range ids {
+			_ = netw.Teardown(ctx, id)
+		}
+	}
+	sbs, _ := rt.Sandboxes()
+	for _, s := range sbs {
+		t.Errorf("sandbox %s left on the node", s.Config.ID)
+		if err := rt.RemoveSandbox(s.Config.ID); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
+	if err := rt.RemoveCgroupParent(); err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
+	if err := os.RemoveAll("/run/berth-" + suffix); err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
+	if !hadBridge {
+		if l, err := netlink.LinkByName("berth0"); err == nil {
+			_ = netlink.LinkDel(l)
+		}
+	}
+}
+
+func TestServerAgentRunsPods(t *testing.T) {
+	needContainers(t)
+	s := newServer(t, "--node-name", "e2e-node")
+	s.withAgent = true
+	_, err := netlink.LinkByName("berth0")
+	hadBridge := err == nil
+	t.Cleanup(func() { cleanUpNode(t, s.dataDir, hadBridge) })
+
+	bb, err := testimages.Busybox(testimages.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	if err := testimages.WriteDocker(archive, map[string]v1.Image{"berth.test/busybox:v1": bb}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(berthBinary, "image", "import", "--data-dir", s.dataDir, archive).CombinedOutput(); err != nil {
+		t.Fatalf("berth image import: %v\n%s", err, out)
+	}
+	s.start(t)
+
+	s.kubectl(t, "run", "sleeper", "--image=berth.test/busybox:v1", "--image-pull-policy=Never", "--", "sleep", "3600")
+	s.kubectl(t, "wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
+	client := s.clientset(t)
+	pod, err := client.CoreV1().Pods("default").Get(context.Background(), "sleeper", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := pod.Status.ContainerStatuses
+	if pod.Status.Phase != corev1.PodRunning || pod.Spec.NodeName != "e2e-node" || pod.Status.PodIP == "" ||
+		len(cs) != 1 || cs[0].State.Running == nil || !strings.HasPrefix(cs[0].ContainerID, "runc://") {
+		t.Fatalf("pod on %q: phase %s, podIP %q, containers %+v", pod.Spec.NodeName, pod.Status.Phase, pod.Status.PodIP, cs)
+	}
+	describe := s.kubectl(t, "describe", "pod", "sleeper")
+	for _, want := range []string{`Normal\s+Created`, `Normal\s+Started`, `\nStatus:\s+Running\n`} {
+		if !regexp.MustCompile(want).MatchString(describe) {
+			t.Errorf("kubectl describe has no %q:\n%s", want, describe)
+		}
+	}
+
+	// Deletion returns once the agent has stopped and removed the
+	// container (sleep, as PID 1, ignores SIGTERM: SIGKILL ends it).
+	s.kubectl(t, "delete", "pod", "sleeper", "--grace-period=3", "--timeout=60s")
+	if _, err := client.CoreV1().Pods("default").Get(context.Background(), "sleeper", metav1.GetOptions{}); err == nil {
+		t.Errorf("pod still there after kubectl delete returned")
+	}
+}
