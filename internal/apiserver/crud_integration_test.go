@@ -823,3 +823,38 @@ func TestDeleteCollection(t *testing.T) {
 type warningRecorder func(msg string)
 
 func (f warningRecorder) HandleWarningHeader(_ int, _ string, msg string) { f(msg) }
+
+// TestGracefulPodSurvivesStatusUpdates: a pod on a node in graceful
+// deletion has no finalizers, and its node's status updates must not
+// delete it; its node's delete with grace period 0 does.
+func TestGracefulPodSurvivesStatusUpdates(t *testing.T) {
+	ts := startTestServer(t)
+	pods := ts.clientset(t).CoreV1().Pods(ts.namespace(t, "grace"))
+	ctx := context.Background()
+	p, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{
+		NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.Delete(ctx, "p", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err = pods.Get(ctx, "p", metav1.GetOptions{})
+	if err != nil || p.DeletionTimestamp == nil {
+		t.Fatalf("pod on a node after delete: %v, deletionTimestamp %v; want it terminating", err, p.DeletionTimestamp)
+	}
+	p.Status.Phase = corev1.PodSucceeded
+	if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Get(ctx, "p", metav1.GetOptions{}); err != nil {
+		t.Fatalf("status update deleted the terminating pod: %v", err)
+	}
+	if err := pods.Delete(ctx, "p", metav1.DeleteOptions{GracePeriodSeconds: new(int64), Preconditions: metav1.NewUIDPreconditions(string(p.UID))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Get(ctx, "p", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("pod after its node's delete with grace 0: %v, want NotFound", err)
+	}
+}

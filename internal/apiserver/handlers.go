@@ -666,8 +666,11 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 			return nil, 0, err
 		}
 		acc, _ := meta.Accessor(obj)
-		// An object being deleted whose last finalizer is gone is deleted now.
-		if acc.GetDeletionTimestamp() != nil && !hasFinalizers(obj, acc) && !dry {
+		// An object being deleted whose last finalizer this update removes
+		// is deleted now. A pod in graceful deletion has none to begin
+		// with: its status updates keep it until its node deletes it.
+		oldAcc, _ := meta.Accessor(old)
+		if acc.GetDeletionTimestamp() != nil && hasFinalizers(old, oldAcc) && !hasFinalizers(obj, acc) && !dry {
 			_, err := s.store.Delete(ctx, key, kv.ModRevision)
 			if errors.Is(err, store.ErrConflict) && precondition == "" && attempt < 20 {
 				continue
