@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ import (
 	"berth.dev/berth/internal/controller/job"
 	"berth.dev/berth/internal/controller/localpath"
 	"berth.dev/berth/internal/controller/namespace"
+	"berth.dev/berth/internal/controller/nodeipam"
 	"berth.dev/berth/internal/controller/nodelifecycle"
 	"berth.dev/berth/internal/controller/podgc"
 	"berth.dev/berth/internal/controller/replicaset"
@@ -91,6 +93,8 @@ type controllerSettings struct {
 	// dataDir is berth's data directory, on the nodes too: where
 	// local-path volumes live.
 	dataDir string
+	// clusterCIDR is where the Nodes' pod ranges come from.
+	clusterCIDR netip.Prefix
 }
 
 // runnable is a started controller.
@@ -267,6 +271,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, quotas, binder, localPath, protection)
+	ipam, err := nodeipam.New(nodeipam.Config{Client: client, Informers: factory, ClusterCIDR: settings.clusterCIDR, Logger: log})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, ipam)
 
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

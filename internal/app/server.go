@@ -39,6 +39,7 @@ type serverOptions struct {
 	datastore    string
 	logLevel     string
 	serviceCIDR  string
+	clusterCIDR  string
 	advertise    string
 	etcdCA       string
 	etcdCert     string
@@ -82,6 +83,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.etcdCA, "datastore-cafile", "", "CA bundle to verify the etcd servers (turns on TLS)")
 	f.StringVar(&o.etcdCert, "datastore-certfile", "", "client certificate for etcd")
 	f.StringVar(&o.etcdKey, "datastore-keyfile", "", "client key for etcd")
+	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "range of pod addresses; each Node gets a /24 of it")
 	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
 	f.StringVar(&o.podSecurity, "pod-security-config", "", "upstream PodSecurityConfiguration file (default: enforce baseline, warn and audit restricted, kube-system exempt)")
 	f.StringVar(&o.encryptionConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) saying how resources are encrypted at rest (default: <data-dir>/encryption-config.yaml, generated on first start to encrypt Secrets with aescbc)")
@@ -120,6 +122,10 @@ func runServer(ctx context.Context, o serverOptions) error {
 	serviceCIDR, err := netip.ParsePrefix(o.serviceCIDR)
 	if err != nil {
 		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	clusterCIDR, err := netip.ParsePrefix(o.clusterCIDR)
+	if err != nil {
+		return fmt.Errorf("--cluster-cidr: %w", err)
 	}
 	advertise, err := advertiseAddress(o.advertise)
 	if err != nil {
@@ -226,7 +232,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctlCtx, loopback, keys, controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer, scheduler: schedLoopback, dataDir: o.dataDir}, log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, keys, controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer, scheduler: schedLoopback, dataDir: o.dataDir, clusterCIDR: clusterCIDR}, log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()
