@@ -100,6 +100,10 @@ type Config struct {
 	// address (the default) leaves the Service without endpoints.
 	AdvertiseAddress netip.Addr
 	Port             int
+	// Metrics, when set, serves the resource metrics API
+	// (metrics.k8s.io/v1beta1 NodeMetrics and PodMetrics, read-only) from
+	// it; nil leaves the group out of discovery.
+	Metrics MetricsSource
 }
 
 // Server is the API server. Its Handler serves requests once Run has loaded
@@ -197,6 +201,18 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.Metrics != nil {
+		mres, err := newResources(sch, metricsResources())
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range mres {
+			r.metrics = true
+			if err := s.serve(context.Background(), r); err != nil {
+				return nil, err
+			}
+		}
+	}
 	s.shareObjects()
 	return s, nil
 }
@@ -220,7 +236,7 @@ func (s *Server) shareObjects() {
 
 // serve adds r to the served resources and the cache.
 func (s *Server) serve(ctx context.Context, r *resource) error {
-	if r.storage == nil && !r.Ephemeral {
+	if r.storage == nil && !r.Ephemeral && !r.metrics {
 		if err := s.cache.add(ctx, r); err != nil {
 			return err
 		}
@@ -249,7 +265,7 @@ func (s *Server) unserve(r *resource) error {
 		delete(s.resources, gv)
 		s.groups = slices.DeleteFunc(s.groups, func(g schema.GroupVersion) bool { return g == gv })
 	}
-	if r.storage == nil {
+	if r.storage == nil && !r.metrics {
 		s.cache.remove(r)
 	}
 	return s.buildDiscoveryLocked()

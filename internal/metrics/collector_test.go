@@ -24,7 +24,7 @@ func TestAdvance(t *testing.T) {
 	second := Scrape{
 		Node: Point{CPUSeconds: 105, MemoryBytes: 2048, Time: t1},
 		Containers: []ContainerPoint{
-			c("a", "x", 12.5, 64<<20, t1), // 250m
+			c("a", "x", 12.5, 64<<20, t1),                 // 250m
 			c("b", "x", 11, 1, t1), c("b", "y", 1, 1, t1), // y is new: b incomplete
 			c("c", "x", 1, 1, t1), // restarted: counter went down
 		},
