@@ -73,6 +73,27 @@ func (p *PKI) ensureCA(dir string, log *slog.Logger) error {
 	return p.setCA(certPEM, keyPEM)
 }
 
+// LoadCA reads the cluster CA (ca.crt and ca.key) from the PKI directory
+// dir without creating or changing anything: for tools that issue
+// certificates for a cluster whose server owns the directory (berth sim).
+// The PKI it returns issues certificates and answers CAPEM and CAPool;
+// its serving, admin and ServiceAccount accessors return nil.
+func LoadCA(dir string) (*PKI, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, caCertFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading CA certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, caKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading CA key: %w", err)
+	}
+	p := &PKI{now: time.Now}
+	if err := p.setCA(certPEM, keyPEM); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // setCA parses and checks the CA pair and makes it p's CA.
 func (p *PKI) setCA(certPEM, keyPEM []byte) error {
 	cert, key, err := parseCA(certPEM, keyPEM)

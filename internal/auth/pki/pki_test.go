@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -599,5 +600,29 @@ func TestIssueServingCert(t *testing.T) {
 				t.Errorf("usage (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestLoadCA(t *testing.T) {
+	dir := t.TempDir()
+	p := mustEnsure(t, Config{Dir: dir})
+	loaded, err := LoadCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(loaded.CAPEM(), p.CAPEM()) {
+		t.Error("loaded CA differs from the ensured one")
+	}
+	certPEM, _, err := loaded.IssueServingCert("n1", []string{"n1"}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseCertPEM(certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(t, c, readCert(t, dir, caCertFile), time.Now(), x509.ExtKeyUsageServerAuth, "n1")
+	if _, err := LoadCA(t.TempDir()); err == nil {
+		t.Error("LoadCA of an empty directory succeeded")
 	}
 }
