@@ -25,10 +25,10 @@ type history struct {
 	ups, downs      []scaleEvent
 }
 
-// defaultBehavior fills what the API's defaulting leaves unset: the
-// whole behavior when absent (upstream's defaults: up at once by the
-// larger of 4 pods or 100% per 15 s; down by up to 100% per 15 s) and the
-// scale-down window, which is downWindow.
+// defaultBehavior fills what the API's defaulting leaves unset in a
+// behavior: the scale-down window, which is downWindow, and absent rules
+// (upstream's defaults: up at once by the larger of 4 pods or 100% per
+// 15 s; down by up to 100% per 15 s).
 func defaultBehavior(b *autoscalingv2.HorizontalPodAutoscalerBehavior, downWindow time.Duration) autoscalingv2.HorizontalPodAutoscalerBehavior {
 	maxPolicy := autoscalingv2.MaxChangePolicySelect
 	out := autoscalingv2.HorizontalPodAutoscalerBehavior{
@@ -216,3 +216,46 @@ func (h *history) record(b autoscalingv2.HorizontalPodAutoscalerBehavior, from, 
 
 func larger(a, b int32) int32  { return max(a, b) }
 func smaller(a, b int32) int32 { return min(a, b) }
+
+// stabilizeLegacy is the stabilization of an HPA without behavior, as
+// upstream: the highest recommendation within the scale-down window,
+// desired included. It records desired in h.
+func stabilizeLegacy(h *history, window time.Duration, desired int32, now time.Time) (int32, string, string) {
+	stabilized := desired
+	cutoff := now.Add(-window)
+	old := -1
+	for i, r := range h.recommendations {
+		if r.at.Before(cutoff) {
+			old = i
+		} else {
+			stabilized = max(stabilized, r.replicas)
+		}
+	}
+	if old >= 0 {
+		h.recommendations[old] = recommendation{desired, now}
+	} else {
+		h.recommendations = append(h.recommendations, recommendation{desired, now})
+	}
+	if stabilized != desired {
+		return stabilized, "ScaleDownStabilized", "recent recommendations were higher than current one, applying the highest recent recommendation"
+	}
+	return stabilized, "ReadyForNewScale", "recommended size matches current size"
+}
+
+// limitLegacy keeps desired within minReplicas, maxReplicas and, for an
+// HPA without behavior, upstream's fixed scale-up rate: at most the larger
+// of twice the current count and 4.
+func limitLegacy(l limits, desired int32) (int32, string, string) {
+	upLimit := max(2*l.current, 4)
+	allowed, reason, message := l.max, "TooManyReplicas", "the desired replica count is more than the maximum replica count"
+	if l.max > upLimit {
+		allowed, reason, message = upLimit, "ScaleUpLimit", "the desired replica count is increasing faster than the maximum scale rate"
+	}
+	switch {
+	case desired < l.min:
+		return l.min, "TooFewReplicas", "the desired replica count is less than the minimum replica count"
+	case desired > allowed:
+		return allowed, reason, message
+	}
+	return desired, "DesiredWithinRange", "the desired count is within the acceptable range"
+}

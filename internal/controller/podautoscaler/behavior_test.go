@@ -123,3 +123,29 @@ func TestRecordAndDefaults(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 }
+
+func TestLegacy(t *testing.T) {
+	h := &history{recommendations: []recommendation{{9, testNow.Add(-time.Minute)}, {2, testNow.Add(-10 * time.Minute)}}}
+	if got, reason, _ := stabilizeLegacy(h, 5*time.Minute, 7, testNow); got != 9 || reason != "ScaleDownStabilized" {
+		t.Errorf("stabilizeLegacy = %d %s, want 9 ScaleDownStabilized", got, reason)
+	}
+	if d := cmp.Diff([]recommendation{{9, testNow.Add(-time.Minute)}, {7, testNow}}, h.recommendations, cmp.AllowUnexported(recommendation{})); d != "" {
+		t.Errorf("old recommendation not replaced (-want +got):\n%s", d)
+	}
+	for _, tc := range []struct {
+		l       limits
+		desired int32
+		want    int32
+		reason  string
+	}{
+		{limits{1, 1, 10}, 8, 4, "ScaleUpLimit"},
+		{limits{3, 1, 10}, 8, 6, "ScaleUpLimit"},
+		{limits{3, 1, 5}, 8, 5, "TooManyReplicas"},
+		{limits{3, 2, 10}, 1, 2, "TooFewReplicas"},
+		{limits{3, 1, 10}, 5, 5, "DesiredWithinRange"},
+	} {
+		if got, reason, _ := limitLegacy(tc.l, tc.desired); got != tc.want || reason != tc.reason {
+			t.Errorf("limitLegacy(%+v, %d) = %d %s, want %d %s", tc.l, tc.desired, got, reason, tc.want, tc.reason)
+		}
+	}
+}
