@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/scale"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"berth.dev/berth/internal/auth/pki"
 	saissuer "berth.dev/berth/internal/auth/serviceaccount"
@@ -35,6 +36,7 @@ import (
 	"berth.dev/berth/internal/controller/job"
 	"berth.dev/berth/internal/controller/namespace"
 	"berth.dev/berth/internal/controller/nodelifecycle"
+	"berth.dev/berth/internal/controller/podautoscaler"
 	"berth.dev/berth/internal/controller/podgc"
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/rootcacert"
@@ -208,6 +210,15 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, nodes, pgc, pdbs)
+	resourceMetrics, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	hpas, err := podautoscaler.New(podautoscaler.Config{Client: client, Informers: factory, Metrics: resourceMetrics.MetricsV1beta1(), Scales: scales, Mapper: mapper, Logger: log.With("controller", "horizontal-pod-autoscaler")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, hpas)
 	saTokens, err := serviceaccounttoken.New(serviceaccounttoken.Config{Client: client, Informers: factory, Tokens: settings.tokens, RootCA: caPEM, Logger: log.With("controller", "serviceaccount-token")})
 	if err != nil {
 		return err
