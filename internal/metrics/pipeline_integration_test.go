@@ -2,8 +2,6 @@ package metrics_test
 
 import (
 	"context"
-	"crypto/tls"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,80 +9,20 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
-	"berth.dev/berth/internal/apiserver"
-	"berth.dev/berth/internal/apiserver/apiservertest"
-	"berth.dev/berth/internal/auth"
-	"berth.dev/berth/internal/metrics"
+	"berth.dev/berth/internal/metrics/metricstest"
 	"berth.dev/berth/internal/sim"
 )
-
-// laterSource answers from a Collector built once the server it lists
-// nodes from has started.
-type laterSource struct {
-	c atomic.Pointer[metrics.Collector]
-}
-
-func (l *laterSource) NodeMetrics(name string) (*metricsv1beta1.NodeMetrics, bool) {
-	if c := l.c.Load(); c != nil {
-		return c.NodeMetrics(name)
-	}
-	return nil, false
-}
-
-func (l *laterSource) PodMetrics(node, namespace, name string) (*metricsv1beta1.PodMetrics, bool) {
-	if c := l.c.Load(); c != nil {
-		return c.PodMetrics(node, namespace, name)
-	}
-	return nil, false
-}
 
 // TestPipeline runs simulated nodes serving metrics, a Collector scraping
 // them and the API server serving what it collected, read as kubectl top
 // reads it.
 func TestPipeline(t *testing.T) {
-	src := &laterSource{}
-	srv := apiservertest.Start(t, func(c *apiserver.Config) { c.Metrics = src })
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	client := kubernetes.NewForConfigOrDie(srv.Admin)
-	factory := informers.NewSharedInformerFactory(client, 0)
-	s, err := sim.New(sim.Config{Client: client, Informers: factory, Nodes: 2, Metrics: srv.PKI})
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := srv.PKI.IssueClientCert("system:kube-apiserver-kubelet-client", []string{auth.SystemMasters}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	col, err := metrics.New(metrics.Config{Client: client, Interval: 200 * time.Millisecond,
-		TLS: &tls.Config{RootCAs: srv.PKI.CAPool(), Certificates: []tls.Certificate{cert}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src.c.Store(col)
-	factory.Start(ctx.Done())
-	simDone, colDone := make(chan error, 1), make(chan error, 1)
-	go func() { simDone <- s.Run(ctx) }()
-	go func() { colDone <- col.Run(ctx) }()
-	defer func() {
-		cancel()
-		for _, ch := range []chan error{simDone, colDone} {
-			if err := <-ch; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-		factory.Shutdown()
-	}()
-
+	c := metricstest.Start(t, 2, 200*time.Millisecond)
+	ctx := t.Context()
+	client, srv := c.Client, c.Server
 	for i, cpu := range []string{"250m", "1"} {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: []string{"a", "b"}[i], Labels: map[string]string{"app": "x"},
@@ -101,7 +39,7 @@ func TestPipeline(t *testing.T) {
 		return abs(q.MilliValue()-w.MilliValue()) <= w.MilliValue()/20
 	}
 	var last *metricsv1beta1.PodMetrics
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		m, err := mc.PodMetricses("default").Get(ctx, "a", metav1.GetOptions{})
 		if err != nil {
 			return false, nil
