@@ -31,7 +31,9 @@ type Cluster struct {
 
 // laterSource answers from the Collector, built once the server it lists
 // nodes from has started.
-type laterSource struct{ c atomic.Pointer[metrics.Collector] }
+type laterSource struct {
+	c atomic.Pointer[metrics.Collector]
+}
 
 func (l *laterSource) NodeMetrics(name string) (*metricsv1beta1.NodeMetrics, bool) {
 	if c := l.c.Load(); c != nil {
