@@ -96,6 +96,9 @@ func (s *Sim) serveMetrics(ctx context.Context, wg *sync.WaitGroup) error {
 // scrape advances n's counters to now at the usage its running pods are
 // annotated with, and returns them.
 func (s *Sim) scrape(n *node, now time.Time) metrics.Scrape {
+	// The wire has millisecond timestamps: count to the same instant, so
+	// rates computed from them are the annotated ones.
+	now = now.Truncate(time.Millisecond)
 	objs, _ := s.podIndexer.ByIndex(nodeNameIndex, n.name)
 	n.mu.Lock()
 	defer n.mu.Unlock()
