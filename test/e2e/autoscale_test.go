@@ -57,6 +57,12 @@ spec:
 		return r.code == 0 && strings.Contains(r.stdout, "sim-0") && strings.Contains(r.stdout, "sim-1")
 	})
 
+	// The metrics resources themselves, printed as metrics-server prints them.
+	podMetrics := regexp.MustCompile(`(?m)^NAME\s+CPU\s+MEMORY\s+WINDOW\s*\nweb-\S+\s+150m\s+64Mi\s+\d+m?s\s*$`)
+	if got := s.kubectl(t, "get", "podmetrics"); !podMetrics.MatchString(got) {
+		t.Errorf("kubectl get podmetrics:\n%s", got)
+	}
+
 	s.kubectl(t, "autoscale", "deploy/web", "--cpu-percent=50", "--min=1", "--max=5")
 	targets := regexp.MustCompile(`(?m)^web\s+Deployment/web\s+cpu: 150%/50%\s+1\s+5\s+`)
 	waitFor(t, 60*time.Second, "kubectl get hpa shows the CPU target and usage", func() bool {
