@@ -54,10 +54,10 @@ const controllersLease = "kube-controller-manager"
 
 // loopbackConfig is how berth's own components reach the API server in
 // the same process: over TLS, as any client, with a client certificate of
-// their own (user, in no group: RBAC's default policy grants what each
-// component needs) and protobuf bodies.
-func loopbackConfig(keys *pki.PKI, serverURL, user string) (*rest.Config, error) {
-	certPEM, keyPEM, err := keys.IssueClientCert(user, nil, 0)
+// their own (user, in no group unless groups are given: RBAC's default
+// policy grants what each component needs) and protobuf bodies.
+func loopbackConfig(keys *pki.PKI, serverURL, user string, groups ...string) (*rest.Config, error) {
+	certPEM, keyPEM, err := keys.IssueClientCert(user, groups, 0)
 	if err != nil {
 		return nil, fmt.Errorf("issuing the %s certificate: %w", user, err)
 	}

@@ -20,21 +20,17 @@ const metricsClientUser = "system:kube-apiserver-kubelet-client"
 
 // newMetricsCollector builds the collector of nodes' resource metrics:
 // it lists nodes through the API at serverURL and scrapes them over TLS
-// verified against the cluster CA, with a client certificate of its own.
+// verified against the cluster CA, with one client certificate of its own
+// for both.
 func newMetricsCollector(keys *pki.PKI, serverURL string, interval time.Duration, log *slog.Logger) (*metrics.Collector, error) {
-	certPEM, keyPEM, err := keys.IssueClientCert(metricsClientUser, []string{auth.SystemMasters}, 0)
-	if err != nil {
-		return nil, fmt.Errorf("issuing the %s certificate: %w", metricsClientUser, err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	cfg, err := loopbackConfig(keys, serverURL, metricsClientUser, auth.SystemMasters)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loopbackConfig(keys, serverURL, "system:kube-apiserver-metrics")
+	cert, err := tls.X509KeyPair(cfg.TLSClientConfig.CertData, cfg.TLSClientConfig.KeyData)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading the %s certificate: %w", metricsClientUser, err)
 	}
-	cfg.TLSClientConfig.CertData, cfg.TLSClientConfig.KeyData = certPEM, keyPEM
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
