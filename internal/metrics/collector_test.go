@@ -49,3 +49,34 @@ func TestAdvance(t *testing.T) {
 		t.Errorf("one scrape gave usage: %+v", st)
 	}
 }
+
+func TestScrapeURL(t *testing.T) {
+	node := func(ready corev1.ConditionStatus, port int32, addrs ...corev1.NodeAddress) *corev1.Node {
+		n := &corev1.Node{Status: corev1.NodeStatus{Addresses: addrs,
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}}}
+		n.Status.DaemonEndpoints.KubeletEndpoint.Port = port
+		return n
+	}
+	internal := corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}
+	v6 := corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "fd00::1"}
+	host := corev1.NodeAddress{Type: corev1.NodeHostName, Address: "n1"}
+	tests := []struct {
+		name string
+		node *corev1.Node
+		want string
+	}{
+		{"ready", node(corev1.ConditionTrue, 10250, host, internal), "https://127.0.0.1:10250/metrics/resource"},
+		{"ipv6", node(corev1.ConditionTrue, 10250, v6), "https://[fd00::1]:10250/metrics/resource"},
+		{"not ready", node(corev1.ConditionUnknown, 10250, internal), ""},
+		{"no port", node(corev1.ConditionTrue, 0, internal), ""},
+		{"no internal address", node(corev1.ConditionTrue, 10250, host), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := scrapeURL(tc.node)
+			if got != tc.want || ok != (tc.want != "") {
+				t.Errorf("scrapeURL = %q, %v; want %q", got, ok, tc.want)
+			}
+		})
+	}
+}
