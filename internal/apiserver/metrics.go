@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,8 +48,8 @@ func metricsResources() []registry.Resource {
 		Verbs: []string{"get", "list"},
 		Strategy: registry.Strategy{Columns: cols, Row: func(obj runtime.Object) []any {
 			m := obj.(*metricsv1beta1.PodMetrics)
-			var cpu, mem = m.Containers[0].Usage.Cpu().DeepCopy(), m.Containers[0].Usage.Memory().DeepCopy()
-			for _, c := range m.Containers[1:] {
+			cpu, mem := apiresource.Quantity{Format: apiresource.DecimalSI}, apiresource.Quantity{Format: apiresource.BinarySI}
+			for _, c := range m.Containers {
 				cpu.Add(*c.Usage.Cpu())
 				mem.Add(*c.Usage.Memory())
 			}
