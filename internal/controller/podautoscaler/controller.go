@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+	metricsapi "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsv1beta1 "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
 	"k8s.io/utils/clock"
 
@@ -333,7 +334,7 @@ func (c *Controller) computeReplicas(ctx context.Context, hpa *autoscalingv2.Hor
 	if err != nil {
 		return -1, "", nil, err
 	}
-	var metrics map[corev1.ResourceName]map[string]podMetric
+	var items []metricsapi.PodMetrics
 	var metricsErr error
 	replicas, name := int32(-1), ""
 	statuses := make([]autoscalingv2.MetricStatus, len(hpa.Spec.Metrics))
@@ -348,48 +349,62 @@ func (c *Controller) computeReplicas(ctx context.Context, hpa *autoscalingv2.Hor
 		setCondition(hpa, autoscalingv2.ScalingActive, corev1.ConditionFalse, reason, now, "the HPA was unable to compute the replica count: %v", err)
 	}
 	for i, spec := range hpa.Spec.Metrics {
-		if spec.Type != autoscalingv2.ResourceMetricSourceType || spec.Resource == nil {
+		var (
+			res       corev1.ResourceName
+			container string
+			target    autoscalingv2.MetricTarget
+			kind      = "resource"
+		)
+		switch {
+		case spec.Type == autoscalingv2.ResourceMetricSourceType && spec.Resource != nil:
+			res, target = spec.Resource.Name, spec.Resource.Target
+		case spec.Type == autoscalingv2.ContainerResourceMetricSourceType && spec.ContainerResource != nil:
+			res, container, target, kind = spec.ContainerResource.Name, spec.ContainerResource.Container, spec.ContainerResource.Target, "container resource"
+		default:
 			fail("InvalidMetricSourceType", fmt.Errorf("unsupported metric source type %q", spec.Type))
 			continue
 		}
-		if metrics == nil && metricsErr == nil {
-			metrics, metricsErr = c.podMetrics(ctx, hpa.Namespace, selector)
+		reason := "FailedGetResourceMetric"
+		if container != "" {
+			reason = "FailedGetContainerResourceMetric"
+		}
+		if items == nil && metricsErr == nil {
+			items, metricsErr = c.podMetrics(ctx, hpa.Namespace, selector)
 		}
 		if metricsErr != nil {
-			fail("FailedGetResourceMetric", metricsErr)
+			fail(reason, metricsErr)
 			continue
 		}
-		res := spec.Resource.Name
-		s := snapshot{pods: pods, metrics: metrics[res], resource: res, now: now, tolerance: c.cfg.Tolerance,
-			cpuInitialization: c.cfg.CPUInitialization, readinessDelay: c.cfg.InitialReadinessDelay}
-		if s.metrics == nil {
-			s.metrics = map[string]podMetric{}
-		}
+		s := snapshot{pods: pods, metrics: usageOf(items, res, container), resource: res, container: container, now: now,
+			tolerance: c.cfg.Tolerance, cpuInitialization: c.cfg.CPUInitialization, readinessDelay: c.cfg.InitialReadinessDelay}
 		var proposal int32
+		var value autoscalingv2.MetricValueStatus
 		var metricName string
-		target := spec.Resource.Target
 		switch {
 		case target.AverageValue != nil:
 			p, avg, err := averageValueReplicas(current, target.AverageValue.MilliValue(), s)
 			if err != nil {
-				fail("FailedGetResourceMetric", fmt.Errorf("failed to get %s usage: %w", res, err))
+				fail(reason, fmt.Errorf("failed to get %s usage: %w", res, err))
 				continue
 			}
-			proposal, metricName = p, string(res)+" resource"
-			statuses[i] = autoscalingv2.MetricStatus{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricStatus{
-				Name: res, Current: autoscalingv2.MetricValueStatus{AverageValue: milli(avg)}}}
+			proposal, metricName, value = p, fmt.Sprintf("%s %s", res, kind), autoscalingv2.MetricValueStatus{AverageValue: milli(avg)}
 		case target.AverageUtilization != nil:
 			p, percent, avg, err := resourceReplicas(current, *target.AverageUtilization, s)
 			if err != nil {
-				fail("FailedGetResourceMetric", fmt.Errorf("failed to get %s utilization: %w", res, err))
+				fail(reason, fmt.Errorf("failed to get %s utilization: %w", res, err))
 				continue
 			}
-			proposal, metricName = p, string(res)+" resource utilization (percentage of request)"
-			statuses[i] = autoscalingv2.MetricStatus{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricStatus{
-				Name: res, Current: autoscalingv2.MetricValueStatus{AverageUtilization: &percent, AverageValue: milli(avg)}}}
+			proposal, metricName = p, fmt.Sprintf("%s %s utilization (percentage of request)", res, kind)
+			value = autoscalingv2.MetricValueStatus{AverageUtilization: &percent, AverageValue: milli(avg)}
 		default:
-			fail("FailedGetResourceMetric", fmt.Errorf("invalid resource metric source: neither an average utilization target nor an average value target was set"))
+			fail(reason, fmt.Errorf("invalid resource metric source: neither an average utilization target nor an average value target was set"))
 			continue
+		}
+		statuses[i] = autoscalingv2.MetricStatus{Type: spec.Type}
+		if container != "" {
+			statuses[i].ContainerResource = &autoscalingv2.ContainerResourceMetricStatus{Name: res, Container: container, Current: value}
+		} else {
+			statuses[i].Resource = &autoscalingv2.ResourceMetricStatus{Name: res, Current: value}
 		}
 		if replicas == -1 || proposal > replicas {
 			replicas, name = proposal, metricName
@@ -404,10 +419,8 @@ func (c *Controller) computeReplicas(ctx context.Context, hpa *autoscalingv2.Hor
 
 func milli(v int64) *resource.Quantity { return resource.NewMilliQuantity(v, resource.DecimalSI) }
 
-// podMetrics reads the pods' usage by resource and pod name, summed over
-// containers in milli-units; a pod missing a resource for one container
-// has no value for it, as upstream's metrics client.
-func (c *Controller) podMetrics(ctx context.Context, namespace string, selector labels.Selector) (map[corev1.ResourceName]map[string]podMetric, error) {
+// podMetrics reads the pods' metrics.
+func (c *Controller) podMetrics(ctx context.Context, namespace string, selector labels.Selector) ([]metricsapi.PodMetrics, error) {
 	list, err := c.cfg.Metrics.PodMetricses(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 	if err != nil {
 		return nil, fmt.Errorf("unable to fetch metrics from resource metrics API: %w", err)
@@ -415,27 +428,35 @@ func (c *Controller) podMetrics(ctx context.Context, namespace string, selector 
 	if len(list.Items) == 0 {
 		return nil, errors.New("no metrics returned from resource metrics API")
 	}
-	out := map[corev1.ResourceName]map[string]podMetric{}
-	for _, m := range list.Items {
-		sums := map[corev1.ResourceName]int64{}
-		seen := map[corev1.ResourceName]int{}
+	return list.Items, nil
+}
+
+// usageOf is each pod's usage of res in milli-units: summed over its
+// containers, or the named container's. A pod missing the resource in a
+// container it counts, or missing the named container, has none, as with
+// upstream's metrics client.
+func usageOf(items []metricsapi.PodMetrics, res corev1.ResourceName, container string) map[string]podMetric {
+	out := map[string]podMetric{}
+	for _, m := range items {
+		var sum int64
+		counted, complete := 0, true
 		for _, ctr := range m.Containers {
-			for res, q := range ctr.Usage {
-				sums[res] += q.MilliValue()
-				seen[res]++
-			}
-		}
-		for res, sum := range sums {
-			if seen[res] != len(m.Containers) {
+			if container != "" && ctr.Name != container {
 				continue
 			}
-			if out[res] == nil {
-				out[res] = map[string]podMetric{}
+			q, ok := ctr.Usage[res]
+			if !ok {
+				complete = false
+				break
 			}
-			out[res][m.Name] = podMetric{Value: sum, Timestamp: m.Timestamp.Time, Window: m.Window.Duration}
+			sum += q.MilliValue()
+			counted++
+		}
+		if complete && counted > 0 {
+			out[m.Name] = podMetric{Value: sum, Timestamp: m.Timestamp.Time, Window: m.Window.Duration}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // setStatus sets the HPA's replica counts and metrics, and its last scale

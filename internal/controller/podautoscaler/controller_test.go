@@ -36,7 +36,8 @@ type reconcileCase struct {
 	usage      []int64 // one pod per entry; nil entries have no metrics
 	min, max   int32
 	behavior   *autoscalingv2.HorizontalPodAutoscalerBehavior
-	wantScale  int32 // -1: the scale is not updated
+	container  string // makes the metric a ContainerResource one
+	wantScale  int32  // -1: the scale is not updated
 	wantStatus autoscalingv2.HorizontalPodAutoscalerStatus
 	wantEvent  string
 	wantErr    bool
@@ -62,6 +63,17 @@ func TestReconcile(t *testing.T) {
 				cond(autoscalingv2.ScalingLimited, corev1.ConditionFalse, "DesiredWithinRange"),
 			}},
 		wantEvent: "Normal SuccessfulRescale New size: 4; reason: cpu resource utilization (percentage of request) above target",
+	}, {
+		name: "container resource", replicas: 2, selector: "app=web", usage: []int64{1000, 1000}, min: 1, max: 10, container: "c", wantScale: 4,
+		wantStatus: autoscalingv2.HorizontalPodAutoscalerStatus{CurrentReplicas: 2, DesiredReplicas: 4, LastScaleTime: &now,
+			CurrentMetrics: []autoscalingv2.MetricStatus{{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricStatus{
+				Name: corev1.ResourceCPU, Container: "c", Current: cpu(100, "1")[0].Resource.Current}}},
+			Conditions: []autoscalingv2.HorizontalPodAutoscalerCondition{
+				cond(autoscalingv2.AbleToScale, corev1.ConditionTrue, "SucceededRescale"),
+				cond(autoscalingv2.ScalingActive, corev1.ConditionTrue, "ValidMetricFound"),
+				cond(autoscalingv2.ScalingLimited, corev1.ConditionFalse, "DesiredWithinRange"),
+			}},
+		wantEvent: "Normal SuccessfulRescale New size: 4; reason: cpu container resource utilization (percentage of request) above target",
 	}, {
 		name: "limited by the behavior", replicas: 2, selector: "app=web", usage: []int64{1000, 1000}, min: 1, max: 10, wantScale: 3,
 		behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleUp: &autoscalingv2.HPAScalingRules{
@@ -120,6 +132,10 @@ func TestReconcile(t *testing.T) {
 					Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 						Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: percent(50)}}}},
 				},
+			}
+			if tc.container != "" {
+				hpa.Spec.Metrics = []autoscalingv2.MetricSpec{{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{
+					Name: corev1.ResourceCPU, Container: tc.container, Target: hpa.Spec.Metrics[0].Resource.Target}}}
 			}
 			objs := []runtime.Object{hpa}
 			var podMetrics []metricsapi.PodMetrics
@@ -199,5 +215,35 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("event = %q, want %q", gotEvent, tc.wantEvent)
 			}
 		})
+	}
+}
+
+func TestUsageOf(t *testing.T) {
+	at := metav1.NewTime(testNow)
+	usage := func(cpu string) corev1.ResourceList {
+		if cpu == "" {
+			return corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Mi")}
+		}
+		return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}
+	}
+	items := []metricsapi.PodMetrics{
+		{ObjectMeta: metav1.ObjectMeta{Name: "p1"}, Timestamp: at, Containers: []metricsapi.ContainerMetrics{{Name: "a", Usage: usage("100m")}, {Name: "b", Usage: usage("200m")}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "p2"}, Timestamp: at, Containers: []metricsapi.ContainerMetrics{{Name: "a", Usage: usage("50m")}, {Name: "b", Usage: usage("")}}},
+	}
+	for _, tc := range []struct {
+		container string
+		want      map[string]int64
+	}{
+		{"", map[string]int64{"p1": 300}},
+		{"a", map[string]int64{"p1": 100, "p2": 50}},
+		{"c", map[string]int64{}},
+	} {
+		got := map[string]int64{}
+		for name, m := range usageOf(items, corev1.ResourceCPU, tc.container) {
+			got[name] = m.Value
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("usage of container %q (-want +got):\n%s", tc.container, d)
+		}
 	}
 }

@@ -17,8 +17,8 @@
 // desiredReplicas, currentMetrics, lastScaleTime and the AbleToScale,
 // ScalingActive and ScalingLimited conditions) and in Events.
 //
-// Only Resource metrics are served (Utilization and AverageValue of any
-// resource PodMetrics report); ContainerResource, Pods, Object and
+// Resource and ContainerResource metrics are served (Utilization and
+// AverageValue of any resource PodMetrics report); Pods, Object and
 // External metrics make the HPA report InvalidMetricSourceType. HPAs whose
 // selectors overlap are not detected (upstream's AmbiguousSelector).
 package podautoscaler

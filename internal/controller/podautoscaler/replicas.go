@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,7 +24,10 @@ type snapshot struct {
 	pods     []*corev1.Pod
 	metrics  map[string]podMetric
 	resource corev1.ResourceName
-	now      time.Time
+	// container, when set, limits requests to that container (a
+	// ContainerResource metric); metrics are then that container's.
+	container string
+	now       time.Time
 	// tolerance is the ratio distance from 1 within which nothing
 	// changes (0.1).
 	tolerance float64
@@ -82,14 +86,24 @@ func (s snapshot) cpuUnready(p *corev1.Pod, m podMetric) bool {
 	return cond.Status == corev1.ConditionFalse && start.Add(s.readinessDelay).After(cond.LastTransitionTime.Time)
 }
 
-// requests sums each pod's containers' requests of the resource, in
-// milli-units; a container without one is an error, as utilization is
-// then undefined.
+// requests sums, per pod, the requests of the resource of its containers
+// (of the named one, when container is set) and restartable init
+// containers, in milli-units; a counted container without one is an
+// error, as utilization is then undefined.
 func (s snapshot) requests() (map[string]int64, error) {
 	out := make(map[string]int64, len(s.pods))
 	for _, p := range s.pods {
+		containers := slices.Clone(p.Spec.Containers)
+		for _, c := range p.Spec.InitContainers {
+			if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+				containers = append(containers, c)
+			}
+		}
 		var sum int64
-		for _, c := range p.Spec.Containers {
+		for _, c := range containers {
+			if s.container != "" && c.Name != s.container {
+				continue
+			}
 			q, ok := c.Resources.Requests[s.resource]
 			if !ok {
 				return nil, fmt.Errorf("missing request for %s in container %s of Pod %s", s.resource, c.Name, p.Name)

@@ -144,3 +144,32 @@ func TestMissingRequest(t *testing.T) {
 		t.Error("utilization without requests succeeded")
 	}
 }
+
+func TestRequestsOfContainers(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	req := func(name, cpu string) corev1.Container {
+		c := corev1.Container{Name: name}
+		if cpu != "" {
+			c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}
+		}
+		return c
+	}
+	sidecar := req("sidecar", "50m")
+	sidecar.RestartPolicy = &always
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{
+		InitContainers: []corev1.Container{req("init", ""), sidecar},
+		Containers:     []corev1.Container{req("app", "200m"), req("log", "100m")},
+	}}
+	for _, tc := range []struct {
+		container string
+		want      int64
+	}{{"", 350}, {"app", 200}, {"sidecar", 50}, {"init", 0}} {
+		got, err := snapshot{pods: []*corev1.Pod{pod}, resource: corev1.ResourceCPU, container: tc.container}.requests()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["p"] != tc.want {
+			t.Errorf("requests of %q = %d, want %d", tc.container, got["p"], tc.want)
+		}
+	}
+}
