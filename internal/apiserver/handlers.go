@@ -37,6 +37,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, req *requ
 		s.writeError(w, req, apierrors.NewNotFound(req.res.GroupResource(), ""))
 		return
 	}
+	if req.res.metrics {
+		s.serveMetrics(w, r, req)
+		return
+	}
 	if in.Subresource != "" && !req.res.hasSubresource(in.Subresource) {
 		s.writeError(w, req, apierrors.NewNotFound(req.res.GroupResource(), in.Name))
 		return

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"berth.dev/berth/internal/crd"
 	"berth.dev/berth/internal/registry"
@@ -25,6 +26,9 @@ func newScheme() (*runtime.Scheme, error) {
 		return nil, err
 	}
 	if err := apiextensionsv1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := metricsv1beta1.AddToScheme(s); err != nil {
 		return nil, err
 	}
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
@@ -49,6 +53,9 @@ type resource struct {
 	storage *resource
 	// custom is set for custom resources: unstructured objects, stored as JSON.
 	custom *customInfo
+	// metrics is set on the metrics.k8s.io resources, which are not
+	// stored: Config.Metrics answers them.
+	metrics bool
 	// tokens is set on serviceaccounts when the server issues tokens
 	// (the token subresource).
 	tokens bool

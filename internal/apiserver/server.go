@@ -108,6 +108,10 @@ type Config struct {
 	// (CN=system:apiserver, which nodes accept) and the CA that issued the
 	// nodes' serving certificates. nil answers those subresources 503.
 	NodeTLS *tls.Config
+	// Metrics, when set, serves the resource metrics API
+	// (metrics.k8s.io/v1beta1 NodeMetrics and PodMetrics, read-only) from
+	// it; nil leaves the group out of discovery.
+	Metrics MetricsSource
 }
 
 // Server is the API server. Its Handler serves requests once Run has loaded
@@ -210,6 +214,18 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.Metrics != nil {
+		mres, err := newResources(sch, metricsResources())
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range mres {
+			r.metrics = true
+			if err := s.serve(context.Background(), r); err != nil {
+				return nil, err
+			}
+		}
+	}
 	s.shareObjects()
 	return s, nil
 }
@@ -236,7 +252,7 @@ func (s *Server) shareObjects() {
 
 // serve adds r to the served resources and the cache.
 func (s *Server) serve(ctx context.Context, r *resource) error {
-	if r.storage == nil && !r.Ephemeral {
+	if r.storage == nil && !r.Ephemeral && !r.metrics {
 		if err := s.cache.add(ctx, r); err != nil {
 			return err
 		}
@@ -265,7 +281,7 @@ func (s *Server) unserve(r *resource) error {
 		delete(s.resources, gv)
 		s.groups = slices.DeleteFunc(s.groups, func(g schema.GroupVersion) bool { return g == gv })
 	}
-	if r.storage == nil {
+	if r.storage == nil && !r.metrics {
 		s.cache.remove(r)
 	}
 	return s.buildDiscoveryLocked()

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/scale"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"berth.dev/berth/internal/auth/pki"
 	saissuer "berth.dev/berth/internal/auth/serviceaccount"
@@ -40,6 +41,7 @@ import (
 	"berth.dev/berth/internal/controller/namespace"
 	"berth.dev/berth/internal/controller/nodeipam"
 	"berth.dev/berth/internal/controller/nodelifecycle"
+	"berth.dev/berth/internal/controller/podautoscaler"
 	"berth.dev/berth/internal/controller/podgc"
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/controller/resourcequota"
@@ -60,10 +62,10 @@ const controllersLease = "kube-controller-manager"
 
 // loopbackConfig is how berth's own components reach the API server in
 // the same process: over TLS, as any client, with a client certificate of
-// their own (user, in no group: RBAC's default policy grants what each
-// component needs) and protobuf bodies.
-func loopbackConfig(keys *pki.PKI, serverURL, user string) (*rest.Config, error) {
-	certPEM, keyPEM, err := keys.IssueClientCert(user, nil, 0)
+// their own (user, in no group unless groups are given: RBAC's default
+// policy grants what each component needs) and protobuf bodies.
+func loopbackConfig(keys *pki.PKI, serverURL, user string, groups ...string) (*rest.Config, error) {
+	certPEM, keyPEM, err := keys.IssueClientCert(user, groups, 0)
 	if err != nil {
 		return nil, fmt.Errorf("issuing the %s certificate: %w", user, err)
 	}
@@ -221,6 +223,15 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	controllers = append(controllers, nodes, pgc, pdbs)
+	resourceMetrics, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	hpas, err := podautoscaler.New(podautoscaler.Config{Client: client, Informers: factory, Metrics: resourceMetrics.MetricsV1beta1(), Scales: scales, Mapper: mapper, Logger: log.With("controller", "horizontal-pod-autoscaler")})
+	if err != nil {
+		return err
+	}
+	controllers = append(controllers, hpas)
 	saTokens, err := serviceaccounttoken.New(serviceaccounttoken.Config{Client: client, Informers: factory, Tokens: settings.tokens, RootCA: keys.CAPEM(), Logger: log.With("controller", "serviceaccount-token")})
 	if err != nil {
 		return err

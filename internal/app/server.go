@@ -52,6 +52,8 @@ type serverOptions struct {
 	// <data-dir>/encryption-config.yaml, generated on first start.
 	encryptionConfig string
 	audit            auditOptions
+	// metricResolution is how often nodes' resource metrics are scraped.
+	metricResolution time.Duration
 }
 
 func serverCommand() *cobra.Command {
@@ -90,6 +92,7 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
 	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without renewing its Lease before it is Unknown and its pods are evicted")
 	_ = f.MarkHidden("node-monitor-grace-period") // for tests
+	f.DurationVar(&o.metricResolution, "metric-resolution", 15*time.Second, "how often the nodes' resource metrics (kubectl top, HorizontalPodAutoscalers) are scraped")
 	o.authn.addFlags(f)
 	return cmd
 }
@@ -111,6 +114,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 	klog.SetSlogLogger(log)
 	if o.nodeGrace <= 0 {
 		return fmt.Errorf("--node-monitor-grace-period %v: must be positive", o.nodeGrace)
+	}
+	if o.metricResolution <= 0 {
+		return fmt.Errorf("--metric-resolution %v: must be positive", o.metricResolution)
 	}
 	if o.httpsPort < 0 || o.httpsPort > 65535 {
 		return fmt.Errorf("--https-port %d: out of range", o.httpsPort)
@@ -166,6 +172,12 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
+	serverURL := "https://" + net.JoinHostPort(loopbackFor(bind), strconv.Itoa(port))
+	collector, err := newMetricsCollector(keys, serverURL, o.metricResolution, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	opts := apiserver.Options{Issuer: o.authn.issuer}
 	if o.podSecurity != "" {
 		if opts.PodSecurity, err = podsecurity.LoadConfiguration(o.podSecurity); err != nil {
@@ -184,6 +196,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, serviceCIDR, advertise, port
 	cfg.Audit = auditing.auditor
+	cfg.Metrics = collector
 	api, err := apiserver.New(cfg)
 	if err != nil {
 		ln.Close()
@@ -191,7 +204,6 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	kubeconfig := filepath.Join(o.dataDir, "admin.kubeconfig")
 	certPEM, keyPEM := keys.AdminCert()
-	serverURL := "https://" + net.JoinHostPort(loopbackFor(bind), strconv.Itoa(port))
 	if err := pki.WriteKubeconfig(kubeconfig, serverURL, keys.CAPEM(), certPEM, keyPEM, "berth-admin"); err != nil {
 		ln.Close()
 		return err
@@ -223,6 +235,13 @@ func runServer(ctx context.Context, o serverOptions) error {
 	go func() { apiDone <- api.Run(ctx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.ServeTLS(ln, "", "") }()
+	metricsDone := make(chan struct{})
+	go func() {
+		defer close(metricsDone)
+		if waitReady(ctx, api) {
+			_ = collector.Run(ctx)
+		}
+	}()
 	// Controllers stop first, while the API is still there to release
 	// their Lease to another server.
 	ctlCtx, stopControllers := context.WithCancel(stopping)
@@ -271,6 +290,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	<-ctlDone
 	<-agentDone
 	cancel()
+	<-metricsDone
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	_ = srv.Shutdown(shutdownCtx)

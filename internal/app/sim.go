@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/sim"
 )
 
@@ -21,6 +22,7 @@ type simOptions struct {
 	leaseDuration time.Duration
 	podStartDelay time.Duration
 	logLevel      string
+	caDir         string
 }
 
 func simCommand() *cobra.Command {
@@ -42,6 +44,7 @@ func simCommand() *cobra.Command {
 	f.DurationVar(&o.leaseDuration, "lease-duration", 40*time.Second, "duration of each node's Lease, renewed every quarter of it")
 	f.DurationVar(&o.podStartDelay, "pod-start-delay", 0, "how long pods stay Pending before they run")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.caDir, "ca-dir", "", "PKI directory holding the cluster CA (ca.crt, ca.key; <data-dir>/pki of berth server): nodes then serve resource metrics from their pods' sim.berth.dev/cpu-usage and memory-usage annotations, for kubectl top and autoscaling")
 	return cmd
 }
 
@@ -65,10 +68,18 @@ func runSim(ctx context.Context, o simOptions) error {
 		return err
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
-	s, err := sim.New(sim.Config{
+	simCfg := sim.Config{
 		Client: client, Informers: factory, Nodes: o.nodes, NamePrefix: o.prefix,
 		LeaseDuration: o.leaseDuration, PodStartDelay: o.podStartDelay, Logger: log,
-	})
+	}
+	if o.caDir != "" {
+		ca, err := pki.LoadCA(o.caDir)
+		if err != nil {
+			return fmt.Errorf("--ca-dir: %w", err)
+		}
+		simCfg.Metrics = ca
+	}
+	s, err := sim.New(simCfg)
 	if err != nil {
 		return err
 	}

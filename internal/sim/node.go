@@ -68,6 +68,9 @@ func (s *Sim) nodeStatus(n *node, have corev1.NodeStatus, now time.Time) corev1.
 			ContainerRuntimeVersion: RuntimeVersion, KubeletVersion: KubeletVersion,
 		},
 	}
+	if n.port != 0 {
+		want.DaemonEndpoints.KubeletEndpoint.Port = int32(n.port)
+	}
 	conditions := []struct {
 		typ             corev1.NodeConditionType
 		status          corev1.ConditionStatus

@@ -72,6 +72,13 @@ type Config struct {
 	Clock clock.WithTicker
 	// Logger receives errors of individual syncs; nil discards.
 	Logger *slog.Logger
+	// Metrics, when set, makes every node serve its resource metrics at
+	// https://127.0.0.1:<port>/metrics/resource on a loopback port of its
+	// own (its InternalIP is 127.0.0.1 and its
+	// daemonEndpoints.kubeletEndpoint.Port that port), with a serving
+	// certificate Metrics issues, to clients with a certificate of its CA.
+	// Usage comes from CPUUsageAnnotation and MemoryUsageAnnotation.
+	Metrics Certificates
 	// Workers is the number of node status workers; 0 means 4. Lease
 	// renewals and pods get eight times as many: their syncs are many,
 	// small and bound by the server's latency, and a late renewal makes a
@@ -93,6 +100,7 @@ type Sim struct {
 	clock         clock.WithTicker
 	log           *slog.Logger
 	workers       int
+	certs         Certificates // nil: nodes serve no metrics
 
 	nodeQueue  workqueue.TypedRateLimitingInterface[string]
 	leaseQueue workqueue.TypedRateLimitingInterface[string]
@@ -118,6 +126,11 @@ type node struct {
 	lease *coordinationv1.Lease
 	// podIPs maps the pod addresses in use to their pods.
 	podIPs map[netip.Addr]types.UID
+	usage  usage
+
+	// port is where the node serves its metrics (0: nowhere), set in Run
+	// before any worker starts.
+	port int
 }
 
 // New validates cfg, fills its defaults and registers the Sim's informers.
@@ -165,6 +178,7 @@ func New(cfg Config) (*Sim, error) {
 		clock:         cfg.Clock,
 		log:           cfg.Logger.With("component", "sim"),
 		workers:       cfg.Workers,
+		certs:         cfg.Metrics,
 		nodeQueue:     newQueue("sim-node"),
 		leaseQueue:    newQueue("sim-lease"),
 		podQueue:      newQueue("sim-pod"),
@@ -174,11 +188,15 @@ func New(cfg Config) (*Sim, error) {
 		name := fmt.Sprintf("%s%d", cfg.NamePrefix, i)
 		// Node i's pods take the i-th /24 counted from 10.42.0.0.
 		cidr := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(42 + i/256), byte(i % 256), 0}), 24)
-		s.nodes[name] = &node{
+		n := &node{
 			name: name, index: i, podCIDR: cidr,
 			internal: netip.AddrFrom4([4]byte{192, 0, 2, byte(i%254 + 1)}),
 			podIPs:   map[netip.Addr]types.UID{},
 		}
+		if cfg.Metrics != nil {
+			n.internal = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		}
+		s.nodes[name] = n
 		s.names = append(s.names, name)
 	}
 
@@ -273,6 +291,15 @@ func (s *Sim) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
 		return nil // ctx ended
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if s.certs != nil {
+		if err := s.serveMetrics(ctx, &wg); err != nil {
+			return fmt.Errorf("serving metrics: %w", err)
+		}
+	}
 	renew := s.renewInterval()
 	for _, name := range s.names {
 		s.nodeQueue.Add(name)
@@ -281,7 +308,6 @@ func (s *Sim) Run(ctx context.Context) error {
 		s.leaseQueue.AddAfter(name, rand.N(renew))
 	}
 
-	var wg sync.WaitGroup
 	for _, q := range []struct {
 		name    string
 		queue   workqueue.TypedRateLimitingInterface[string]

@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// startSim runs `berth sim` against s with n nodes until the test ends.
-func startSim(t *testing.T, s *server, n string) {
+// startSim runs `berth sim` against s with n nodes until the test ends;
+// extraArgs go to `berth sim`.
+func startSim(t *testing.T, s *server, n string, extraArgs ...string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, berthBinary, "sim", "--kubeconfig", s.kubeconfig, "--nodes", n, "--lease-duration", "10s")
+	cmd := exec.CommandContext(ctx, berthBinary, append([]string{"sim", "--kubeconfig", s.kubeconfig, "--nodes", n, "--lease-duration", "10s"}, extraArgs...)...)
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -70,6 +71,27 @@ func (p *PKI) ensureCA(dir string, log *slog.Logger) error {
 	}
 	log.Info("created cluster CA", "subject", tmpl.Subject.CommonName, "notAfter", tmpl.NotAfter)
 	return p.setCA(certPEM, keyPEM)
+}
+
+// LoadCA reads the cluster CA (ca.crt and ca.key) from the PKI directory
+// dir without creating or changing anything: for tools that issue
+// certificates for a cluster whose server owns the directory (berth sim).
+// The PKI it returns issues certificates and answers CAPEM and CAPool;
+// its serving, admin and ServiceAccount accessors return nil.
+func LoadCA(dir string) (*PKI, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, caCertFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading CA certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, caKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("reading CA key: %w", err)
+	}
+	p := &PKI{now: time.Now}
+	if err := p.setCA(certPEM, keyPEM); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // setCA parses and checks the CA pair and makes it p's CA.
@@ -248,6 +270,34 @@ func (p *PKI) IssueClientCert(cn string, orgs []string, ttl time.Duration) (cert
 	}, ttl)
 	if err != nil {
 		return nil, nil, fmt.Errorf("issuing client certificate for %q: %w", cn, err)
+	}
+	return certPEM, keyPEM, nil
+}
+
+// IssueServingCert issues a serving certificate (ExtKeyUsageServerAuth)
+// signed by the CA, for a new ECDSA P-256 key, with common name cn and
+// the given DNS names and IP addresses, at least one of which is
+// required: what a node's agent serves its API with. ttl 0 means
+// LeafValidity; the certificate never outlives the CA. Nothing is written
+// to disk.
+func (p *PKI) IssueServingCert(cn string, dnsNames []string, ips []net.IP, ttl time.Duration) (certPEM, keyPEM []byte, err error) {
+	if len(dnsNames) == 0 && len(ips) == 0 {
+		return nil, nil, fmt.Errorf("issuing serving certificate for %q: no names", cn)
+	}
+	if ttl < 0 {
+		return nil, nil, fmt.Errorf("issuing serving certificate for %q: negative ttl %v", cn, ttl)
+	}
+	if ttl == 0 {
+		ttl = LeafValidity
+	}
+	_, certPEM, keyPEM, err = p.issue(&x509.Certificate{
+		Subject:     subject(cn, nil),
+		DNSNames:    dnsNames,
+		IPAddresses: ips,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, ttl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("issuing serving certificate for %q: %w", cn, err)
 	}
 	return certPEM, keyPEM, nil
 }

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -549,5 +550,79 @@ func TestIssueClientCert(t *testing.T) {
 				t.Errorf("certificate (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestIssueServingCert(t *testing.T) {
+	dir := t.TempDir()
+	p := mustEnsure(t, Config{Dir: dir, Now: clockAt(t0)})
+	ca := readCert(t, dir, caCertFile)
+	tests := []struct {
+		name    string
+		dns     []string
+		ips     []net.IP
+		ttl     time.Duration
+		wantErr bool
+	}{
+		{name: "ip and name", dns: []string{"n1"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}},
+		{name: "name only", dns: []string{"n1"}, ttl: time.Hour},
+		{name: "no names", wantErr: true},
+		{name: "negative ttl", dns: []string{"n1"}, ttl: -time.Second, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			certPEM, keyPEM, err := p.IssueServingCert("n1", tc.dns, tc.ips, tc.ttl)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("IssueServingCert succeeded, want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := parseCertPEM(certPEM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, err := parseKeyPEM(keyPEM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !publicKeysEqual(key, c.PublicKey) {
+				t.Error("key does not match certificate")
+			}
+			verify(t, c, ca, t0, x509.ExtKeyUsageServerAuth, "n1")
+			if len(tc.ips) > 0 {
+				verify(t, c, ca, t0, x509.ExtKeyUsageServerAuth, "127.0.0.1")
+			}
+			if diff := cmp.Diff([]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, c.ExtKeyUsage); diff != "" {
+				t.Errorf("usage (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadCA(t *testing.T) {
+	dir := t.TempDir()
+	p := mustEnsure(t, Config{Dir: dir})
+	loaded, err := LoadCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(loaded.CAPEM(), p.CAPEM()) {
+		t.Error("loaded CA differs from the ensured one")
+	}
+	certPEM, _, err := loaded.IssueServingCert("n1", []string{"n1"}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseCertPEM(certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(t, c, readCert(t, dir, caCertFile), time.Now(), x509.ExtKeyUsageServerAuth, "n1")
+	if _, err := LoadCA(t.TempDir()); err == nil {
+		t.Error("LoadCA of an empty directory succeeded")
 	}
 }

@@ -221,6 +221,10 @@ func clusterRoles() []*rbacv1.ClusterRole {
 				"ingresses", "ingresses/status", "replicasets", "replicasets/scale", "replicasets/status", "replicationcontrollers/scale", "networkpolicies"),
 			newRule(readVerbs...).groups(policyGroup).resources("poddisruptionbudgets", "poddisruptionbudgets/status"),
 			newRule(readVerbs...).groups(networkingGroup).resources("networkpolicies", "ingresses", "ingresses/status")),
+		// metrics-server's reader role: berth serves metrics.k8s.io itself,
+		// and whoever may view a namespace may read its usage.
+		clusterRole("system:aggregated-metrics-reader", map[string]string{aggregateToView: "true", aggregateToEdit: "true", aggregateToAdmin: "true"},
+			newRule("get", "list", "watch").groups("metrics.k8s.io").resources("pods", "nodes")),
 		clusterRole("system:node", nil,
 			newRule("create").groups(authnGroup).resources("tokenreviews"),
 			newRule("create").groups(authzGroup).resources("subjectaccessreviews", "localsubjectaccessreviews"),

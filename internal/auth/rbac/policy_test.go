@@ -83,6 +83,7 @@ func TestDefaultPolicyGrants(t *testing.T) {
 		{"pods, authenticated only", res("u", authn, "list", "", "pods", "", "dev", ""), auth.NoOpinion},
 		{"view: list pods", res("viewer", authn, "list", "", "pods", "", "dev", ""), auth.Allow},
 		{"view: get deployments", res("viewer", authn, "get", "apps", "deployments", "", "dev", "web"), auth.Allow},
+		{"view: pod metrics", res("viewer", authn, "list", "metrics.k8s.io", "pods", "", "dev", ""), auth.Allow},
 		{"view: no secrets", res("viewer", authn, "get", "", "secrets", "", "dev", "s"), auth.NoOpinion},
 		{"view: no delete", res("viewer", authn, "delete", "", "pods", "", "dev", "p"), auth.NoOpinion},
 		{"view: other namespace", res("viewer", authn, "list", "", "pods", "", "prod", ""), auth.NoOpinion},
