@@ -68,7 +68,14 @@ func TestLegacyTokens(t *testing.T) {
 		}
 		return r.Status
 	}
-	if st := review(); !st.Authenticated || st.User.Username != "system:serviceaccount:default:robot" {
+	// The server's authenticator reads the Secret from its watch cache,
+	// which may not show the token for a moment.
+	var st authv1.TokenReviewStatus
+	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		st = review()
+		return st.Authenticated, nil
+	})
+	if err != nil || st.User.Username != "system:serviceaccount:default:robot" {
 		t.Fatalf("legacy token review: %+v", st)
 	}
 
