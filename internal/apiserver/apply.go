@@ -24,6 +24,10 @@ import (
 type fieldManagers struct {
 	tc     managedfields.TypeConverter
 	scheme *runtime.Scheme
+	// convertor converts between the served versions of one kind,
+	// including those the registry converts (managedFields entries name
+	// the version each manager wrote).
+	convertor runtime.ObjectConvertor
 
 	mu sync.Mutex // guards byKey
 	// byKey is keyed by resource and subresource ("", "status", "scale").
@@ -70,7 +74,7 @@ func (f *fieldManagers) get(res *resource, sub string) (*managedfields.FieldMana
 		// the objects themselves: lists are atomic.
 		fm, err = managedfields.NewDefaultCRDFieldManager(managedfields.NewDeducedTypeConverter(), customConvertor{}, defaulter{res}, customConvertor{}, res.gvk, res.groupVersion(), sub, reset)
 	} else {
-		fm, err = managedfields.NewDefaultFieldManager(f.tc, f.scheme, defaulter{res}, f.scheme, res.gvk, res.groupVersion(), sub, reset)
+		fm, err = managedfields.NewDefaultFieldManager(f.tc, f.convertor, defaulter{res}, f.scheme, res.gvk, res.groupVersion(), sub, reset)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("field manager for %s: %w", res.gvk, err)
@@ -268,4 +272,51 @@ func applyError(err error) error {
 		return err
 	}
 	return badRequest("%v", err)
+}
+
+// versionConvertor is the scheme's convertor plus the registry's
+// conversions between a resource's versions (autoscaling/v1 and v2
+// HorizontalPodAutoscalers, events.k8s.io/v1 and core/v1 Events), which
+// the scheme does not know.
+type versionConvertor struct {
+	runtime.ObjectConvertor
+	scheme *runtime.Scheme
+	// convert holds, by source kind and target group version, how to
+	// convert.
+	convert map[versionPair]func(runtime.Object) (runtime.Object, error)
+}
+
+type versionPair struct {
+	from schema.GroupVersionKind
+	to   schema.GroupVersion
+}
+
+func newVersionConvertor(sch *runtime.Scheme, res []*resource) *versionConvertor {
+	c := &versionConvertor{ObjectConvertor: sch, scheme: sch, convert: map[versionPair]func(runtime.Object) (runtime.Object, error){}}
+	for _, r := range res {
+		if r.Convert == nil || r.storage == nil {
+			continue
+		}
+		c.convert[versionPair{r.gvk, r.storage.groupVersion()}] = r.Convert.ToStorage
+		c.convert[versionPair{r.storage.gvk, r.groupVersion()}] = r.Convert.FromStorage
+	}
+	return c
+}
+
+// ConvertToVersion converts with the registry's conversion when there is
+// one for in's kind and target, and with the scheme otherwise.
+func (c *versionConvertor) ConvertToVersion(in runtime.Object, target runtime.GroupVersioner) (runtime.Object, error) {
+	if gv, ok := target.(schema.GroupVersion); ok {
+		if kinds, _, err := c.scheme.ObjectKinds(in); err == nil && len(kinds) > 0 {
+			if convert := c.convert[versionPair{kinds[0], gv}]; convert != nil {
+				out, err := convert(in)
+				if err != nil {
+					return nil, err
+				}
+				out.GetObjectKind().SetGroupVersionKind(gv.WithKind(kinds[0].Kind))
+				return out, nil
+			}
+		}
+	}
+	return c.ObjectConvertor.ConvertToVersion(in, target)
 }

@@ -3,6 +3,8 @@ package apiserver
 import (
 	"context"
 	"errors"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	"k8s.io/utils/ptr"
 	"net/http"
 	"strings"
 	"testing"
@@ -227,4 +229,40 @@ func statusCode(err error) int32 {
 		return se.Status().Code
 	}
 	return 0
+}
+
+// TestManagedFieldsAcrossConvertedVersions: managers that wrote an HPA in
+// autoscaling/v1 and in v2 (one set of objects, converted by the registry)
+// keep their managedFields entries, each in its own version.
+func TestManagedFieldsAcrossConvertedVersions(t *testing.T) {
+	ts := startTestServer(t)
+	cs := ts.clientset(t)
+	ctx := context.Background()
+	ns := ts.namespace(t, "hpa")
+	v1hpa := &autoscalingv1.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: autoscalingv1.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MaxReplicas:    5, TargetCPUUtilizationPercentage: ptr.To[int32](50),
+		},
+	}
+	if _, err := cs.AutoscalingV1().HorizontalPodAutoscalers(ns).Create(ctx, v1hpa, metav1.CreateOptions{FieldManager: "kubectl-autoscale"}); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := cs.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Status.CurrentReplicas, cur.Status.DesiredReplicas = 2, 3
+	out, err := cs.AutoscalingV2().HorizontalPodAutoscalers(ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: "autoscaler"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range out.ManagedFields {
+		got[m.Manager] = m.APIVersion
+	}
+	if got["kubectl-autoscale"] != "autoscaling/v1" || got["autoscaler"] != "autoscaling/v2" {
+		t.Errorf("managedFields managers = %v, want kubectl-autoscale in autoscaling/v1 and autoscaler in autoscaling/v2", got)
+	}
 }

@@ -204,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.cache = newCache(cfg.Store, s.log)
 	if cfg.TypeConverter != nil {
-		s.fields = &fieldManagers{tc: cfg.TypeConverter, scheme: sch}
+		s.fields = &fieldManagers{tc: cfg.TypeConverter, scheme: sch, convertor: newVersionConvertor(sch, res)}
 	}
 	s.services = newServiceAllocator(cfg.Store, cfg.ServiceCIDR, cfg.NodePortBase, cfg.NodePortSize)
 	s.hooks = map[schema.GroupResource]writeHook{{Resource: "services"}: serviceHook{s.services}}
