@@ -40,7 +40,8 @@ type Config struct {
 	// is the source of the scheduler's events; empty means
 	// DefaultSchedulerName.
 	SchedulerName string
-	// Plugins tunes the in-tree plugins.
+	// Plugins tunes the in-tree plugins; New fills its listers from
+	// Informers.
 	Plugins plugins.Options
 	// Pick chooses among n equally good nodes, returning an index in
 	// [0, n); nil picks at random, as upstream.
@@ -67,8 +68,7 @@ type Scheduler struct {
 	log       *slog.Logger
 
 	podLister   corelisters.PodLister
-	podSynced   toolscache.InformerSynced
-	nodeSynced  toolscache.InformerSynced
+	synced      []toolscache.InformerSynced
 	queue       *schedulingQueue
 	cache       *cache
 	broadcaster record.EventBroadcaster
@@ -104,7 +104,16 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.PercentageOfNodesToScore < 0 || cfg.PercentageOfNodesToScore > 100 {
 		return nil, fmt.Errorf("scheduler: PercentageOfNodesToScore %d is outside [0, 100]", cfg.PercentageOfNodesToScore)
 	}
-	fw, err := plugins.NewInTreeRegistry(cfg.Plugins)
+	core, apps := cfg.Informers.Core().V1(), cfg.Informers.Apps().V1()
+	opts := cfg.Plugins
+	opts.Namespaces = core.Namespaces().Lister()
+	opts.Spread = plugins.PodTopologySpread{
+		Services:               core.Services().Lister(),
+		ReplicationControllers: core.ReplicationControllers().Lister(),
+		ReplicaSets:            apps.ReplicaSets().Lister(),
+		StatefulSets:           apps.StatefulSets().Lister(),
+	}
+	fw, err := plugins.NewInTreeRegistry(opts)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -123,8 +132,10 @@ func New(cfg Config) (*Scheduler, error) {
 	pods := cfg.Informers.Core().V1().Pods()
 	nodes := cfg.Informers.Core().V1().Nodes()
 	s.podLister = pods.Lister()
-	s.podSynced = pods.Informer().HasSynced
-	s.nodeSynced = nodes.Informer().HasSynced
+	for _, inf := range []toolscache.SharedIndexInformer{pods.Informer(), nodes.Informer(), core.Namespaces().Informer(),
+		core.Services().Informer(), core.ReplicationControllers().Informer(), apps.ReplicaSets().Informer(), apps.StatefulSets().Informer()} {
+		s.synced = append(s.synced, inf.HasSynced)
+	}
 	if _, err := pods.Informer().AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    s.onPod,
 		UpdateFunc: func(_, obj any) { s.onPod(obj) },
@@ -167,10 +178,12 @@ func (s *Scheduler) onPod(obj any) {
 	}
 	switch {
 	case pod.Spec.NodeName != "" && !terminal(pod):
-		// Placing a pod frees nothing, so parked pods stay parked (upstream
-		// retries here only for inter-pod affinity and topology spread).
+		// A newly placed pod can satisfy a parked pod's pod affinity or
+		// topology spread, so parked pods are retried.
 		s.queue.Delete(pod)
-		s.cache.SetPod(pod)
+		if s.cache.SetPod(pod) {
+			s.queue.MoveAllToActive()
+		}
 	case pod.Spec.NodeName != "":
 		if s.cache.DeletePod(pod.UID) {
 			s.queue.MoveAllToActive()
@@ -246,7 +259,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer s.broadcaster.Shutdown()
 	s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: s.name})
 
-	if !toolscache.WaitForCacheSync(ctx.Done(), s.podSynced, s.nodeSynced) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), s.synced...) {
 		return nil
 	}
 	s.log.Info("scheduler started", "schedulerName", s.name)

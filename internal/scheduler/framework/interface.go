@@ -24,7 +24,14 @@ type Plugin interface {
 // pod outright.
 type PreFilterPlugin interface {
 	Plugin
-	PreFilter(ctx context.Context, state *CycleState, pod *v1.Pod) *Status
+	PreFilter(ctx context.Context, state *CycleState, pod *v1.Pod, snap *Snapshot) *Status
+}
+
+// PreScorePlugin runs once per pod before scoring, with the nodes that
+// passed the filters, to compute what its Score needs.
+type PreScorePlugin interface {
+	Plugin
+	PreScore(ctx context.Context, state *CycleState, pod *v1.Pod, nodes []*NodeInfo) *Status
 }
 
 // FilterPlugin decides whether pod may run on one node. It is called

@@ -71,7 +71,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 	}
 	state := NewCycleState()
 	for _, pl := range f.PreFilters {
-		st := pl.PreFilter(ctx, state, pod).WithPlugin(pl.Name())
+		st := pl.PreFilter(ctx, state, pod, snap).WithPlugin(pl.Name())
 		if st.IsSuccess() {
 			continue
 		}
@@ -149,6 +149,11 @@ func (f *Framework) score(ctx context.Context, state *CycleState, pod *v1.Pod, n
 	totals := make([]int64, len(nodes))
 	scores := make([]NodeScore, len(nodes))
 	for _, ws := range f.Scores {
+		if ps, ok := ws.Plugin.(PreScorePlugin); ok {
+			if st := ps.PreScore(ctx, state, pod, nodes); !st.IsSuccess() {
+				return nil, fmt.Errorf("running PreScore plugin %q: %s", ws.Plugin.Name(), st.Message())
+			}
+		}
 		for i, n := range nodes {
 			s, st := ws.Plugin.Score(ctx, state, pod, n)
 			if !st.IsSuccess() {

@@ -3,6 +3,8 @@ package plugins
 import (
 	"fmt"
 
+	corelisters "k8s.io/client-go/listers/core/v1"
+
 	"berth.dev/berth/internal/scheduler/framework"
 )
 
@@ -11,6 +13,10 @@ type Options struct {
 	// Strategy is NodeResourcesFit's scoring strategy; empty means
 	// LeastAllocated.
 	Strategy ScoringStrategy
+	// Namespaces resolves the namespace selectors of pod affinity terms.
+	Namespaces corelisters.NamespaceLister
+	// Spread finds the workloads behind the default spreading.
+	Spread PodTopologySpread
 }
 
 // NewInTreeRegistry returns the default profile: the filters in upstream's
@@ -25,8 +31,10 @@ func NewInTreeRegistry(opts Options) (*framework.Framework, error) {
 		return nil, fmt.Errorf("unknown NodeResourcesFit scoring strategy %q", opts.Strategy)
 	}
 	fit := &NodeResourcesFit{Strategy: opts.Strategy}
+	spread := &opts.Spread
+	affinity := &InterPodAffinity{Namespaces: opts.Namespaces}
 	return &framework.Framework{
-		PreFilters: []framework.PreFilterPlugin{fit},
+		PreFilters: []framework.PreFilterPlugin{fit, spread, affinity},
 		Filters: []framework.FilterPlugin{
 			NodeUnschedulable{},
 			NodeName{},
@@ -35,11 +43,15 @@ func NewInTreeRegistry(opts Options) (*framework.Framework, error) {
 			NodeAffinity{},
 			NodePorts{},
 			fit,
+			spread,
+			affinity,
 		},
 		Scores: []framework.WeightedScore{
 			{Plugin: TaintToleration{}, Weight: 3},
 			{Plugin: NodeAffinity{}, Weight: 2},
 			{Plugin: fit, Weight: 1},
+			{Plugin: spread, Weight: 2},
+			{Plugin: affinity, Weight: 2},
 			{Plugin: BalancedAllocation{}, Weight: 1},
 		},
 	}, nil
