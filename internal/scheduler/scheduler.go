@@ -52,6 +52,9 @@ type Config struct {
 	// UnschedulableTimeout is the longest an unschedulable pod waits
 	// before it is retried even if nothing changed; 0 means 60s.
 	UnschedulableTimeout time.Duration
+	// VolumeBindTimeout bounds the wait for a pod's claims to be bound
+	// (provisioned) before the pod is; 0 means 600s, as upstream.
+	VolumeBindTimeout time.Duration
 	// Clock drives the queue's timers; nil means the real clock.
 	Clock clock.WithTicker
 	// Logger; nil discards.
@@ -67,14 +70,18 @@ type Scheduler struct {
 	clock     clock.WithTicker
 	log       *slog.Logger
 
-	podLister   corelisters.PodLister
-	synced      []toolscache.InformerSynced
-	queue       *schedulingQueue
-	cache       *cache
-	broadcaster record.EventBroadcaster
-	recorder    record.EventRecorder
-	bindings    sync.WaitGroup // in-flight binding goroutines
-	flushEvery  time.Duration
+	podLister         corelisters.PodLister
+	synced            []toolscache.InformerSynced
+	nodeLister        corelisters.NodeLister
+	claimLister       corelisters.PersistentVolumeClaimLister
+	volumes           *plugins.VolumeBinding
+	volumeBindTimeout time.Duration
+	queue             *schedulingQueue
+	cache             *cache
+	broadcaster       record.EventBroadcaster
+	recorder          record.EventRecorder
+	bindings          sync.WaitGroup // in-flight binding goroutines
+	flushEvery        time.Duration
 }
 
 // New validates cfg, fills defaults and registers the scheduler's event
@@ -88,6 +95,9 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if cfg.UnschedulableTimeout == 0 {
 		cfg.UnschedulableTimeout = 60 * time.Second
+	}
+	if cfg.VolumeBindTimeout == 0 {
+		cfg.VolumeBindTimeout = 600 * time.Second
 	}
 	if cfg.UnschedulableTimeout < 0 {
 		return nil, fmt.Errorf("scheduler: negative UnschedulableTimeout %v", cfg.UnschedulableTimeout)
@@ -104,8 +114,13 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.PercentageOfNodesToScore < 0 || cfg.PercentageOfNodesToScore > 100 {
 		return nil, fmt.Errorf("scheduler: PercentageOfNodesToScore %d is outside [0, 100]", cfg.PercentageOfNodesToScore)
 	}
-	core, apps := cfg.Informers.Core().V1(), cfg.Informers.Apps().V1()
+	core, apps, storage := cfg.Informers.Core().V1(), cfg.Informers.Apps().V1(), cfg.Informers.Storage().V1()
 	opts := cfg.Plugins
+	opts.Volumes = plugins.VolumeBinding{
+		Claims:         core.PersistentVolumeClaims().Lister(),
+		Volumes:        core.PersistentVolumes().Lister(),
+		StorageClasses: storage.StorageClasses().Lister(),
+	}
 	opts.Namespaces = core.Namespaces().Lister()
 	opts.Spread = plugins.PodTopologySpread{
 		Services:               core.Services().Lister(),
@@ -128,13 +143,29 @@ func New(cfg Config) (*Scheduler, error) {
 		queue:      newSchedulingQueue(cfg.Clock, cfg.UnschedulableTimeout),
 		cache:      newCache(),
 		flushEvery: time.Second,
+
+		nodeLister:        core.Nodes().Lister(),
+		claimLister:       opts.Volumes.Claims,
+		volumeBindTimeout: cfg.VolumeBindTimeout,
 	}
+	s.volumes = &opts.Volumes
 	pods := cfg.Informers.Core().V1().Pods()
 	nodes := cfg.Informers.Core().V1().Nodes()
 	s.podLister = pods.Lister()
 	for _, inf := range []toolscache.SharedIndexInformer{pods.Informer(), nodes.Informer(), core.Namespaces().Informer(),
-		core.Services().Informer(), core.ReplicationControllers().Informer(), apps.ReplicaSets().Informer(), apps.StatefulSets().Informer()} {
+		core.Services().Informer(), core.ReplicationControllers().Informer(), apps.ReplicaSets().Informer(), apps.StatefulSets().Informer(),
+		core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), storage.StorageClasses().Informer()} {
 		s.synced = append(s.synced, inf.HasSynced)
+	}
+	// New or changed claims, volumes and classes can make parked pods fit.
+	retry := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { s.queue.MoveAllToActive() },
+		UpdateFunc: func(any, any) { s.queue.MoveAllToActive() },
+	}
+	for _, inf := range []toolscache.SharedIndexInformer{core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), storage.StorageClasses().Informer()} {
+		if _, err := inf.AddEventHandler(retry); err != nil {
+			return nil, fmt.Errorf("scheduler: adding volume handler: %w", err)
+		}
 	}
 	if _, err := pods.Informer().AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    s.onPod,
@@ -328,6 +359,16 @@ func (s *Scheduler) scheduleOne(ctx context.Context, queued *v1.Pod, cycle int64
 // flight. On failure the assumed pod is forgotten and the pod requeued
 // with backoff.
 func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string, log *slog.Logger) {
+	if err := s.bindVolumes(ctx, pod, node); err != nil {
+		s.cache.Forget(pod.UID)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("binding volumes failed", "node", node, "err", err)
+		s.queue.AddBackoff(pod)
+		s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, fmt.Sprintf("running PreBind plugin %q: %v", "VolumeBinding", err))
+		return
+	}
 	binding := &v1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     v1.ObjectReference{Kind: "Node", Name: node},

@@ -17,6 +17,9 @@ type Options struct {
 	Namespaces corelisters.NamespaceLister
 	// Spread finds the workloads behind the default spreading.
 	Spread PodTopologySpread
+	// Volumes reads claims, volumes and classes; VolumeBinding runs only
+	// when its listers are set.
+	Volumes VolumeBinding
 }
 
 // NewInTreeRegistry returns the default profile: the filters in upstream's
@@ -33,8 +36,8 @@ func NewInTreeRegistry(opts Options) (*framework.Framework, error) {
 	fit := &NodeResourcesFit{Strategy: opts.Strategy}
 	spread := &opts.Spread
 	affinity := &InterPodAffinity{Namespaces: opts.Namespaces}
-	return &framework.Framework{
-		PreFilters: []framework.PreFilterPlugin{fit, spread, affinity},
+	fw := &framework.Framework{
+		PreFilters: []framework.PreFilterPlugin{fit},
 		Filters: []framework.FilterPlugin{
 			NodeUnschedulable{},
 			NodeName{},
@@ -43,8 +46,6 @@ func NewInTreeRegistry(opts Options) (*framework.Framework, error) {
 			NodeAffinity{},
 			NodePorts{},
 			fit,
-			spread,
-			affinity,
 		},
 		Scores: []framework.WeightedScore{
 			{Plugin: TaintToleration{}, Weight: 3},
@@ -54,5 +55,12 @@ func NewInTreeRegistry(opts Options) (*framework.Framework, error) {
 			{Plugin: affinity, Weight: 2},
 			{Plugin: BalancedAllocation{}, Weight: 1},
 		},
-	}, nil
+	}
+	if v := &opts.Volumes; v.Claims != nil && v.Volumes != nil && v.StorageClasses != nil {
+		fw.PreFilters = append(fw.PreFilters, v)
+		fw.Filters = append(fw.Filters, v)
+	}
+	fw.PreFilters = append(fw.PreFilters, spread, affinity)
+	fw.Filters = append(fw.Filters, spread, affinity)
+	return fw, nil
 }
