@@ -14,11 +14,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	policylisters "k8s.io/client-go/listers/policy/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
@@ -76,12 +78,18 @@ type Scheduler struct {
 	claimLister       corelisters.PersistentVolumeClaimLister
 	volumes           *plugins.VolumeBinding
 	volumeBindTimeout time.Duration
-	queue             *schedulingQueue
-	cache             *cache
-	broadcaster       record.EventBroadcaster
-	recorder          record.EventRecorder
-	bindings          sync.WaitGroup // in-flight binding goroutines
-	flushEvery        time.Duration
+	pdbLister         policylisters.PodDisruptionBudgetLister
+
+	nomMu sync.Mutex // guards nominated
+	// nominated holds the pending pods nominated to a node by preemption,
+	// by UID, with status.nominatedNodeName set.
+	nominated   map[types.UID]*framework.PodInfo
+	queue       *schedulingQueue
+	cache       *cache
+	broadcaster record.EventBroadcaster
+	recorder    record.EventRecorder
+	bindings    sync.WaitGroup // in-flight binding goroutines
+	flushEvery  time.Duration
 }
 
 // New validates cfg, fills defaults and registers the scheduler's event
@@ -147,6 +155,8 @@ func New(cfg Config) (*Scheduler, error) {
 		nodeLister:        core.Nodes().Lister(),
 		claimLister:       opts.Volumes.Claims,
 		volumeBindTimeout: cfg.VolumeBindTimeout,
+		pdbLister:         cfg.Informers.Policy().V1().PodDisruptionBudgets().Lister(),
+		nominated:         map[types.UID]*framework.PodInfo{},
 	}
 	s.volumes = &opts.Volumes
 	pods := cfg.Informers.Core().V1().Pods()
@@ -154,7 +164,8 @@ func New(cfg Config) (*Scheduler, error) {
 	s.podLister = pods.Lister()
 	for _, inf := range []toolscache.SharedIndexInformer{pods.Informer(), nodes.Informer(), core.Namespaces().Informer(),
 		core.Services().Informer(), core.ReplicationControllers().Informer(), apps.ReplicaSets().Informer(), apps.StatefulSets().Informer(),
-		core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), storage.StorageClasses().Informer()} {
+		core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), storage.StorageClasses().Informer(),
+		cfg.Informers.Policy().V1().PodDisruptionBudgets().Informer()} {
 		s.synced = append(s.synced, inf.HasSynced)
 	}
 	// New or changed claims, volumes and classes can make parked pods fit.
@@ -207,6 +218,14 @@ func (s *Scheduler) onPod(obj any) {
 	if !ok {
 		return
 	}
+	// A nomination lives while the pod is pending; the informer may still
+	// show a pod the scheduler has just nominated without the node.
+	switch {
+	case !s.pending(pod):
+		s.forgetNomination(pod.UID)
+	case pod.Status.NominatedNodeName != "":
+		s.nominate(pod, pod.Status.NominatedNodeName)
+	}
 	switch {
 	case pod.Spec.NodeName != "" && !terminal(pod):
 		// A newly placed pod can satisfy a parked pod's pod affinity or
@@ -235,6 +254,7 @@ func (s *Scheduler) onPodDelete(obj any) {
 		return
 	}
 	s.queue.Delete(pod)
+	s.forgetNomination(pod.UID)
 	// The pod may be assumed though the informer never saw it bound.
 	if s.cache.DeletePod(pod.UID) {
 		s.queue.MoveAllToActive()
@@ -331,18 +351,32 @@ func (s *Scheduler) scheduleOne(ctx context.Context, queued *v1.Pod, cycle int64
 		return
 	}
 	log := s.log.With("pod", podKey(pod))
-	res, err := s.framework.Schedule(ctx, pod, s.cache.Snapshot())
+	if node := s.nominatedNode(pod.UID); node != "" && pod.Status.NominatedNodeName != node {
+		pod = pod.DeepCopy()
+		pod.Status.NominatedNodeName = node
+	}
+	res, err := s.framework.Schedule(ctx, pod, s.snapshot())
 	if err != nil {
 		var fitErr *framework.FitError
 		if errors.As(err, &fitErr) {
 			log.Debug("pod is unschedulable", "reason", fitErr.Error())
+			nominated := ""
+			if p := fitErr.Preemption; p != nil {
+				if err := s.preempt(ctx, pod, p); err != nil {
+					log.Error("preemption failed", "node", p.NodeName, "err", err)
+				} else {
+					log.Debug("preempting", "node", p.NodeName, "victims", len(p.Victims))
+					nominated = p.NodeName
+					s.nominate(pod, nominated)
+				}
+			}
 			s.queue.AddUnschedulable(pod, cycle)
-			s.recordFailure(ctx, pod, v1.PodReasonUnschedulable, fitErr.Error())
+			s.recordFailure(ctx, pod, v1.PodReasonUnschedulable, fitErr.Error(), nominated)
 			return
 		}
 		log.Error("scheduling failed", "err", err)
 		s.queue.AddBackoff(pod)
-		s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, err.Error())
+		s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, err.Error(), "")
 		return
 	}
 	assumed := pod.DeepCopy()
@@ -366,7 +400,7 @@ func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string, log *slo
 		}
 		log.Error("binding volumes failed", "node", node, "err", err)
 		s.queue.AddBackoff(pod)
-		s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, fmt.Sprintf("running PreBind plugin %q: %v", "VolumeBinding", err))
+		s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, fmt.Sprintf("running PreBind plugin %q: %v", "VolumeBinding", err), "")
 		return
 	}
 	binding := &v1.Binding{
@@ -391,12 +425,13 @@ func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string, log *slo
 		return
 	}
 	s.queue.AddBackoff(pod)
-	s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, fmt.Sprintf("Binding rejected: %v", err))
+	s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, fmt.Sprintf("Binding rejected: %v", err), "")
 }
 
 // recordFailure emits a FailedScheduling event and sets the pod's
-// PodScheduled condition to False with reason and message.
-func (s *Scheduler) recordFailure(ctx context.Context, pod *v1.Pod, reason, message string) {
+// PodScheduled condition to False with reason and message, and its
+// status.nominatedNodeName to nominated unless that is empty.
+func (s *Scheduler) recordFailure(ctx context.Context, pod *v1.Pod, reason, message, nominated string) {
 	s.recorder.Event(pod, v1.EventTypeWarning, "FailedScheduling", message)
 	cond := v1.PodCondition{Type: v1.PodScheduled, Status: v1.ConditionFalse, Reason: reason, Message: message}
 	pods := s.client.CoreV1().Pods(pod.Namespace)
@@ -415,7 +450,11 @@ func (s *Scheduler) recordFailure(ctx context.Context, pod *v1.Pod, reason, mess
 			return nil
 		}
 		updated := cur.DeepCopy()
-		if !setCondition(&updated.Status, cond, s.clock.Now()) {
+		changed := setCondition(&updated.Status, cond, s.clock.Now())
+		if nominated != "" && updated.Status.NominatedNodeName != nominated {
+			updated.Status.NominatedNodeName, changed = nominated, true
+		}
+		if !changed {
 			return nil
 		}
 		_, err := pods.UpdateStatus(ctx, updated, metav1.UpdateOptions{})

@@ -2,6 +2,7 @@ package framework
 
 import (
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 )
 
 // HostPort is one host port a pod uses. An empty or unspecified IP
@@ -179,4 +180,30 @@ func (n *NodeInfo) Clone() *NodeInfo {
 // known nodes, in a stable order (by name). It is read-only.
 type Snapshot struct {
 	Nodes []*NodeInfo
+	// Nominated holds, by node name, the pending pods nominated to run
+	// there after preemption; filtering a pod counts those of at least
+	// its priority as placed.
+	Nominated map[string][]*PodInfo
+	// PDBs are the PodDisruptionBudgets preemption tries not to violate.
+	PDBs []*policyv1.PodDisruptionBudget
+}
+
+// withNominated returns n with the pods nominated to it that pod must
+// leave room for (other pods of at least its priority) added, or n itself
+// when there are none.
+func (s *Snapshot) withNominated(n *NodeInfo, pod *v1.Pod) *NodeInfo {
+	var out *NodeInfo
+	for _, pi := range s.Nominated[n.Name()] {
+		if pi.Pod.UID == pod.UID || PodPriority(pi.Pod) < PodPriority(pod) {
+			continue
+		}
+		if out == nil {
+			out = n.Clone()
+		}
+		out.AddPod(pi)
+	}
+	if out == nil {
+		return n
+	}
+	return out
 }

@@ -82,7 +82,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 		for _, n := range snap.Nodes {
 			fitErr.NodeStatuses[n.Name()] = st
 		}
-		fitErr.PostFilterMsg = f.preemptionMessage(ctx, state, pod, snap, fitErr.NodeStatuses)
+		fitErr.Preemption, fitErr.PostFilterMsg = f.preempt(ctx, state, pod, snap, fitErr.NodeStatuses)
 		return Result{}, fitErr
 	}
 	var feasible []*NodeInfo
@@ -95,7 +95,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 		}
 		n := snap.Nodes[(start+i)%len(snap.Nodes)]
 		processed++
-		st := f.RunFilters(ctx, state, pod, n)
+		st := f.RunFilters(ctx, state, pod, snap.withNominated(n, pod))
 		switch {
 		case st.IsSuccess():
 			feasible = append(feasible, n)
@@ -107,7 +107,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 	}
 	f.nextStart.Store(int64((start + processed) % len(snap.Nodes)))
 	if len(feasible) == 0 {
-		fitErr.PostFilterMsg = f.preemptionMessage(ctx, state, pod, snap, fitErr.NodeStatuses)
+		fitErr.Preemption, fitErr.PostFilterMsg = f.preempt(ctx, state, pod, snap, fitErr.NodeStatuses)
 		return Result{}, fitErr
 	}
 	if len(feasible) == 1 {
@@ -176,52 +176,6 @@ func (f *Framework) score(ctx context.Context, state *CycleState, pod *v1.Pod, n
 	return totals, nil
 }
 
-// Reasons given for nodes in the preemption part of a FitError, as upstream.
-const (
-	ReasonPreemptionNotHelpful = "Preemption is not helpful for scheduling"
-	ReasonNoVictims            = "No preemption victims found for incoming pod"
-	// ReasonPreemptionNotImplemented is berth's own: removing lower-priority
-	// pods would make the node fit, which is where upstream would preempt.
-	ReasonPreemptionNotImplemented = "Preemption would help but is not implemented"
-)
-
-// preemptionMessage explains, as upstream's default preemption does when
-// it finds no candidate, why evicting pods would not place pod: nodes
-// rejected as unresolvable are not helped; on the others the lower-priority
-// pods are removed and the filters run again.
-func (f *Framework) preemptionMessage(ctx context.Context, state *CycleState, pod *v1.Pod, snap *Snapshot, statuses map[string]*Status) string {
-	if p := pod.Spec.PreemptionPolicy; p != nil && *p == v1.PreemptNever {
-		return "preemption: not eligible due to preemptionPolicy=Never."
-	}
-	prio := PodPriority(pod)
-	res := &FitError{Pod: pod, NumAllNodes: len(snap.Nodes), NodeStatuses: map[string]*Status{}}
-	for _, n := range snap.Nodes {
-		st := statuses[n.Name()]
-		if st.Code() == UnschedulableAndUnresolvable {
-			res.NodeStatuses[n.Name()] = NewStatus(UnschedulableAndUnresolvable, ReasonPreemptionNotHelpful)
-			continue
-		}
-		trial := n.Clone()
-		victims := 0
-		for _, pi := range n.Pods {
-			if PodPriority(pi.Pod) < prio {
-				trial.RemovePod(string(pi.Pod.UID))
-				victims++
-			}
-		}
-		if victims == 0 {
-			res.NodeStatuses[n.Name()] = NewStatus(UnschedulableAndUnresolvable, ReasonNoVictims)
-			continue
-		}
-		if st := f.RunFilters(ctx, state, pod, trial); !st.IsSuccess() {
-			res.NodeStatuses[n.Name()] = st
-			continue
-		}
-		res.NodeStatuses[n.Name()] = NewStatus(Unschedulable, ReasonPreemptionNotImplemented)
-	}
-	return "preemption: " + res.Error()
-}
-
 // PodPriority returns spec.priority, 0 when unset.
 func PodPriority(pod *v1.Pod) int32 {
 	if pod.Spec.Priority != nil {
@@ -241,6 +195,9 @@ type FitError struct {
 	NodeStatuses map[string]*Status
 	// PostFilterMsg explains why preemption did not help.
 	PostFilterMsg string
+	// Preemption is set when evicting pods from a node would let the
+	// pod fit there.
+	Preemption *Preemption
 }
 
 // Error formats the error as upstream:
