@@ -7,6 +7,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"berth.dev/berth/internal/scheduler/plugins"
@@ -49,7 +50,12 @@ func (s *Scheduler) bindVolumes(ctx context.Context, pod *v1.Pod, node string) e
 			return fmt.Errorf("pre-binding persistentvolume %q to claim %q: %w", pv.Name, claim.Name, err)
 		}
 	}
+	// before holds the resourceVersions of the claims as they were before
+	// the node was selected, to tell a stale cache from a provisioner
+	// that removed the annotation to have the pod rescheduled.
+	before := map[types.UID]string{}
 	for _, claim := range d.Provision {
+		before[claim.UID] = claim.ResourceVersion
 		if claim.Annotations[plugins.AnnSelectedNode] == node {
 			continue
 		}
@@ -74,10 +80,8 @@ func (s *Scheduler) bindVolumes(ctx context.Context, pod *v1.Pod, node string) e
 			if claim.Spec.VolumeName != "" && claim.Status.Phase == v1.ClaimBound {
 				continue
 			}
-			for _, p := range d.Provision {
-				if p.UID == claim.UID && claim.Annotations[plugins.AnnSelectedNode] != node {
-					return false, fmt.Errorf("provisioning persistentvolumeclaim %q for node %q was given up", name, node)
-				}
+			if rv, ok := before[claim.UID]; ok && rv != claim.ResourceVersion && claim.Annotations[plugins.AnnSelectedNode] != node {
+				return false, fmt.Errorf("provisioning persistentvolumeclaim %q for node %q was given up", name, node)
 			}
 			return false, nil
 		}
