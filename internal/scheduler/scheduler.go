@@ -389,9 +389,9 @@ func (s *Scheduler) scheduleOne(ctx context.Context, queued *v1.Pod, cycle int64
 	s.bindings.Go(func() { s.bind(ctx, pod, res.NodeName, log) })
 }
 
-// bind binds pod to node through pods/binding, ending the pod's time in
-// flight. On failure the assumed pod is forgotten and the pod requeued
-// with backoff.
+// bind binds the pod's volumes (bindVolumes), then pod to node through
+// pods/binding, ending the pod's time in flight. On failure the assumed
+// pod is forgotten and the pod requeued with backoff.
 func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string, log *slog.Logger) {
 	if err := s.bindVolumes(ctx, pod, node); err != nil {
 		s.cache.Forget(pod.UID)
