@@ -195,6 +195,17 @@ func New(cfg Config) (*Scheduler, error) {
 	return s, nil
 }
 
+// waitsForPods reports whether a plugin that looks at the placed pods
+// (whose additions can make the pod fit) rejected a node.
+func waitsForPods(e *framework.FitError) bool {
+	for _, st := range e.NodeStatuses {
+		if p := st.Plugin(); p == "InterPodAffinity" || p == "PodTopologySpread" {
+			return true
+		}
+	}
+	return false
+}
+
 // pending reports whether pod waits for this scheduler: unassigned, ours,
 // not finished or being deleted, and without scheduling gates (removing
 // the last gate is an update that queues the pod).
@@ -232,7 +243,7 @@ func (s *Scheduler) onPod(obj any) {
 		// topology spread, so parked pods are retried.
 		s.queue.Delete(pod)
 		if s.cache.SetPod(pod) {
-			s.queue.MoveAllToActive()
+			s.queue.MovePodWaitersToActive()
 		}
 	case pod.Spec.NodeName != "":
 		if s.cache.DeletePod(pod.UID) {
@@ -370,7 +381,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, queued *v1.Pod, cycle int64
 					s.nominate(pod, nominated)
 				}
 			}
-			s.queue.AddUnschedulable(pod, cycle)
+			s.queue.AddUnschedulable(pod, cycle, waitsForPods(fitErr))
 			s.recordFailure(ctx, pod, v1.PodReasonUnschedulable, fitErr.Error(), nominated)
 			return
 		}
