@@ -169,12 +169,12 @@ func New(cfg Config) (*Scheduler, error) {
 		s.synced = append(s.synced, inf.HasSynced)
 	}
 	// New or changed claims, volumes and classes can make parked pods fit.
-	retry := toolscache.ResourceEventHandlerFuncs{
+	volumeChanged := toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { s.queue.MoveAllToActive() },
 		UpdateFunc: func(any, any) { s.queue.MoveAllToActive() },
 	}
 	for _, inf := range []toolscache.SharedIndexInformer{core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), storage.StorageClasses().Informer()} {
-		if _, err := inf.AddEventHandler(retry); err != nil {
+		if _, err := inf.AddEventHandler(volumeChanged); err != nil {
 			return nil, fmt.Errorf("scheduler: adding volume handler: %w", err)
 		}
 	}
