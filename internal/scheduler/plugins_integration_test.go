@@ -230,6 +230,48 @@ func TestPluginsAgainstSimulatedNodes(t *testing.T) {
 		if got := nodeOf(t, "uses-delayed"); got != selected {
 			t.Errorf("pod bound to %s, its claim was provisioned for %s", got, selected)
 		}
+
+		// A WaitForFirstConsumer class without a provisioner: the scheduler
+		// pre-binds the volume (claimRef); play the PV controller.
+		static := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "local-static"}, Provisioner: "kubernetes.io/no-provisioner", VolumeBindingMode: &wffc}
+		if _, err := client.StorageV1().StorageClasses().Create(ctx, static, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		staticPV := pv.DeepCopy()
+		staticPV.Name, staticPV.Spec.StorageClassName = "pv-static", "local-static"
+		staticPV.Spec.NodeAffinity.Required.NodeSelectorTerms[0].MatchExpressions[0].Values = []string{nodes.NodeNames()[1]}
+		created, err := client.CoreV1().PersistentVolumes().Create(ctx, staticPV, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created.Status.Phase = v1.VolumeAvailable
+		if _, err := client.CoreV1().PersistentVolumes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		claim("static", "local-static", "")
+		create(t, "uses-static", withClaim("static"))
+		poll(t, "the volume pre-bound to the claim", func(ctx context.Context) (bool, error) {
+			got, err := client.CoreV1().PersistentVolumes().Get(ctx, "pv-static", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			return got.Spec.ClaimRef != nil && got.Spec.ClaimRef.Name == "static", nil
+		})
+		c, err = claims.Get(ctx, "static", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Spec.VolumeName = "pv-static"
+		if c, err = claims.Update(ctx, c, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.Status.Phase = v1.ClaimBound
+		if _, err := claims.UpdateStatus(ctx, c, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := nodeOf(t, "uses-static"); got != nodes.NodeNames()[1] {
+			t.Errorf("pod bound to %s, its volume is on %s", got, nodes.NodeNames()[1])
+		}
 	})
 
 	t.Run("preemption", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
@@ -251,24 +252,23 @@ func (p *VolumeBinding) decide(claims []*v1.PersistentVolumeClaim, node *v1.Node
 	return d, nil
 }
 
-// bestVolume returns the smallest available volume of claim's class on
-// node that satisfies its request, access modes and volume mode, or one
-// already pre-bound to the claim.
+// bestVolume returns the volume on node already pre-bound to claim, or
+// else the smallest Available one of claim's class that its selector
+// selects and that satisfies its request, access modes and volume mode.
 func bestVolume(claim *v1.PersistentVolumeClaim, pvs []*v1.PersistentVolume, node *v1.Node, taken map[string]bool) *v1.PersistentVolume {
 	var best *v1.PersistentVolume
 	want := claim.Spec.Resources.Requests[v1.ResourceStorage]
 	for _, pv := range pvs {
-		if taken[pv.Name] || pv.DeletionTimestamp != nil || pv.Spec.StorageClassName != claimClass(claim) ||
-			pv.Status.Phase != "" && pv.Status.Phase != v1.VolumeAvailable || !VolumeAllowsNode(pv, node) {
+		if taken[pv.Name] || pv.DeletionTimestamp != nil || !VolumeAllowsNode(pv, node) {
 			continue
 		}
-		if ref := pv.Spec.ClaimRef; ref != nil {
-			if ref.Namespace == claim.Namespace && ref.Name == claim.Name && (ref.UID == "" || ref.UID == claim.UID) {
-				return pv
-			}
-			continue
+		if ref := pv.Spec.ClaimRef; ref != nil && ref.Namespace == claim.Namespace && ref.Name == claim.Name && (ref.UID == "" || ref.UID == claim.UID) {
+			return pv
 		}
-		if !volumeModeMatches(pv, claim) || !hasAccessModes(pv, claim) {
+		// As upstream, only Available volumes are taken: others are about to
+		// change, and binding them would meet conflicts.
+		if pv.Spec.ClaimRef != nil || pv.Status.Phase != v1.VolumeAvailable || pv.Spec.StorageClassName != claimClass(claim) ||
+			!volumeModeMatches(pv, claim) || !hasAccessModes(pv, claim) || !claimSelects(claim, pv) {
 			continue
 		}
 		size := pv.Spec.Capacity[v1.ResourceStorage]
@@ -282,6 +282,16 @@ func bestVolume(claim *v1.PersistentVolumeClaim, pvs []*v1.PersistentVolume, nod
 		}
 	}
 	return best
+}
+
+// claimSelects reports whether claim's selector (none selects all)
+// selects pv's labels.
+func claimSelects(claim *v1.PersistentVolumeClaim, pv *v1.PersistentVolume) bool {
+	if claim.Spec.Selector == nil {
+		return true
+	}
+	sel, err := metav1.LabelSelectorAsSelector(claim.Spec.Selector)
+	return err == nil && sel.Matches(labels.Set(pv.Labels))
 }
 
 func volumeModeMatches(pv *v1.PersistentVolume, claim *v1.PersistentVolumeClaim) bool {

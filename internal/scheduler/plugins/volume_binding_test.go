@@ -41,7 +41,8 @@ func localPV(name, class, size, host string) *v1.PersistentVolume {
 		StorageClassName: class, AccessModes: []v1.PersistentVolumeAccessMode{v1.ReadWriteOnce},
 		Capacity: v1.ResourceList{v1.ResourceStorage: resource.MustParse(size)},
 		NodeAffinity: &v1.VolumeNodeAffinity{Required: &v1.NodeSelector{NodeSelectorTerms: []v1.NodeSelectorTerm{{
-			MatchExpressions: []v1.NodeSelectorRequirement{{Key: v1.LabelHostname, Operator: v1.NodeSelectorOpIn, Values: []string{host}}}}}}}}}
+			MatchExpressions: []v1.NodeSelectorRequirement{{Key: v1.LabelHostname, Operator: v1.NodeSelectorOpIn, Values: []string{host}}}}}}}},
+		Status: v1.PersistentVolumeStatus{Phase: v1.VolumeAvailable}}
 }
 
 func (b *podBuilder) claims(names ...string) *podBuilder {
@@ -149,5 +150,39 @@ func TestVolumeBindingDecide(t *testing.T) {
 	}
 	if _, err := pl.Decide(newPod("p").claims("static").obj(), newNode("n2").obj()); err == nil {
 		t.Error("Decide on a node without volumes succeeded")
+	}
+}
+
+func TestVolumeBindingPicksVolume(t *testing.T) {
+	wffc := storagev1.VolumeBindingWaitForFirstConsumer
+	class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "static"}, Provisioner: noProvisioner, VolumeBindingMode: &wffc}
+	gold := localPV("gold", "static", "5Gi", "n1")
+	gold.Labels = map[string]string{"tier": "gold"}
+	pending := localPV("pending", "static", "1Gi", "n1")
+	pending.Status.Phase = v1.VolumePending
+	reserved := localPV("reserved", "static", "8Gi", "n1")
+	reserved.Spec.ClaimRef = &v1.ObjectReference{Namespace: "default", Name: "mine"}
+	taken := localPV("taken", "static", "1Gi", "n1")
+	taken.Spec.ClaimRef = &v1.ObjectReference{Namespace: "default", Name: "other"}
+	selective := claim("selective", "static", "")
+	selective.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "gold"}}
+	pl := &VolumeBinding{
+		Claims: corelisters.NewPersistentVolumeClaimLister(indexer(t, claim("plain", "static", ""), claim("mine", "static", ""), selective)),
+		Volumes: corelisters.NewPersistentVolumeLister(indexer(t, localPV("small", "static", "2Gi", "n1"), gold, pending, reserved, taken,
+			localPV("elsewhere", "static", "1Gi", "n2"))),
+		StorageClasses: storagelisters.NewStorageClassLister(indexer(t, class)),
+	}
+	for claimName, want := range map[string]string{"plain": "small", "mine": "reserved", "selective": "gold"} {
+		d, err := pl.Decide(newPod("p").claims(claimName).obj(), newNode("n1").obj())
+		if err != nil {
+			t.Fatalf("Decide for %s: %v", claimName, err)
+		}
+		var got string
+		for _, pv := range d.Bind {
+			got = pv.Name
+		}
+		if got != want {
+			t.Errorf("claim %s got volume %q, want %q", claimName, got, want)
+		}
 	}
 }
