@@ -96,11 +96,15 @@ func eligibleToPreempt(pod *v1.Pod, snap *Snapshot) bool {
 func (f *Framework) selectVictims(ctx context.Context, state *CycleState, pod *v1.Pod, n *NodeInfo, snap *Snapshot) (candidate, *Status) {
 	prio := PodPriority(pod)
 	trial := n.Clone()
+	state = state.Clone()
 	var potential []*PodInfo
 	for _, pi := range n.Pods {
 		if PodPriority(pi.Pod) < prio {
 			potential = append(potential, pi)
 			trial.RemovePod(string(pi.Pod.UID))
+			if st := f.tellPreFilters(ctx, state, pod, pi, trial, false); !st.IsSuccess() {
+				return candidate{}, st
+			}
 		}
 	}
 	if len(potential) == 0 {
@@ -112,25 +116,54 @@ func (f *Framework) selectVictims(ctx context.Context, state *CycleState, pod *v
 	sort.SliceStable(potential, func(i, j int) bool { return moreImportant(potential[i].Pod, potential[j].Pod) })
 	violating, other := splitByPDB(potential, snap)
 	c := candidate{node: n.Name()}
-	reprieve := func(pi *PodInfo, violates bool) {
+	reprieve := func(pi *PodInfo, violates bool) *Status {
 		trial.AddPod(pi)
+		if st := f.tellPreFilters(ctx, state, pod, pi, trial, true); !st.IsSuccess() {
+			return st
+		}
 		if f.RunFilters(ctx, state, pod, trial).IsSuccess() {
-			return
+			return nil
 		}
 		trial.RemovePod(string(pi.Pod.UID))
 		c.victims = append(c.victims, pi.Pod)
 		if violates {
 			c.pdbViolations++
 		}
+		return f.tellPreFilters(ctx, state, pod, pi, trial, false)
 	}
 	for _, pi := range violating {
-		reprieve(pi, true)
+		if st := reprieve(pi, true); !st.IsSuccess() {
+			return candidate{}, st
+		}
 	}
 	for _, pi := range other {
-		reprieve(pi, false)
+		if st := reprieve(pi, false); !st.IsSuccess() {
+			return candidate{}, st
+		}
 	}
 	sort.SliceStable(c.victims, func(i, j int) bool { return moreImportant(c.victims[i], c.victims[j]) })
 	return c, nil
+}
+
+// tellPreFilters passes the addition (or removal) of pi on n to the
+// PreFilter plugins with extensions.
+func (f *Framework) tellPreFilters(ctx context.Context, state *CycleState, pod *v1.Pod, pi *PodInfo, n *NodeInfo, added bool) *Status {
+	for _, pl := range f.PreFilters {
+		ext, ok := pl.(PreFilterExtensions)
+		if !ok {
+			continue
+		}
+		var st *Status
+		if added {
+			st = ext.AddPod(ctx, state, pod, pi, n)
+		} else {
+			st = ext.RemovePod(ctx, state, pod, pi, n)
+		}
+		if !st.IsSuccess() {
+			return st.WithPlugin(pl.Name())
+		}
+	}
+	return nil
 }
 
 // moreImportant orders pods by priority, then by earlier start.

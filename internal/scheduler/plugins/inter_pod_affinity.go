@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"context"
+	"maps"
 	"math"
 
 	v1 "k8s.io/api/core/v1"
@@ -33,11 +34,12 @@ type InterPodAffinity struct {
 }
 
 var (
-	_ framework.PreFilterPlugin = (*InterPodAffinity)(nil)
-	_ framework.FilterPlugin    = (*InterPodAffinity)(nil)
-	_ framework.PreScorePlugin  = (*InterPodAffinity)(nil)
-	_ framework.ScorePlugin     = (*InterPodAffinity)(nil)
-	_ framework.ScoreNormalizer = (*InterPodAffinity)(nil)
+	_ framework.PreFilterPlugin     = (*InterPodAffinity)(nil)
+	_ framework.PreFilterExtensions = (*InterPodAffinity)(nil)
+	_ framework.FilterPlugin        = (*InterPodAffinity)(nil)
+	_ framework.PreScorePlugin      = (*InterPodAffinity)(nil)
+	_ framework.ScorePlugin         = (*InterPodAffinity)(nil)
+	_ framework.ScoreNormalizer     = (*InterPodAffinity)(nil)
 )
 
 const (
@@ -50,10 +52,16 @@ type topologyPair struct{ key, value string }
 
 type pairCounts map[topologyPair]int64
 
-// add adds v to the domain of node for key, when node has the label.
+// add adds v to the domain of node for key, when node has the label;
+// a domain whose count drops to zero is removed.
 func (m pairCounts) add(node *v1.Node, key string, v int64) {
-	if val, ok := node.Labels[key]; ok {
-		m[topologyPair{key, val}] += v
+	val, ok := node.Labels[key]
+	if !ok {
+		return
+	}
+	pair := topologyPair{key, val}
+	if m[pair] += v; m[pair] == 0 {
+		delete(m, pair)
 	}
 }
 
@@ -101,30 +109,71 @@ func (p *InterPodAffinity) PreFilter(_ context.Context, state *framework.CycleSt
 			continue
 		}
 		for _, e := range n.PodsWithRequiredAntiAffinity {
-			for i := range e.RequiredAntiAffinity {
-				if t := &e.RequiredAntiAffinity[i]; t.Matches(pod, p.nsLabels) {
-					s.existingAnti.add(n.Node, t.TopologyKey, 1)
-				}
-			}
+			p.countExisting(s, pod, e, n.Node, 1)
 		}
 		if len(s.pod.RequiredAffinity) == 0 && len(s.pod.RequiredAntiAffinity) == 0 {
 			continue
 		}
 		for _, e := range n.Pods {
-			if matchesAll(s.pod.RequiredAffinity, e.Pod, p.nsLabels) {
-				for i := range s.pod.RequiredAffinity {
-					s.affinity.add(n.Node, s.pod.RequiredAffinity[i].TopologyKey, 1)
-				}
-			}
-			for i := range s.pod.RequiredAntiAffinity {
-				if t := &s.pod.RequiredAntiAffinity[i]; t.Matches(e.Pod, p.nsLabels) {
-					s.anti.add(n.Node, t.TopologyKey, 1)
-				}
-			}
+			p.countIncoming(s, e, n.Node, 1)
 		}
 	}
 	state.Write(affinityFilterKey, s)
 	return nil
+}
+
+// countExisting adds d for each required anti-affinity term of e, placed
+// on node, that matches pod.
+func (p *InterPodAffinity) countExisting(s *affinityFilterState, pod *v1.Pod, e *framework.PodInfo, node *v1.Node, d int64) {
+	for i := range e.RequiredAntiAffinity {
+		if t := &e.RequiredAntiAffinity[i]; t.Matches(pod, p.nsLabels) {
+			s.existingAnti.add(node, t.TopologyKey, d)
+		}
+	}
+}
+
+// countIncoming adds d for e, placed on node, to the domains of the pod's
+// required affinity (if e matches every term) and anti-affinity terms.
+func (p *InterPodAffinity) countIncoming(s *affinityFilterState, e *framework.PodInfo, node *v1.Node, d int64) {
+	if matchesAll(s.pod.RequiredAffinity, e.Pod, p.nsLabels) {
+		for i := range s.pod.RequiredAffinity {
+			s.affinity.add(node, s.pod.RequiredAffinity[i].TopologyKey, d)
+		}
+	}
+	for i := range s.pod.RequiredAntiAffinity {
+		if t := &s.pod.RequiredAntiAffinity[i]; t.Matches(e.Pod, p.nsLabels) {
+			s.anti.add(node, t.TopologyKey, d)
+		}
+	}
+}
+
+// CloneState implements framework.StateCloner.
+func (s *affinityFilterState) CloneState() any {
+	c := *s
+	c.existingAnti, c.affinity, c.anti = maps.Clone(s.existingAnti), maps.Clone(s.affinity), maps.Clone(s.anti)
+	return &c
+}
+
+// AddPod implements framework.PreFilterExtensions.
+func (p *InterPodAffinity) AddPod(_ context.Context, state *framework.CycleState, pod *v1.Pod, added *framework.PodInfo, n *framework.NodeInfo) *framework.Status {
+	p.update(state, pod, added, n, 1)
+	return nil
+}
+
+// RemovePod implements framework.PreFilterExtensions.
+func (p *InterPodAffinity) RemovePod(_ context.Context, state *framework.CycleState, pod *v1.Pod, removed *framework.PodInfo, n *framework.NodeInfo) *framework.Status {
+	p.update(state, pod, removed, n, -1)
+	return nil
+}
+
+func (p *InterPodAffinity) update(state *framework.CycleState, pod *v1.Pod, e *framework.PodInfo, n *framework.NodeInfo, d int64) {
+	v, ok := state.Read(affinityFilterKey)
+	if !ok || n.Node == nil {
+		return
+	}
+	s := v.(*affinityFilterState)
+	p.countExisting(s, pod, e, n.Node, d)
+	p.countIncoming(s, e, n.Node, d)
 }
 
 // Filter implements framework.FilterPlugin. A node fails the pod's

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"context"
+	"maps"
 	"math"
 
 	v1 "k8s.io/api/core/v1"
@@ -41,11 +42,12 @@ type PodTopologySpread struct {
 }
 
 var (
-	_ framework.PreFilterPlugin = (*PodTopologySpread)(nil)
-	_ framework.FilterPlugin    = (*PodTopologySpread)(nil)
-	_ framework.PreScorePlugin  = (*PodTopologySpread)(nil)
-	_ framework.ScorePlugin     = (*PodTopologySpread)(nil)
-	_ framework.ScoreNormalizer = (*PodTopologySpread)(nil)
+	_ framework.PreFilterPlugin     = (*PodTopologySpread)(nil)
+	_ framework.PreFilterExtensions = (*PodTopologySpread)(nil)
+	_ framework.FilterPlugin        = (*PodTopologySpread)(nil)
+	_ framework.PreScorePlugin      = (*PodTopologySpread)(nil)
+	_ framework.ScorePlugin         = (*PodTopologySpread)(nil)
+	_ framework.ScoreNormalizer     = (*PodTopologySpread)(nil)
 )
 
 const (
@@ -157,6 +159,48 @@ func (p *PodTopologySpread) PreFilter(_ context.Context, state *framework.CycleS
 		}
 	}
 	return nil
+}
+
+// CloneState implements framework.StateCloner.
+func (s *spreadFilterState) CloneState() any {
+	c := *s
+	c.counts = make([]map[string]int64, len(s.counts))
+	for i, m := range s.counts {
+		c.counts[i] = maps.Clone(m)
+	}
+	return &c
+}
+
+// AddPod implements framework.PreFilterExtensions.
+func (p *PodTopologySpread) AddPod(_ context.Context, state *framework.CycleState, pod *v1.Pod, added *framework.PodInfo, n *framework.NodeInfo) *framework.Status {
+	updateSpread(state, pod, added.Pod, n, 1)
+	return nil
+}
+
+// RemovePod implements framework.PreFilterExtensions.
+func (p *PodTopologySpread) RemovePod(_ context.Context, state *framework.CycleState, pod *v1.Pod, removed *framework.PodInfo, n *framework.NodeInfo) *framework.Status {
+	updateSpread(state, pod, removed.Pod, n, -1)
+	return nil
+}
+
+// updateSpread adds d to the counts of the domains of n for each
+// constraint that counts e there.
+func updateSpread(state *framework.CycleState, pod, e *v1.Pod, n *framework.NodeInfo, d int64) {
+	v, ok := state.Read(spreadFilterKey)
+	if !ok {
+		return
+	}
+	s := v.(*spreadFilterState)
+	if len(s.constraints) == 0 || n.Node == nil || !hasAllKeys(n.Node, s.constraints) ||
+		e.Namespace != pod.Namespace || e.DeletionTimestamp != nil {
+		return
+	}
+	for i := range s.constraints {
+		c := &s.constraints[i]
+		if c.eligible(pod, n.Node) && c.selector.Matches(labels.Set(e.Labels)) {
+			s.counts[i][n.Node.Labels[c.key]] += d
+		}
+	}
 }
 
 // Filter implements framework.FilterPlugin: placing the pod on the node

@@ -116,6 +116,24 @@ func TestPreemption(t *testing.T) {
 			want:  want{Message: "preemption: not eligible due to a terminating pod on the nominated node."},
 		},
 		{
+			name: "evicts a lower-priority pod the pod's anti-affinity rejects",
+			pod:  newPod("p").priority(10).requiredAntiAffinity(podTerm(v1.LabelHostname, "app", "x")).obj(),
+			nodes: []scoreNode{cpuNode("a", newPod("low-x").priority(1).labels("app", "x").obj()),
+				cpuNode("b", newPod("high-x").priority(100).labels("app", "x").obj())},
+			want: want{Node: "a", Victims: []string{"low-x"}},
+		},
+		{
+			name: "evicts only as many pods as the spread constraint needs",
+			pod: newPod("p").priority(10).labels("foo", "").req("cpu", "500m").
+				spreadConstraints(spread(1, v1.LabelHostname, v1.DoNotSchedule)).obj(),
+			nodes: []scoreNode{
+				cpuNode("a", newPod("l1").priority(1).labels("foo", "").obj(), newPod("l2").priority(1).labels("foo", "").obj()),
+				cpuNode("b", newPod("hb").priority(100).labels("foo", "").req("cpu", "1").obj()),
+				cpuNode("c", newPod("hc").priority(100).labels("foo", "").req("cpu", "1").obj()),
+			},
+			want: want{Node: "a", Victims: []string{"l2"}},
+		},
+		{
 			name:      "leaves room for a higher-priority nominated pod",
 			pod:       newPod("p").priority(10).req("cpu", "600m").obj(),
 			nodes:     []scoreNode{cpuNode("a", low("low", 1, "300m")), cpuNode("b", low("low2", 1, "600m"))},
