@@ -189,21 +189,21 @@ type Snapshot struct {
 }
 
 // withNominated returns n with the pods nominated to it that pod must
-// leave room for (other pods of at least its priority) added, or n itself
-// when there are none.
-func (s *Snapshot) withNominated(n *NodeInfo, pod *v1.Pod) *NodeInfo {
-	var out *NodeInfo
+// leave room for (other pods of at least its priority) added, and those
+// pods; n itself when there are none.
+func (s *Snapshot) withNominated(n *NodeInfo, pod *v1.Pod) (*NodeInfo, []*PodInfo) {
+	var added []*PodInfo
 	for _, pi := range s.Nominated[n.Name()] {
-		if pi.Pod.UID == pod.UID || PodPriority(pi.Pod) < PodPriority(pod) {
-			continue
+		if pi.Pod.UID != pod.UID && PodPriority(pi.Pod) >= PodPriority(pod) {
+			added = append(added, pi)
 		}
-		if out == nil {
-			out = n.Clone()
-		}
+	}
+	if len(added) == 0 {
+		return n, nil
+	}
+	out := n.Clone()
+	for _, pi := range added {
 		out.AddPod(pi)
 	}
-	if out == nil {
-		return n
-	}
-	return out
+	return out, added
 }

@@ -54,7 +54,7 @@ func (f *Framework) preempt(ctx context.Context, state *CycleState, pod *v1.Pod,
 			res.NodeStatuses[n.Name()] = NewStatus(UnschedulableAndUnresolvable, ReasonPreemptionNotHelpful)
 			continue
 		}
-		c, st := f.selectVictims(ctx, state, pod, snap.withNominated(n, pod), snap)
+		c, st := f.selectVictims(ctx, state, pod, n, snap)
 		if !st.IsSuccess() {
 			res.NodeStatuses[n.Name()] = st
 			continue
@@ -95,8 +95,16 @@ func eligibleToPreempt(pod *v1.Pod, snap *Snapshot) bool {
 // victims are those that could not be put back.
 func (f *Framework) selectVictims(ctx context.Context, state *CycleState, pod *v1.Pod, n *NodeInfo, snap *Snapshot) (candidate, *Status) {
 	prio := PodPriority(pod)
-	trial := n.Clone()
+	trial, nominated := snap.withNominated(n, pod)
+	if len(nominated) == 0 {
+		trial = n.Clone()
+	}
 	state = state.Clone()
+	for _, pi := range nominated {
+		if st := f.tellPreFilters(ctx, state, pod, pi, trial, true); !st.IsSuccess() {
+			return candidate{}, st
+		}
+	}
 	var potential []*PodInfo
 	for _, pi := range n.Pods {
 		if PodPriority(pi.Pod) < prio {

@@ -95,7 +95,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 		}
 		n := snap.Nodes[(start+i)%len(snap.Nodes)]
 		processed++
-		st := f.RunFilters(ctx, state, pod, snap.withNominated(n, pod))
+		st := f.filterWithNominated(ctx, state, pod, n, snap)
 		switch {
 		case st.IsSuccess():
 			feasible = append(feasible, n)
@@ -131,6 +131,27 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 		choice = best[f.Pick(len(best))]
 	}
 	return Result{NodeName: feasible[choice].Name(), Feasible: len(feasible)}, nil
+}
+
+// filterWithNominated runs the filters on n as upstream does with
+// nominated pods: first with the pods nominated to n that pod must leave
+// room for (told to the PreFilter extensions on a copy of state), then, if
+// that passes, without them, as they may never come.
+func (f *Framework) filterWithNominated(ctx context.Context, state *CycleState, pod *v1.Pod, n *NodeInfo, snap *Snapshot) *Status {
+	withNominated, added := snap.withNominated(n, pod)
+	if len(added) == 0 {
+		return f.RunFilters(ctx, state, pod, n)
+	}
+	nomState := state.Clone()
+	for _, pi := range added {
+		if st := f.tellPreFilters(ctx, nomState, pod, pi, withNominated, true); !st.IsSuccess() {
+			return st
+		}
+	}
+	if st := f.RunFilters(ctx, nomState, pod, withNominated); !st.IsSuccess() {
+		return st
+	}
+	return f.RunFilters(ctx, state, pod, n)
 }
 
 // RunFilters runs the filters on one node and returns the first rejection

@@ -167,3 +167,28 @@ func TestPreemption(t *testing.T) {
 		})
 	}
 }
+
+func TestScheduleWithNominatedPods(t *testing.T) {
+	nodes := func() *framework.Snapshot {
+		snap := snapshot(scoreNode{node: newNode("a").alloc("cpu", "1", "memory", "1Gi").obj()},
+			scoreNode{node: newNode("b").alloc("cpu", "1", "memory", "1Gi").obj(), pods: []*v1.Pod{newPod("busy").req("cpu", "300m").obj()}})
+		snap.Nominated = map[string][]*framework.PodInfo{"a": {framework.NewPodInfo(newPod("nominee").priority(100).labels("app", "x").obj())}}
+		return snap
+	}
+	fw, err := NewInTreeRegistry(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the nomination the emptier node a would win.
+	res, err := fw.Schedule(context.Background(), newPod("p").priority(10).requiredAntiAffinity(podTerm(v1.LabelHostname, "app", "x")).obj(), nodes())
+	if err != nil || res.NodeName != "b" {
+		t.Errorf("anti-affinity to a nominated pod: Schedule = %+v, %v; want node b", res, err)
+	}
+	// Affinity satisfied only by a nominated pod does not count: it may
+	// never come.
+	_, err = fw.Schedule(context.Background(), newPod("p").priority(10).requiredAffinity(podTerm(v1.LabelHostname, "app", "x")).obj(), nodes())
+	var fitErr *framework.FitError
+	if !errors.As(err, &fitErr) {
+		t.Errorf("affinity to a nominated pod only: Schedule error %v, want a FitError", err)
+	}
+}
