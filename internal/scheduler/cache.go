@@ -103,12 +103,14 @@ func (c *cache) addPodLocked(pod *v1.Pod, assumed bool) {
 }
 
 // SetPod records an assigned pod reported by the informer, confirming it
-// if it was assumed.
-func (c *cache) SetPod(pod *v1.Pod) {
+// if it was assumed, and reports whether it was not confirmed before.
+func (c *cache) SetPod(pod *v1.Pod) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	old, known := c.pods[pod.UID]
 	c.removePodLocked(pod.UID)
 	c.addPodLocked(pod, false)
+	return !known || old.assumed
 }
 
 // DeletePod forgets a pod that was deleted or has finished, assumed or

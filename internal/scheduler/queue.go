@@ -31,6 +31,9 @@ type queuedPod struct {
 	since, readyAt time.Time
 	// attempts counts failed attempts, for the backoff.
 	attempts int
+	// waitsForPods is set for an unschedulable pod that a plugin looking
+	// at other pods (pod affinity, topology spread) rejected somewhere.
+	waitsForPods bool
 }
 
 // activeHeap orders pods by priority (highest first), then FIFO.
@@ -87,10 +90,11 @@ type schedulingQueue struct {
 	inFlight map[string]bool
 	// attempts remembers failed attempts of in-flight pods.
 	attempts map[string]int
-	// cycle counts pops; moveCycle is the cycle of the last move request.
-	cycle, moveCycle int64
-	seq              int64
-	closed           bool
+	// cycle counts pops; moveCycle is the cycle of the last move request,
+	// podMoveCycle that of the last one for pods waiting for other pods.
+	cycle, moveCycle, podMoveCycle int64
+	seq                            int64
+	closed                         bool
 }
 
 func newSchedulingQueue(clk clock.Clock, unschedulableTimeout time.Duration) *schedulingQueue {
@@ -103,6 +107,7 @@ func newSchedulingQueue(clk clock.Clock, unschedulableTimeout time.Duration) *sc
 		inFlight:             map[string]bool{},
 		attempts:             map[string]int{},
 		moveCycle:            -1,
+		podMoveCycle:         -1,
 	}
 	q.cond = sync.NewCond(&q.mu)
 	return q
@@ -225,14 +230,15 @@ func (q *schedulingQueue) takeInFlightLocked(pod *v1.Pod) (qp *queuedPod, change
 // AddUnschedulable parks an in-flight pod that fit no node in cycle,
 // unless the pod or the cluster changed since, in which case it is
 // retried at once.
-func (q *schedulingQueue) AddUnschedulable(pod *v1.Pod, cycle int64) {
+func (q *schedulingQueue) AddUnschedulable(pod *v1.Pod, cycle int64, waitsForPods bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	qp, changed, ok := q.takeInFlightLocked(pod)
 	if !ok {
 		return
 	}
-	if changed || q.moveCycle >= cycle {
+	qp.waitsForPods = waitsForPods
+	if changed || q.moveCycle >= cycle || waitsForPods && q.podMoveCycle >= cycle {
 		q.pushActiveLocked(podKey(pod), qp)
 		return
 	}
@@ -268,6 +274,20 @@ func (q *schedulingQueue) MoveAllToActive() {
 		q.pushActiveLocked(key, qp)
 	}
 	q.moveCycle = q.cycle
+}
+
+// MovePodWaitersToActive moves the unschedulable pods that a newly placed
+// pod may let fit (see AddUnschedulable) to the active heap.
+func (q *schedulingQueue) MovePodWaitersToActive() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for key, qp := range q.unschedulable {
+		if qp.waitsForPods {
+			delete(q.unschedulable, key)
+			q.pushActiveLocked(key, qp)
+		}
+	}
+	q.podMoveCycle = q.cycle
 }
 
 // Flush moves backing-off pods whose time has come, and pods parked as

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -52,7 +53,7 @@ func TestQueueOrdersByPriorityThenFIFO(t *testing.T) {
 func TestQueueUnschedulableLifecycle(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Unix(0, 0))
 	q := newSchedulingQueue(clk, time.Minute)
-	park := func(p *v1.Pod, cycle int64) { q.AddUnschedulable(p, cycle) }
+	park := func(p *v1.Pod, cycle int64) { q.AddUnschedulable(p, cycle, false) }
 
 	q.Add(testPod("a", 0))
 	q.Add(testPod("b", 0))
@@ -95,7 +96,7 @@ func TestQueueMoveDuringFlightIsNotLost(t *testing.T) {
 	q.Add(testPod("a", 0))
 	p, cycle, _ := q.Pop()
 	q.MoveAllToActive() // a node appeared while a was being scheduled
-	q.AddUnschedulable(p, cycle)
+	q.AddUnschedulable(p, cycle, false)
 	if diff := cmp.Diff([]string{"a"}, popAll(t, q, func(p *v1.Pod, _ int64) { q.Done(p) })); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -106,7 +107,7 @@ func TestQueueDeleteInFlight(t *testing.T) {
 	q.Add(testPod("a", 0))
 	p, cycle, _ := q.Pop()
 	q.Delete(p)
-	q.AddUnschedulable(p, cycle)
+	q.AddUnschedulable(p, cycle, false)
 	q.MoveAllToActive()
 	if got := popAll(t, q, func(p *v1.Pod, _ int64) { q.Done(p) }); len(got) != 0 {
 		t.Errorf("deleted pod came back: %v", got)
@@ -148,5 +149,23 @@ func TestQueueClose(t *testing.T) {
 	q.Close()
 	if ok := <-done; ok {
 		t.Error("Pop after Close returned ok")
+	}
+}
+
+func TestQueueMovePodWaiters(t *testing.T) {
+	q := newSchedulingQueue(clocktesting.NewFakeClock(time.Unix(0, 0)), time.Minute)
+	for _, name := range []string{"waiter", "other", "inflight"} {
+		q.Add(testPod(name, 0))
+	}
+	for range 2 {
+		p, cycle, _ := q.Pop()
+		q.AddUnschedulable(p, cycle, p.Name == "waiter")
+	}
+	p, cycle, _ := q.Pop() // inflight, being scheduled when a pod is placed
+	q.MovePodWaitersToActive()
+	q.AddUnschedulable(p, cycle, true)
+	got := popAll(t, q, func(p *v1.Pod, _ int64) { q.Done(p) })
+	if diff := cmp.Diff([]string{"inflight", "waiter"}, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("moved (-want +got):\n%s", diff)
 	}
 }

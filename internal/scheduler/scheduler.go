@@ -14,11 +14,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	policylisters "k8s.io/client-go/listers/policy/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
@@ -40,7 +42,8 @@ type Config struct {
 	// is the source of the scheduler's events; empty means
 	// DefaultSchedulerName.
 	SchedulerName string
-	// Plugins tunes the in-tree plugins.
+	// Plugins tunes the in-tree plugins; New fills its listers from
+	// Informers.
 	Plugins plugins.Options
 	// Pick chooses among n equally good nodes, returning an index in
 	// [0, n); nil picks at random, as upstream.
@@ -51,6 +54,9 @@ type Config struct {
 	// UnschedulableTimeout is the longest an unschedulable pod waits
 	// before it is retried even if nothing changed; 0 means 60s.
 	UnschedulableTimeout time.Duration
+	// VolumeBindTimeout bounds the wait for a pod's claims to be bound
+	// (provisioned) before the pod is; 0 means 600s, as upstream.
+	VolumeBindTimeout time.Duration
 	// Clock drives the queue's timers; nil means the real clock.
 	Clock clock.WithTicker
 	// Logger; nil discards.
@@ -66,20 +72,24 @@ type Scheduler struct {
 	clock     clock.WithTicker
 	log       *slog.Logger
 
-	podLister   corelisters.PodLister
-	podSynced   toolscache.InformerSynced
-	nodeSynced  toolscache.InformerSynced
+	podLister         corelisters.PodLister
+	synced            []toolscache.InformerSynced
+	nodeLister        corelisters.NodeLister
+	claimLister       corelisters.PersistentVolumeClaimLister
+	volumes           *plugins.VolumeBinding
+	volumeBindTimeout time.Duration
+	pdbLister         policylisters.PodDisruptionBudgetLister
+
+	nomMu sync.Mutex // guards nominated
+	// nominated holds the pending pods nominated to a node by preemption,
+	// by UID, with status.nominatedNodeName set.
+	nominated   map[types.UID]*framework.PodInfo
 	queue       *schedulingQueue
 	cache       *cache
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
 	bindings    sync.WaitGroup // in-flight binding goroutines
 	flushEvery  time.Duration
-
-	// volumes is also among the framework's filters; volumesSynced are
-	// its claim, volume and class informers.
-	volumes       *plugins.VolumeBinding
-	volumesSynced []toolscache.InformerSynced
 }
 
 // New validates cfg, fills defaults and registers the scheduler's event
@@ -93,6 +103,9 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if cfg.UnschedulableTimeout == 0 {
 		cfg.UnschedulableTimeout = 60 * time.Second
+	}
+	if cfg.VolumeBindTimeout == 0 {
+		cfg.VolumeBindTimeout = 600 * time.Second
 	}
 	if cfg.UnschedulableTimeout < 0 {
 		return nil, fmt.Errorf("scheduler: negative UnschedulableTimeout %v", cfg.UnschedulableTimeout)
@@ -109,7 +122,21 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.PercentageOfNodesToScore < 0 || cfg.PercentageOfNodesToScore > 100 {
 		return nil, fmt.Errorf("scheduler: PercentageOfNodesToScore %d is outside [0, 100]", cfg.PercentageOfNodesToScore)
 	}
-	fw, err := plugins.NewInTreeRegistry(cfg.Plugins)
+	core, apps, storage := cfg.Informers.Core().V1(), cfg.Informers.Apps().V1(), cfg.Informers.Storage().V1()
+	opts := cfg.Plugins
+	opts.Volumes = plugins.VolumeBinding{
+		Claims:         core.PersistentVolumeClaims().Lister(),
+		Volumes:        core.PersistentVolumes().Lister(),
+		StorageClasses: storage.StorageClasses().Lister(),
+	}
+	opts.Namespaces = core.Namespaces().Lister()
+	opts.Spread = plugins.PodTopologySpread{
+		Services:               core.Services().Lister(),
+		ReplicationControllers: core.ReplicationControllers().Lister(),
+		ReplicaSets:            apps.ReplicaSets().Lister(),
+		StatefulSets:           apps.StatefulSets().Lister(),
+	}
+	fw, err := plugins.NewInTreeRegistry(opts)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
@@ -124,15 +151,33 @@ func New(cfg Config) (*Scheduler, error) {
 		queue:      newSchedulingQueue(cfg.Clock, cfg.UnschedulableTimeout),
 		cache:      newCache(),
 		flushEvery: time.Second,
+
+		nodeLister:        core.Nodes().Lister(),
+		claimLister:       opts.Volumes.Claims,
+		volumeBindTimeout: cfg.VolumeBindTimeout,
+		pdbLister:         cfg.Informers.Policy().V1().PodDisruptionBudgets().Lister(),
+		nominated:         map[types.UID]*framework.PodInfo{},
 	}
-	if err := s.watchVolumes(cfg.Informers); err != nil {
-		return nil, err
-	}
+	s.volumes = &opts.Volumes
 	pods := cfg.Informers.Core().V1().Pods()
 	nodes := cfg.Informers.Core().V1().Nodes()
 	s.podLister = pods.Lister()
-	s.podSynced = pods.Informer().HasSynced
-	s.nodeSynced = nodes.Informer().HasSynced
+	for _, inf := range []toolscache.SharedIndexInformer{pods.Informer(), nodes.Informer(), core.Namespaces().Informer(),
+		core.Services().Informer(), core.ReplicationControllers().Informer(), apps.ReplicaSets().Informer(), apps.StatefulSets().Informer(),
+		core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), storage.StorageClasses().Informer(),
+		cfg.Informers.Policy().V1().PodDisruptionBudgets().Informer()} {
+		s.synced = append(s.synced, inf.HasSynced)
+	}
+	// New or changed claims, volumes and classes can make parked pods fit.
+	volumeChanged := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { s.queue.MoveAllToActive() },
+		UpdateFunc: func(any, any) { s.queue.MoveAllToActive() },
+	}
+	for _, inf := range []toolscache.SharedIndexInformer{core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), storage.StorageClasses().Informer()} {
+		if _, err := inf.AddEventHandler(volumeChanged); err != nil {
+			return nil, fmt.Errorf("scheduler: adding volume handler: %w", err)
+		}
+	}
 	if _, err := pods.Informer().AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    s.onPod,
 		UpdateFunc: func(_, obj any) { s.onPod(obj) },
@@ -148,6 +193,17 @@ func New(cfg Config) (*Scheduler, error) {
 		return nil, fmt.Errorf("scheduler: adding node handler: %w", err)
 	}
 	return s, nil
+}
+
+// waitsForPods reports whether a plugin that looks at the placed pods
+// (whose additions can make the pod fit) rejected a node.
+func waitsForPods(e *framework.FitError) bool {
+	for _, st := range e.NodeStatuses {
+		if p := st.Plugin(); p == "InterPodAffinity" || p == "PodTopologySpread" {
+			return true
+		}
+	}
+	return false
 }
 
 // pending reports whether pod waits for this scheduler: unassigned, ours,
@@ -173,12 +229,22 @@ func (s *Scheduler) onPod(obj any) {
 	if !ok {
 		return
 	}
+	// A nomination lives while the pod is pending; the informer may still
+	// show a pod the scheduler has just nominated without the node.
+	switch {
+	case !s.pending(pod):
+		s.forgetNomination(pod.UID)
+	case pod.Status.NominatedNodeName != "":
+		s.nominate(pod, pod.Status.NominatedNodeName)
+	}
 	switch {
 	case pod.Spec.NodeName != "" && !terminal(pod):
-		// Placing a pod frees nothing, so parked pods stay parked (upstream
-		// retries here only for inter-pod affinity and topology spread).
+		// A newly placed pod can satisfy a parked pod's pod affinity or
+		// topology spread, so parked pods are retried.
 		s.queue.Delete(pod)
-		s.cache.SetPod(pod)
+		if s.cache.SetPod(pod) {
+			s.queue.MovePodWaitersToActive()
+		}
 	case pod.Spec.NodeName != "":
 		if s.cache.DeletePod(pod.UID) {
 			s.queue.MoveAllToActive()
@@ -199,6 +265,7 @@ func (s *Scheduler) onPodDelete(obj any) {
 		return
 	}
 	s.queue.Delete(pod)
+	s.forgetNomination(pod.UID)
 	// The pod may be assumed though the informer never saw it bound.
 	if s.cache.DeletePod(pod.UID) {
 		s.queue.MoveAllToActive()
@@ -254,7 +321,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer s.broadcaster.Shutdown()
 	s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: s.name})
 
-	if !toolscache.WaitForCacheSync(ctx.Done(), append([]toolscache.InformerSynced{s.podSynced, s.nodeSynced}, s.volumesSynced...)...) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), s.synced...) {
 		return nil
 	}
 	s.log.Info("scheduler started", "schedulerName", s.name)
@@ -295,18 +362,32 @@ func (s *Scheduler) scheduleOne(ctx context.Context, queued *v1.Pod, cycle int64
 		return
 	}
 	log := s.log.With("pod", podKey(pod))
-	res, err := s.framework.Schedule(ctx, pod, s.cache.Snapshot())
+	if node := s.nominatedNode(pod.UID); node != "" && pod.Status.NominatedNodeName != node {
+		pod = pod.DeepCopy()
+		pod.Status.NominatedNodeName = node
+	}
+	res, err := s.framework.Schedule(ctx, pod, s.snapshot())
 	if err != nil {
 		var fitErr *framework.FitError
 		if errors.As(err, &fitErr) {
 			log.Debug("pod is unschedulable", "reason", fitErr.Error())
-			s.queue.AddUnschedulable(pod, cycle)
-			s.recordFailure(ctx, pod, v1.PodReasonUnschedulable, fitErr.Error())
+			nominated := ""
+			if p := fitErr.Preemption; p != nil {
+				if err := s.preempt(ctx, pod, p); err != nil {
+					log.Error("preemption failed", "node", p.NodeName, "err", err)
+				} else {
+					log.Debug("preempting", "node", p.NodeName, "victims", len(p.Victims))
+					nominated = p.NodeName
+					s.nominate(pod, nominated)
+				}
+			}
+			s.queue.AddUnschedulable(pod, cycle, waitsForPods(fitErr))
+			s.recordFailure(ctx, pod, v1.PodReasonUnschedulable, fitErr.Error(), nominated)
 			return
 		}
 		log.Error("scheduling failed", "err", err)
 		s.queue.AddBackoff(pod)
-		s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, err.Error())
+		s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, err.Error(), "")
 		return
 	}
 	assumed := pod.DeepCopy()
@@ -319,18 +400,25 @@ func (s *Scheduler) scheduleOne(ctx context.Context, queued *v1.Pod, cycle int64
 	s.bindings.Go(func() { s.bind(ctx, pod, res.NodeName, log) })
 }
 
-// bind binds pod to node through pods/binding, ending the pod's time in
-// flight. On failure the assumed pod is forgotten and the pod requeued
-// with backoff.
+// bind binds the pod's volumes (bindVolumes), then pod to node through
+// pods/binding, ending the pod's time in flight. On failure the assumed
+// pod is forgotten and the pod requeued with backoff.
 func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string, log *slog.Logger) {
+	if err := s.bindVolumes(ctx, pod, node); err != nil {
+		s.cache.Forget(pod.UID)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("binding volumes failed", "node", node, "err", err)
+		s.queue.AddBackoff(pod)
+		s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, fmt.Sprintf("running PreBind plugin %q: %v", "VolumeBinding", err), "")
+		return
+	}
 	binding := &v1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     v1.ObjectReference{Kind: "Node", Name: node},
 	}
-	err := s.volumes.SelectNode(ctx, s.client, pod, node)
-	if err == nil {
-		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
-	}
+	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
 	if err == nil {
 		s.queue.Done(pod)
 		log.Debug("pod bound", "node", node)
@@ -348,12 +436,13 @@ func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string, log *slo
 		return
 	}
 	s.queue.AddBackoff(pod)
-	s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, fmt.Sprintf("Binding rejected: %v", err))
+	s.recordFailure(ctx, pod, v1.PodReasonSchedulerError, fmt.Sprintf("Binding rejected: %v", err), "")
 }
 
 // recordFailure emits a FailedScheduling event and sets the pod's
-// PodScheduled condition to False with reason and message.
-func (s *Scheduler) recordFailure(ctx context.Context, pod *v1.Pod, reason, message string) {
+// PodScheduled condition to False with reason and message, and its
+// status.nominatedNodeName to nominated unless that is empty.
+func (s *Scheduler) recordFailure(ctx context.Context, pod *v1.Pod, reason, message, nominated string) {
 	s.recorder.Event(pod, v1.EventTypeWarning, "FailedScheduling", message)
 	cond := v1.PodCondition{Type: v1.PodScheduled, Status: v1.ConditionFalse, Reason: reason, Message: message}
 	pods := s.client.CoreV1().Pods(pod.Namespace)
@@ -372,7 +461,11 @@ func (s *Scheduler) recordFailure(ctx context.Context, pod *v1.Pod, reason, mess
 			return nil
 		}
 		updated := cur.DeepCopy()
-		if !setCondition(&updated.Status, cond, s.clock.Now()) {
+		changed := setCondition(&updated.Status, cond, s.clock.Now())
+		if nominated != "" && updated.Status.NominatedNodeName != nominated {
+			updated.Status.NominatedNodeName, changed = nominated, true
+		}
+		if !changed {
 			return nil
 		}
 		_, err := pods.UpdateStatus(ctx, updated, metav1.UpdateOptions{})

@@ -24,7 +24,28 @@ type Plugin interface {
 // pod outright.
 type PreFilterPlugin interface {
 	Plugin
-	PreFilter(ctx context.Context, state *CycleState, pod *v1.Pod) *Status
+	PreFilter(ctx context.Context, state *CycleState, pod *v1.Pod, snap *Snapshot) *Status
+}
+
+// PreFilterExtensions is implemented by PreFilter plugins whose state
+// depends on the pods placed: preemption tells them, on a copy of the
+// state, of each pod it removes from a node or puts back.
+type PreFilterExtensions interface {
+	AddPod(ctx context.Context, state *CycleState, pod *v1.Pod, added *PodInfo, n *NodeInfo) *Status
+	RemovePod(ctx context.Context, state *CycleState, pod *v1.Pod, removed *PodInfo, n *NodeInfo) *Status
+}
+
+// StateCloner is implemented by CycleState values that CycleState.Clone
+// must copy deeply (those a PreFilterExtensions changes).
+type StateCloner interface {
+	CloneState() any
+}
+
+// PreScorePlugin runs once per pod before scoring, with the nodes that
+// passed the filters, to compute what its Score needs.
+type PreScorePlugin interface {
+	Plugin
+	PreScore(ctx context.Context, state *CycleState, pod *v1.Pod, nodes []*NodeInfo) *Status
 }
 
 // FilterPlugin decides whether pod may run on one node. It is called
@@ -68,6 +89,21 @@ func (s *CycleState) Write(key string, v any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.data[key] = v
+}
+
+// Clone returns a copy of s; values implementing StateCloner are copied
+// with CloneState, the others shared.
+func (s *CycleState) Clone() *CycleState {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c := NewCycleState()
+	for k, v := range s.data {
+		if cl, ok := v.(StateCloner); ok {
+			v = cl.CloneState()
+		}
+		c.data[k] = v
+	}
+	return c
 }
 
 // Read returns the value under key and whether there was one.

@@ -2,6 +2,7 @@ package framework
 
 import (
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 )
 
 // HostPort is one host port a pod uses. An empty or unspecified IP
@@ -57,16 +58,20 @@ type PodInfo struct {
 	// Requested is PodRequests(Pod, false); NonZeroRequested with nonZero.
 	Requested, NonZeroRequested Resource
 	Ports                       []HostPort
+	// The pod's parsed pod affinity and anti-affinity terms.
+	RequiredAffinity, PreferredAffinity, RequiredAntiAffinity, PreferredAntiAffinity []AffinityTerm
 }
 
 // NewPodInfo computes pod's PodInfo.
 func NewPodInfo(pod *v1.Pod) *PodInfo {
-	return &PodInfo{
+	pi := &PodInfo{
 		Pod:              pod,
 		Requested:        PodRequests(pod, false),
 		NonZeroRequested: PodRequests(pod, true),
 		Ports:            PodHostPorts(pod),
 	}
+	pi.parseAffinity()
+	return pi
 }
 
 // NodeInfo is a node with the pods placed on it and their totals. A
@@ -83,6 +88,9 @@ type NodeInfo struct {
 	Requested, NonZeroRequested Resource
 	// UsedPorts are the host ports of the pods.
 	UsedPorts []HostPort
+	// PodsWithAffinity are the pods with any pod (anti-)affinity term;
+	// PodsWithRequiredAntiAffinity those with a required anti-affinity term.
+	PodsWithAffinity, PodsWithRequiredAntiAffinity []*PodInfo
 }
 
 // NewNodeInfo returns a NodeInfo for node (which may be nil while only its
@@ -119,6 +127,12 @@ func (n *NodeInfo) AddPod(pi *PodInfo) {
 	n.Requested.AddResource(pi.Requested)
 	n.NonZeroRequested.AddResource(pi.NonZeroRequested)
 	n.UsedPorts = append(n.UsedPorts, pi.Ports...)
+	if pi.HasAffinity() {
+		n.PodsWithAffinity = append(n.PodsWithAffinity, pi)
+	}
+	if len(pi.RequiredAntiAffinity) > 0 {
+		n.PodsWithRequiredAntiAffinity = append(n.PodsWithRequiredAntiAffinity, pi)
+	}
 }
 
 // RemovePod removes the pod with uid and reports whether it was there.
@@ -131,8 +145,16 @@ func (n *NodeInfo) RemovePod(uid string) bool {
 		n.Requested.SubResource(pi.Requested)
 		n.NonZeroRequested.SubResource(pi.NonZeroRequested)
 		n.UsedPorts = n.UsedPorts[:0:0]
+		n.PodsWithAffinity = n.PodsWithAffinity[:0:0]
+		n.PodsWithRequiredAntiAffinity = n.PodsWithRequiredAntiAffinity[:0:0]
 		for _, p := range n.Pods {
 			n.UsedPorts = append(n.UsedPorts, p.Ports...)
+			if p.HasAffinity() {
+				n.PodsWithAffinity = append(n.PodsWithAffinity, p)
+			}
+			if len(p.RequiredAntiAffinity) > 0 {
+				n.PodsWithRequiredAntiAffinity = append(n.PodsWithRequiredAntiAffinity, p)
+			}
 		}
 		return true
 	}
@@ -143,12 +165,14 @@ func (n *NodeInfo) RemovePod(uid string) bool {
 // shared: they are never modified.
 func (n *NodeInfo) Clone() *NodeInfo {
 	return &NodeInfo{
-		Node:             n.Node,
-		Pods:             append([]*PodInfo(nil), n.Pods...),
-		Allocatable:      n.Allocatable.Clone(),
-		Requested:        n.Requested.Clone(),
-		NonZeroRequested: n.NonZeroRequested.Clone(),
-		UsedPorts:        append([]HostPort(nil), n.UsedPorts...),
+		Node:                         n.Node,
+		Pods:                         append([]*PodInfo(nil), n.Pods...),
+		Allocatable:                  n.Allocatable.Clone(),
+		Requested:                    n.Requested.Clone(),
+		NonZeroRequested:             n.NonZeroRequested.Clone(),
+		UsedPorts:                    append([]HostPort(nil), n.UsedPorts...),
+		PodsWithAffinity:             append([]*PodInfo(nil), n.PodsWithAffinity...),
+		PodsWithRequiredAntiAffinity: append([]*PodInfo(nil), n.PodsWithRequiredAntiAffinity...),
 	}
 }
 
@@ -156,4 +180,30 @@ func (n *NodeInfo) Clone() *NodeInfo {
 // known nodes, in a stable order (by name). It is read-only.
 type Snapshot struct {
 	Nodes []*NodeInfo
+	// Nominated holds, by node name, the pending pods nominated to run
+	// there after preemption; filtering a pod counts those of at least
+	// its priority as placed.
+	Nominated map[string][]*PodInfo
+	// PDBs are the PodDisruptionBudgets preemption tries not to violate.
+	PDBs []*policyv1.PodDisruptionBudget
+}
+
+// withNominated returns n with the pods nominated to it that pod must
+// leave room for (other pods of at least its priority) added, and those
+// pods; n itself when there are none.
+func (s *Snapshot) withNominated(n *NodeInfo, pod *v1.Pod) (*NodeInfo, []*PodInfo) {
+	var added []*PodInfo
+	for _, pi := range s.Nominated[n.Name()] {
+		if pi.Pod.UID != pod.UID && PodPriority(pi.Pod) >= PodPriority(pod) {
+			added = append(added, pi)
+		}
+	}
+	if len(added) == 0 {
+		return n, nil
+	}
+	out := n.Clone()
+	for _, pi := range added {
+		out.AddPod(pi)
+	}
+	return out, added
 }

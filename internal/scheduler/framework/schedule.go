@@ -71,7 +71,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 	}
 	state := NewCycleState()
 	for _, pl := range f.PreFilters {
-		st := pl.PreFilter(ctx, state, pod).WithPlugin(pl.Name())
+		st := pl.PreFilter(ctx, state, pod, snap).WithPlugin(pl.Name())
 		if st.IsSuccess() {
 			continue
 		}
@@ -82,7 +82,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 		for _, n := range snap.Nodes {
 			fitErr.NodeStatuses[n.Name()] = st
 		}
-		fitErr.PostFilterMsg = f.preemptionMessage(ctx, state, pod, snap, fitErr.NodeStatuses)
+		fitErr.Preemption, fitErr.PostFilterMsg = f.preempt(ctx, state, pod, snap, fitErr.NodeStatuses)
 		return Result{}, fitErr
 	}
 	var feasible []*NodeInfo
@@ -95,7 +95,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 		}
 		n := snap.Nodes[(start+i)%len(snap.Nodes)]
 		processed++
-		st := f.RunFilters(ctx, state, pod, n)
+		st := f.filterWithNominated(ctx, state, pod, n, snap)
 		switch {
 		case st.IsSuccess():
 			feasible = append(feasible, n)
@@ -107,7 +107,7 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 	}
 	f.nextStart.Store(int64((start + processed) % len(snap.Nodes)))
 	if len(feasible) == 0 {
-		fitErr.PostFilterMsg = f.preemptionMessage(ctx, state, pod, snap, fitErr.NodeStatuses)
+		fitErr.Preemption, fitErr.PostFilterMsg = f.preempt(ctx, state, pod, snap, fitErr.NodeStatuses)
 		return Result{}, fitErr
 	}
 	if len(feasible) == 1 {
@@ -133,6 +133,27 @@ func (f *Framework) Schedule(ctx context.Context, pod *v1.Pod, snap *Snapshot) (
 	return Result{NodeName: feasible[choice].Name(), Feasible: len(feasible)}, nil
 }
 
+// filterWithNominated runs the filters on n as upstream does with
+// nominated pods: first with the pods nominated to n that pod must leave
+// room for (told to the PreFilter extensions on a copy of state), then, if
+// that passes, without them, as they may never come.
+func (f *Framework) filterWithNominated(ctx context.Context, state *CycleState, pod *v1.Pod, n *NodeInfo, snap *Snapshot) *Status {
+	withNominated, added := snap.withNominated(n, pod)
+	if len(added) == 0 {
+		return f.RunFilters(ctx, state, pod, n)
+	}
+	nomState := state.Clone()
+	for _, pi := range added {
+		if st := f.tellPreFilters(ctx, nomState, pod, pi, withNominated, true); !st.IsSuccess() {
+			return st
+		}
+	}
+	if st := f.RunFilters(ctx, nomState, pod, withNominated); !st.IsSuccess() {
+		return st
+	}
+	return f.RunFilters(ctx, state, pod, n)
+}
+
 // RunFilters runs the filters on one node and returns the first rejection
 // (or error), with its plugin's name set; nil when the node fits.
 func (f *Framework) RunFilters(ctx context.Context, state *CycleState, pod *v1.Pod, n *NodeInfo) *Status {
@@ -149,6 +170,11 @@ func (f *Framework) score(ctx context.Context, state *CycleState, pod *v1.Pod, n
 	totals := make([]int64, len(nodes))
 	scores := make([]NodeScore, len(nodes))
 	for _, ws := range f.Scores {
+		if ps, ok := ws.Plugin.(PreScorePlugin); ok {
+			if st := ps.PreScore(ctx, state, pod, nodes); !st.IsSuccess() {
+				return nil, fmt.Errorf("running PreScore plugin %q: %s", ws.Plugin.Name(), st.Message())
+			}
+		}
 		for i, n := range nodes {
 			s, st := ws.Plugin.Score(ctx, state, pod, n)
 			if !st.IsSuccess() {
@@ -171,52 +197,6 @@ func (f *Framework) score(ctx context.Context, state *CycleState, pod *v1.Pod, n
 	return totals, nil
 }
 
-// Reasons given for nodes in the preemption part of a FitError, as upstream.
-const (
-	ReasonPreemptionNotHelpful = "Preemption is not helpful for scheduling"
-	ReasonNoVictims            = "No preemption victims found for incoming pod"
-	// ReasonPreemptionNotImplemented is berth's own: removing lower-priority
-	// pods would make the node fit, which is where upstream would preempt.
-	ReasonPreemptionNotImplemented = "Preemption would help but is not implemented"
-)
-
-// preemptionMessage explains, as upstream's default preemption does when
-// it finds no candidate, why evicting pods would not place pod: nodes
-// rejected as unresolvable are not helped; on the others the lower-priority
-// pods are removed and the filters run again.
-func (f *Framework) preemptionMessage(ctx context.Context, state *CycleState, pod *v1.Pod, snap *Snapshot, statuses map[string]*Status) string {
-	if p := pod.Spec.PreemptionPolicy; p != nil && *p == v1.PreemptNever {
-		return "preemption: not eligible due to preemptionPolicy=Never."
-	}
-	prio := PodPriority(pod)
-	res := &FitError{Pod: pod, NumAllNodes: len(snap.Nodes), NodeStatuses: map[string]*Status{}}
-	for _, n := range snap.Nodes {
-		st := statuses[n.Name()]
-		if st.Code() == UnschedulableAndUnresolvable {
-			res.NodeStatuses[n.Name()] = NewStatus(UnschedulableAndUnresolvable, ReasonPreemptionNotHelpful)
-			continue
-		}
-		trial := n.Clone()
-		victims := 0
-		for _, pi := range n.Pods {
-			if PodPriority(pi.Pod) < prio {
-				trial.RemovePod(string(pi.Pod.UID))
-				victims++
-			}
-		}
-		if victims == 0 {
-			res.NodeStatuses[n.Name()] = NewStatus(UnschedulableAndUnresolvable, ReasonNoVictims)
-			continue
-		}
-		if st := f.RunFilters(ctx, state, pod, trial); !st.IsSuccess() {
-			res.NodeStatuses[n.Name()] = st
-			continue
-		}
-		res.NodeStatuses[n.Name()] = NewStatus(Unschedulable, ReasonPreemptionNotImplemented)
-	}
-	return "preemption: " + res.Error()
-}
-
 // PodPriority returns spec.priority, 0 when unset.
 func PodPriority(pod *v1.Pod) int32 {
 	if pod.Spec.Priority != nil {
@@ -236,6 +216,9 @@ type FitError struct {
 	NodeStatuses map[string]*Status
 	// PostFilterMsg explains why preemption did not help.
 	PostFilterMsg string
+	// Preemption is set when evicting pods from a node would let the
+	// pod fit there.
+	Preemption *Preemption
 }
 
 // Error formats the error as upstream:

@@ -44,7 +44,7 @@ func runFilterCases(t *testing.T, pl framework.FilterPlugin, cases []filterCase)
 		t.Run(tc.name, func(t *testing.T) {
 			state := framework.NewCycleState()
 			if pf, isPre := pl.(framework.PreFilterPlugin); isPre {
-				if st := pf.PreFilter(context.Background(), state, tc.pod); !st.IsSuccess() {
+				if st := pf.PreFilter(context.Background(), state, tc.pod, nil); !st.IsSuccess() {
 					t.Fatalf("PreFilter: %v", st.Message())
 				}
 			}

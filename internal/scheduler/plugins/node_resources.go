@@ -46,7 +46,7 @@ const podInfoKey = "berth.dev/PodInfo"
 func (*NodeResourcesFit) Name() string { return "NodeResourcesFit" }
 
 // PreFilter computes the pod's requests once for the cycle.
-func (*NodeResourcesFit) PreFilter(_ context.Context, state *framework.CycleState, pod *v1.Pod) *framework.Status {
+func (*NodeResourcesFit) PreFilter(_ context.Context, state *framework.CycleState, pod *v1.Pod, _ *framework.Snapshot) *framework.Status {
 	state.Write(podInfoKey, framework.NewPodInfo(pod))
 	return nil
 }

@@ -3,6 +3,8 @@ package plugins
 import (
 	"fmt"
 
+	corelisters "k8s.io/client-go/listers/core/v1"
+
 	"berth.dev/berth/internal/scheduler/framework"
 )
 
@@ -11,6 +13,13 @@ type Options struct {
 	// Strategy is NodeResourcesFit's scoring strategy; empty means
 	// LeastAllocated.
 	Strategy ScoringStrategy
+	// Namespaces resolves the namespace selectors of pod affinity terms.
+	Namespaces corelisters.NamespaceLister
+	// Spread finds the workloads behind the default spreading.
+	Spread PodTopologySpread
+	// Volumes reads claims, volumes and classes; VolumeBinding runs only
+	// when its listers are set.
+	Volumes VolumeBinding
 }
 
 // NewInTreeRegistry returns the default profile: the filters in upstream's
@@ -25,7 +34,9 @@ func NewInTreeRegistry(opts Options) (*framework.Framework, error) {
 		return nil, fmt.Errorf("unknown NodeResourcesFit scoring strategy %q", opts.Strategy)
 	}
 	fit := &NodeResourcesFit{Strategy: opts.Strategy}
-	return &framework.Framework{
+	spread := &opts.Spread
+	affinity := &InterPodAffinity{Namespaces: opts.Namespaces}
+	fw := &framework.Framework{
 		PreFilters: []framework.PreFilterPlugin{fit},
 		Filters: []framework.FilterPlugin{
 			NodeUnschedulable{},
@@ -40,7 +51,16 @@ func NewInTreeRegistry(opts Options) (*framework.Framework, error) {
 			{Plugin: TaintToleration{}, Weight: 3},
 			{Plugin: NodeAffinity{}, Weight: 2},
 			{Plugin: fit, Weight: 1},
+			{Plugin: spread, Weight: 2},
+			{Plugin: affinity, Weight: 2},
 			{Plugin: BalancedAllocation{}, Weight: 1},
 		},
-	}, nil
+	}
+	if v := &opts.Volumes; v.Claims != nil && v.Volumes != nil && v.StorageClasses != nil {
+		fw.PreFilters = append(fw.PreFilters, v)
+		fw.Filters = append(fw.Filters, v)
+	}
+	fw.PreFilters = append(fw.PreFilters, spread, affinity)
+	fw.Filters = append(fw.Filters, spread, affinity)
+	return fw, nil
 }

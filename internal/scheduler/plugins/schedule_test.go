@@ -52,7 +52,7 @@ func TestScheduleUnschedulableMessage(t *testing.T) {
 		{name: "victims would free enough",
 			pod:   newPod("p").priority(10).req("cpu", "800m").obj(),
 			nodes: []scoreNode{worker(newPod("low").priority(1).req("cpu", "500m").obj())},
-			want:  "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 Preemption would help but is not implemented."},
+			want:  "0/1 nodes are available: 1 Insufficient cpu."},
 		{name: "preemptionPolicy Never",
 			pod:   newPod("p").preemptNever().req("cpu", "500m").obj(),
 			nodes: []scoreNode{worker(newPod("e").req("cpu", "1").obj())},

@@ -21,7 +21,7 @@ func scores(t *testing.T, pl framework.ScorePlugin, pod *v1.Pod, nodes []scoreNo
 	t.Helper()
 	state := framework.NewCycleState()
 	if pf, isPre := pl.(framework.PreFilterPlugin); isPre {
-		pf.PreFilter(context.Background(), state, pod)
+		pf.PreFilter(context.Background(), state, pod, nil)
 	}
 	var out []framework.NodeScore
 	for _, n := range nodes {
