@@ -28,7 +28,10 @@ import (
 
 	"berth.dev/berth/internal/apiserver/apiservertest"
 	"berth.dev/berth/internal/controller/garbagecollector"
+	"berth.dev/berth/internal/controller/localpath"
 	"berth.dev/berth/internal/controller/statefulset"
+	"berth.dev/berth/internal/controller/volumebinding"
+	"berth.dev/berth/internal/controller/volumeprotection"
 	"berth.dev/berth/internal/scheduler"
 	"berth.dev/berth/internal/sim"
 )
@@ -78,9 +81,24 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("garbagecollector.New: %v", err)
 	}
+	// Claims from volumeClaimTemplates are bound and released as in berth
+	// server: the binder, the local-path provisioner of the default class,
+	// and the protection controller that lets a claim go when no pod uses it.
+	binder, err := volumebinding.New(volumebinding.Config{Client: client, Informers: factory, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	provisioner, err := localpath.New(localpath.Config{Client: client, Informers: factory, DataDir: t.TempDir(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	protection, err := volumeprotection.New(volumeprotection.Config{Client: client, Informers: factory, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	factory.Start(ctx.Done())
 	var wg sync.WaitGroup
-	for _, r := range []interface{ Run(context.Context) error }{c, sched, nodes, gc} {
+	for _, r := range []interface{ Run(context.Context) error }{c, sched, nodes, gc, binder, provisioner, protection} {
 		wg.Go(func() {
 			if err := r.Run(ctx); err != nil {
 				t.Errorf("Run: %v", err)
@@ -92,6 +110,14 @@ func start(t *testing.T) *env {
 		wg.Wait()
 		factory.Shutdown()
 	})
+	// Claims made before the default class exists would get no class.
+	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := client.StorageV1().StorageClasses().Get(ctx, localpath.DefaultClass, metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("no default StorageClass: %v", err)
+	}
 	return &env{t: t, ctx: ctx, client: client}
 }
 
