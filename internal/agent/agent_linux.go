@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
+	"berth.dev/berth/internal/agent/env"
 	"berth.dev/berth/internal/agent/image"
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/runtime"
@@ -77,6 +80,9 @@ type Agent struct {
 	memory   int64
 	restarts *backoff
 	pulls    *backoff
+	env      *env.Resolver
+	// services feeds env's Service variables; Run starts it.
+	services informers.SharedInformerFactory
 
 	// mu guards workers and lister.
 	mu      sync.Mutex
@@ -120,8 +126,22 @@ func New(cfg Config) (*Agent, error) {
 	if err := unix.Sysinfo(&si); err != nil {
 		return nil, fmt.Errorf("agent: reading memory size: %w", err)
 	}
+	services := informers.NewSharedInformerFactory(client, 0)
+	resolver, err := env.New(env.Config{
+		Client:   client,
+		Services: services.Core().V1().Services().Lister(),
+		Allocatable: corev1.ResourceList{
+			corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
+			corev1.ResourceMemory: *resource.NewQuantity(int64(si.Totalram)*int64(si.Unit), resource.BinarySI),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	return &Agent{
 		cfg:      cfg,
+		env:      resolver,
+		services: services,
 		client:   client,
 		log:      cfg.Logger.With("component", "agent", "node", cfg.NodeName),
 		memory:   int64(si.Totalram) * int64(si.Unit),
@@ -168,12 +188,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Error("removing leftovers failed", "err", err)
 	}
 	factory.Start(ctx.Done())
+	a.services.Start(ctx.Done())
 	defer func() {
 		factory.Shutdown()
+		a.services.Shutdown()
 		a.wg.Wait()
 	}()
 	if !cache.WaitForCacheSync(ctx.Done(), pods.Informer().HasSynced) {
 		return nil
+	}
+	for _, ok := range a.services.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return nil
+		}
 	}
 	a.log.Info("agent running")
 	// Everything on the node gets a worker, which adopts what belongs to

@@ -580,3 +580,39 @@ func waitEvent(t *testing.T, n *testNode, match func(corev1.Event) bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestEnvFromConfigMapAndSecret(t *testing.T) {
+	n := newTestNode(t)
+	ctx := context.Background()
+	if _, err := n.client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "creds"},
+		Data:       map[string][]byte{"password": []byte("s3cret")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := busybox("c", "sh", "-c", "echo pw=$PASSWORD mode=$MODE from=$S_password; sleep 3600")
+	c.Env = []corev1.EnvVar{
+		{Name: "PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "password"}}},
+		{Name: "MODE", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}, Key: "mode"}}},
+	}
+	c.EnvFrom = []corev1.EnvFromSource{{Prefix: "S_", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}}}}
+	p := n.createPod(newPod("env", c))
+	// The ConfigMap does not exist yet: the container waits with kubelet's
+	// message.
+	got := n.waitPod("env", "CreateContainerConfigError", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == reasonConfigError
+	})
+	if msg := got.Status.ContainerStatuses[0].State.Waiting.Message; msg != `configmap "settings" not found` {
+		t.Errorf("message %q", msg)
+	}
+	if _, err := n.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "settings"}, Data: map[string]string{"mode": "fast"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n.waitPod("env", "Running", running)
+	waitLog(t, n.cfg.DataDir+"/pods/default_env_"+string(p.UID)+"/c/0.log", "pw=s3cret mode=fast from=s3cret", "env")
+}

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"berth.dev/berth/internal/agent/env"
 	"berth.dev/berth/internal/agent/image"
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/runtime"
@@ -109,6 +110,13 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 		err = errors.Join(err, serr)
 	}
 	return false, err
+}
+
+// podFields are the pod's addresses, which the worker knows before the
+// API does.
+type podFields struct {
+	podIP, hostIP string
+	podIPs        []string
 }
 
 func first(s []string) string {
@@ -454,6 +462,17 @@ func newID() string {
 
 // create makes, starts and hooks up one attempt of a container.
 func (w *worker) create(ctx context.Context, pod *corev1.Pod, sb *runtime.Sandbox, c *corev1.Container, img *image.Image, n int32, f podFields) error {
+	var hostIPs []string
+	if f.hostIP != "" {
+		hostIPs = []string{f.hostIP}
+	}
+	vars, err := w.a.env.Resolve(ctx, pod, c, env.IPs{Pod: f.podIPs, Host: hostIPs})
+	if err != nil {
+		return w.fail(pod, c, reasonConfigError, err)
+	}
+	for _, warning := range vars.Warnings {
+		w.event(pod, corev1.EventTypeWarning, "InvalidEnvironmentVariableNames", "%s", warning)
+	}
 	id := newID()
 	w.log.Debug("creating container", "container", c.Name, "id", id, "attempt", n)
 	rootfs, release, err := w.a.cfg.Images.Prepare(id, img.ID)
@@ -465,7 +484,7 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, sb *runtime.Sandbo
 		return errors.Join(w.fail(pod, c, reasonCreateError, err), release())
 	}
 	cfg, err := buildContainerConfig(buildConfig{
-		pod: pod, container: c, image: img.Config, users: users, fields: f,
+		pod: pod, container: c, image: img.Config, users: users, env: vars,
 		seccompDir: filepath.Join(w.a.cfg.DataDir, "seccomp"), memory: w.a.memory,
 	})
 	if err != nil {
