@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -31,6 +32,7 @@ import (
 	"berth.dev/berth/internal/agent/image"
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/runtime"
+	"berth.dev/berth/internal/agent/volume"
 )
 
 // Config configures an Agent.
@@ -51,6 +53,9 @@ type Config struct {
 	Runtime *runtime.Runtime
 	Images  *image.Store
 	Network *network.Network
+	// Volumes sets up the pods' volumes; required. The agent tears down
+	// the volumes of pods the API does not have.
+	Volumes *volume.Manager
 	// ClusterDNS and ClusterDomain make the resolv.conf of ClusterFirst
 	// pods; without ClusterDNS they get the host's.
 	ClusterDNS    []string
@@ -61,6 +66,10 @@ type Config struct {
 	// worker's verdict); nil means every started container is. Call
 	// Agent.Refresh when a verdict changes.
 	Readiness func(pod *corev1.Pod, container string) bool
+	// VolumeRefreshPeriod is how often a running pod's configMap, secret,
+	// downwardAPI and projected volumes are brought up to date; default
+	// 30s.
+	VolumeRefreshPeriod time.Duration
 	// SyncPeriod is how often a pod worker looks at its pod's containers
 	// when nothing else wakes it; default 1s.
 	SyncPeriod time.Duration
@@ -103,11 +112,14 @@ func New(cfg Config) (*Agent, error) {
 		return nil, errors.New("agent: no node name")
 	case cfg.DataDir == "":
 		return nil, errors.New("agent: no data directory")
-	case cfg.Runtime == nil || cfg.Images == nil || cfg.Network == nil:
-		return nil, errors.New("agent: runtime, image store and network are required")
+	case cfg.Runtime == nil || cfg.Images == nil || cfg.Network == nil || cfg.Volumes == nil:
+		return nil, errors.New("agent: runtime, image store, network and volumes are required")
 	}
 	if cfg.SyncPeriod <= 0 {
 		cfg.SyncPeriod = time.Second
+	}
+	if cfg.VolumeRefreshPeriod <= 0 {
+		cfg.VolumeRefreshPeriod = 30 * time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
@@ -274,7 +286,36 @@ func (a *Agent) adopt(ctx context.Context) error {
 	for _, s := range sbs {
 		a.kick(ctx, types.UID(s.Config.ID), s.Config.Namespace, s.Config.Name)
 	}
-	return nil
+	return a.orphanVolumes(ctx)
+}
+
+// orphanVolumes tears down the volumes of pods that neither the API nor a
+// worker has. The cache is read after the volumes: a pod's volumes are
+// set up only once it is in the cache.
+func (a *Agent) orphanVolumes(ctx context.Context) error {
+	uids, err := a.cfg.Volumes.Pods()
+	if err != nil || len(uids) == 0 {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pods, err := a.lister.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	known := map[types.UID]bool{}
+	for _, p := range pods {
+		known[p.UID] = true
+	}
+	var errs []error
+	for _, uid := range uids {
+		if _, ok := a.workers[uid]; ok || known[uid] {
+			continue
+		}
+		a.log.Debug("tearing down the volumes of a pod the API does not have", "uid", uid)
+		errs = append(errs, a.cfg.Volumes.Teardown(ctx, uid))
+	}
+	return errors.Join(errs...)
 }
 
 // kick wakes the worker of a pod, starting it if needed.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/runtime"
 	"berth.dev/berth/internal/agent/runtime/runtimetest"
+	"berth.dev/berth/internal/agent/volume"
 	"berth.dev/berth/internal/apiserver/apiservertest"
 	"berth.dev/berth/test/images/testimages"
 )
@@ -139,6 +141,10 @@ func newTestNode(t *testing.T) *testNode {
 		t.Fatal(err)
 	}
 	rt := runtimetest.New(t, runtimetest.Config(t))
+	vols, err := volume.New(volume.Config{DataDir: dir, Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	n := &testNode{t: t, client: client, cfg: Config{
 		Rest:       srv.Admin,
@@ -148,6 +154,7 @@ func newTestNode(t *testing.T) *testNode {
 		Runtime:    rt,
 		Images:     store,
 		Network:    netw,
+		Volumes:    vols,
 		SyncPeriod: 200 * time.Millisecond,
 		Logger:     slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}}
@@ -615,4 +622,72 @@ func TestEnvFromConfigMapAndSecret(t *testing.T) {
 	}
 	n.waitPod("env", "Running", running)
 	waitLog(t, n.cfg.DataDir+"/pods/default_env_"+string(p.UID)+"/c/0.log", "pw=s3cret mode=fast from=s3cret", "env")
+}
+
+func TestVolumes(t *testing.T) {
+	n := newTestNode(t)
+	n.stopRun()
+	n.cfg.VolumeRefreshPeriod = time.Second
+	n.start()
+	ctx := context.Background()
+	if _, err := n.client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := n.client.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No controller publishes the cluster CA here.
+	if _, err := n.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt"}, Data: map[string]string{"ca.crt": "test CA"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "db"}, Data: map[string][]byte{"user": []byte("admin")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := busybox("c", "sleep", "3600")
+	c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}}}
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: "/etc/config"}}
+	p := newPod("vols", c)
+	p.Spec.AutomountServiceAccountToken = nil
+	p.Spec.Volumes = []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
+		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "app"}}}}}
+	p = n.createPod(p)
+	// The ConfigMap is missing: the pod waits for its volume.
+	waitEvent(t, n, func(e corev1.Event) bool {
+		return e.Reason == "FailedMount" && e.InvolvedObject.UID == p.UID && strings.Contains(e.Message, `configmap "app" not found`)
+	})
+	if got := n.waitPod("vols", "Pending", func(*corev1.Pod) bool { return true }); got.Status.Phase != corev1.PodPending {
+		t.Errorf("phase %s, want Pending", got.Status.Phase)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app"}, Data: map[string]string{"greeting": "hello"}}
+	cm, err := n.client.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.waitPod("vols", "Running", running)
+	if got := execOut(t, n, p, "c", "sh", "-c", "cat /etc/config/greeting; echo; echo $user"); got != "hello\nadmin\n" {
+		t.Errorf("configMap file and secret env: %q", got)
+	}
+	token := execOut(t, n, p, "c", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/token")
+	if strings.Count(token, ".") != 2 {
+		t.Errorf("service account token %q, want a JWT", token)
+	}
+	cm.Data["greeting"] = "bonjour"
+	if _, err := n.client.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for execOut(t, n, p, "c", "cat", "/etc/config/greeting") != "bonjour" {
+		if time.Now().After(deadline) {
+			t.Fatal("the ConfigMap's update did not reach the volume")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	uid := p.UID
+	n.deletePod("vols", 2)
+	if uids, err := n.cfg.Volumes.Pods(); err != nil || slices.Contains(uids, uid) {
+		t.Errorf("volumes left after the pod's deletion: %v, %v", uids, err)
+	}
 }

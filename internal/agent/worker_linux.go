@@ -45,6 +45,12 @@ type worker struct {
 	// idle says the pod has finished and nothing of it runs: only a
 	// change of the pod wakes the worker.
 	idle bool
+	// volumesSetUp says Setup succeeded; refreshed is when the data
+	// volumes were last set up or refreshed; mountErr is the last Setup
+	// error reported.
+	volumesSetUp bool
+	refreshed    time.Time
+	mountErr     string
 }
 
 // run syncs the pod when woken and every SyncPeriod until the pod is gone
@@ -95,6 +101,10 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 		return false, err
 	}
 	view := podView{pod: pod, containers: cs, waiting: w.waiting, hostIP: w.a.cfg.NodeIP, ready: w.a.cfg.Readiness}
+	if !w.volumes(ctx, pod) {
+		view.now = w.a.cfg.Clock.Now()
+		return false, w.writeStatus(ctx, pod, view.podStatus())
+	}
 	sb, ips, err := w.sandbox(ctx, pod)
 	if err == nil {
 		view.sandboxReady, view.podIPs = true, ips
@@ -117,6 +127,33 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 type podFields struct {
 	podIP, hostIP string
 	podIPs        []string
+}
+
+// volumes sets up the pod's volumes until that succeeds, then refreshes
+// them every VolumeRefreshPeriod. false says they are not set up: the pod
+// stays ContainerCreating, with a FailedMount event per new error, and the
+// next sync retries.
+func (w *worker) volumes(ctx context.Context, pod *corev1.Pod) bool {
+	vm := w.a.cfg.Volumes
+	if !w.volumesSetUp {
+		if _, err := vm.Setup(ctx, pod); err != nil {
+			if msg := err.Error(); msg != w.mountErr {
+				w.event(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %s", msg)
+				w.log.Debug("setting up volumes failed", "err", err)
+				w.mountErr = msg
+			}
+			return false
+		}
+		w.volumesSetUp, w.refreshed, w.mountErr = true, time.Now(), ""
+		return true
+	}
+	if time.Since(w.refreshed) >= w.a.cfg.VolumeRefreshPeriod {
+		w.refreshed = time.Now()
+		if err := vm.Refresh(ctx, pod); err != nil {
+			w.log.Warn("refreshing volumes failed", "err", err)
+		}
+	}
+	return true
 }
 
 func first(s []string) string {
@@ -494,6 +531,10 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, sb *runtime.Sandbo
 		}
 		return errors.Join(err, release())
 	}
+	cfg.Mounts, err = w.a.cfg.Volumes.Mounts(pod, c, vars.Map)
+	if err != nil {
+		return errors.Join(w.fail(pod, c, reasonConfigError, err), release())
+	}
 	cfg.ID, cfg.Rootfs = id, rootfs
 	cfg.LogPath = w.a.logPath(pod, c.Name, n)
 	if err := os.MkdirAll(filepath.Dir(cfg.LogPath), 0o755); err != nil {
@@ -678,8 +719,12 @@ func (w *worker) remove(ctx context.Context, cs map[string]attempts) error {
 		}
 	}
 	id := string(w.uid)
-	errs = append(errs, w.a.cfg.Network.Teardown(ctx, id), w.a.cfg.Runtime.RemoveSandbox(id),
-		os.RemoveAll(w.a.podLogDir(w.namespace, w.name, w.uid)))
+	errs = append(errs, w.a.cfg.Network.Teardown(ctx, id), w.a.cfg.Runtime.RemoveSandbox(id))
+	// Volumes go once nothing can use them.
+	if errors.Join(errs...) == nil {
+		errs = append(errs, w.a.cfg.Volumes.Teardown(ctx, w.uid))
+	}
+	errs = append(errs, os.RemoveAll(w.a.podLogDir(w.namespace, w.name, w.uid)))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

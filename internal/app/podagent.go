@@ -22,6 +22,7 @@ import (
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/node"
 	"berth.dev/berth/internal/agent/runtime"
+	"berth.dev/berth/internal/agent/volume"
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/version"
 )
@@ -155,6 +156,10 @@ func (l *localAgent) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	vols, err := volume.New(volume.Config{DataDir: l.dataDir, Client: client})
+	if err != nil {
+		return err
+	}
 	pods, err := agent.New(agent.Config{
 		Rest:     l.rest,
 		NodeName: l.name,
@@ -163,6 +168,7 @@ func (l *localAgent) run(ctx context.Context) error {
 		Runtime:  rt,
 		Images:   images,
 		Network:  netw,
+		Volumes:  vols,
 		Logger:   l.log,
 	})
 	if err != nil {
