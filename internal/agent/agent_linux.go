@@ -62,10 +62,6 @@ type Config struct {
 	ClusterDomain string
 	// PodPidsLimit caps the tasks of each pod; 0 is no limit.
 	PodPidsLimit int64
-	// Readiness says whether a running container is ready (the probe
-	// worker's verdict); nil means every started container is. Call
-	// Agent.Refresh when a verdict changes.
-	Readiness func(pod *corev1.Pod, container string) bool
 	// VolumeRefreshPeriod is how often a running pod's configMap, secret,
 	// downwardAPI and projected volumes are brought up to date; default
 	// 30s.
@@ -231,12 +227,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// Refresh makes the worker of the pod sync it soon, as when a container's
-// readiness changed.
-func (a *Agent) Refresh(ctx context.Context, pod *corev1.Pod) {
-	a.kick(ctx, pod.UID, pod.Namespace, pod.Name)
-}
-
 // sweep undoes what a crash between steps may have left, before any
 // worker runs: root filesystems prepared for containers that were never
 // created, and network attachments of sandboxes that are gone.
@@ -330,7 +320,7 @@ func (a *Agent) kick(ctx context.Context, uid types.UID, namespace, name string)
 		w = &worker{
 			a: a, uid: uid, namespace: namespace, name: name,
 			wake:    make(chan struct{}, 1),
-			waiting: map[string]waiting{}, pullFailed: map[string]time.Time{},
+			waiting: map[string]waiting{}, pullFailed: map[string]time.Time{}, probes: map[string]*probing{},
 			log: a.log.With("pod", namespace+"/"+name, "uid", uid),
 		}
 		a.workers[uid] = w

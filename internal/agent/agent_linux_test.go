@@ -691,3 +691,40 @@ func TestVolumes(t *testing.T) {
 		t.Errorf("volumes left after the pod's deletion: %v, %v", uids, err)
 	}
 }
+
+func TestProbes(t *testing.T) {
+	n := newTestNode(t)
+	execProbe := func(cmd ...string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: cmd}}, PeriodSeconds: 1, FailureThreshold: 1}
+	}
+	// Liveness fails once /tmp/dead exists; readiness holds while
+	// /tmp/ready does.
+	c := busybox("c", "sleep", "3600")
+	c.LivenessProbe = execProbe("sh", "-c", "! test -e /tmp/dead")
+	c.ReadinessProbe = execProbe("test", "-e", "/tmp/ready")
+	p := n.createPod(newPod("probed", c))
+	ready := func(want bool) func(p *corev1.Pod) bool {
+		return func(p *corev1.Pod) bool {
+			cs := p.Status.ContainerStatuses
+			return running(p) && len(cs) == 1 && cs[0].Ready == want && cs[0].RestartCount == 0 &&
+				podCondition(p, corev1.PodReady) == map[bool]corev1.ConditionStatus{true: corev1.ConditionTrue, false: corev1.ConditionFalse}[want]
+		}
+	}
+	n.waitPod("probed", "Running, not Ready", ready(false))
+	execOut(t, n, p, "c", "touch", "/tmp/ready")
+	n.waitPod("probed", "Ready", ready(true))
+	execOut(t, n, p, "c", "rm", "/tmp/ready")
+	n.waitPod("probed", "not Ready again", ready(false))
+
+	execOut(t, n, p, "c", "touch", "/tmp/dead")
+	n.waitPod("probed", "restarted", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].RestartCount == 1 && cs[0].State.Running != nil
+	})
+	waitEvent(t, n, func(e corev1.Event) bool {
+		return e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Liveness probe failed") && e.InvolvedObject.UID == p.UID
+	})
+	waitEvent(t, n, func(e corev1.Event) bool {
+		return e.Reason == "Killing" && e.Message == "Container c failed liveness probe, will be restarted" && e.InvolvedObject.UID == p.UID
+	})
+}

@@ -29,8 +29,8 @@ import (
 	"berth.dev/berth/internal/agent/runtime"
 )
 
-// worker runs one pod. Its fields other than wake are used only by its own
-// goroutine.
+// worker runs one pod. Its fields other than wake and restarts are used
+// only by its own goroutine.
 type worker struct {
 	a               *Agent
 	uid             types.UID
@@ -51,6 +51,10 @@ type worker struct {
 	volumesSetUp bool
 	refreshed    time.Time
 	mountErr     string
+	// probes are the probe managers of the running containers, by name;
+	// restarts are the instances their liveness or startup probes failed.
+	probes   map[string]*probing
+	restarts restartRequests
 }
 
 // run syncs the pod when woken and every SyncPeriod until the pod is gone
@@ -58,6 +62,7 @@ type worker struct {
 func (w *worker) run(ctx context.Context) {
 	t := time.NewTicker(w.a.cfg.SyncPeriod)
 	defer t.Stop()
+	defer w.stopProbes()
 	for {
 		select {
 		case <-ctx.Done():
@@ -87,6 +92,9 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if pod == nil || pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		w.stopProbes()
+	}
 	if pod == nil {
 		w.log.Debug("removing the containers of a pod the API does not have", "containers", len(cs))
 		return true, w.remove(ctx, cs)
@@ -100,7 +108,7 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 		w.idle = err == nil
 		return false, err
 	}
-	view := podView{pod: pod, containers: cs, waiting: w.waiting, hostIP: w.a.cfg.NodeIP, ready: w.a.cfg.Readiness}
+	view := podView{pod: pod, containers: cs, waiting: w.waiting, hostIP: w.a.cfg.NodeIP, probed: w.probeState}
 	if !w.volumes(ctx, pod) {
 		view.now = w.a.cfg.Clock.Now()
 		return false, w.writeStatus(ctx, pod, view.podStatus())
@@ -108,10 +116,12 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 	sb, ips, err := w.sandbox(ctx, pod)
 	if err == nil {
 		view.sandboxReady, view.podIPs = true, ips
-		err = w.step(ctx, pod, sb, cs, podFields{hostIP: w.a.cfg.NodeIP, podIPs: ips, podIP: first(ips)})
+		err = errors.Join(w.killFailed(ctx, pod, cs),
+			w.step(ctx, pod, sb, cs, podFields{hostIP: w.a.cfg.NodeIP, podIPs: ips, podIP: first(ips)}))
 		// What step did shows in the runtime's state.
 		if cs2, lerr := w.containers(ctx); lerr == nil {
 			view.containers = cs2
+			w.syncProbes(ctx, pod, cs2, ips)
 		}
 	}
 	view.now = w.a.cfg.Clock.Now()
@@ -609,24 +619,28 @@ func (w *worker) stopAll(ctx context.Context, pod *corev1.Pod, cs map[string]att
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		if rc := running(c.Name); rc != nil {
-			wg.Go(func() { errs[i] = w.stop(ctx, pod, c, rc, grace) })
+			wg.Go(func() { errs[i] = w.stop(ctx, pod, c, rc, grace, "") })
 		}
 	}
 	wg.Wait()
 	for i := len(pod.Spec.InitContainers) - 1; i >= 0; i-- {
 		c := &pod.Spec.InitContainers[i]
 		if rc := running(c.Name); rc != nil {
-			errs = append(errs, w.stop(ctx, pod, c, rc, grace))
+			errs = append(errs, w.stop(ctx, pod, c, rc, grace, ""))
 		}
 	}
 	errs = append(errs, w.a.cfg.Network.Teardown(ctx, string(pod.UID)))
 	return errors.Join(errs...)
 }
 
-// stop stops one container within grace.
-func (w *worker) stop(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rc *runtime.Container, grace time.Duration) error {
+// stop stops one container within grace, with a Killing event saying
+// why: msg, or that it is stopped.
+func (w *worker) stop(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rc *runtime.Container, grace time.Duration, msg string) error {
 	rt := w.a.cfg.Runtime
-	w.event(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.Name)
+	if msg == "" {
+		msg = "Stopping container " + c.Name
+	}
+	w.event(pod, corev1.EventTypeNormal, "Killing", "%s", msg)
 	deadline, cancel := context.WithTimeout(ctx, grace)
 	defer cancel()
 	if rc.State == runtime.StateRunning && grace > 0 {
