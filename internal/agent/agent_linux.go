@@ -361,7 +361,14 @@ func (a *Agent) pod(namespace, name string, uid types.UID) *corev1.Pod {
 // logPath is the CRI log file of one attempt of a container, laid out as
 // kubelet's /var/log/pods.
 func (a *Agent) logPath(pod *corev1.Pod, container string, attempt int32) string {
-	return filepath.Join(a.podLogDir(pod.Namespace, pod.Name, pod.UID), container, fmt.Sprintf("%d.log", attempt))
+	return logFile(a.podLogDir(pod.Namespace, pod.Name, pod.UID), container, attempt)
+}
+
+// logFile is the log of one attempt of a container in a pod's log
+// directory. The attempts' logs stay until the pod goes, so that the one
+// before the latest can be read (kubectl logs --previous).
+func logFile(podLogDir, container string, attempt int32) string {
+	return filepath.Join(podLogDir, container, fmt.Sprintf("%d.log", attempt))
 }
 
 // podLogDir holds the logs of a pod's containers; it goes with the pod.

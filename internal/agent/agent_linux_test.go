@@ -28,6 +28,7 @@ import (
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/runtime"
 	"berth.dev/berth/internal/agent/runtime/runtimetest"
+	"berth.dev/berth/internal/agent/stream"
 	"berth.dev/berth/internal/agent/volume"
 	"berth.dev/berth/internal/apiserver/apiservertest"
 	"berth.dev/berth/test/images/testimages"
@@ -74,6 +75,7 @@ type testNode struct {
 	t       *testing.T
 	client  kubernetes.Interface
 	cfg     Config
+	agent   *Agent
 	stopRun func()
 }
 
@@ -169,6 +171,7 @@ func (n *testNode) start() {
 	if err != nil {
 		n.t.Fatal(err)
 	}
+	n.agent = a
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -727,4 +730,36 @@ func TestProbes(t *testing.T) {
 	waitEvent(t, n, func(e corev1.Event) bool {
 		return e.Reason == "Killing" && e.Message == "Container c failed liveness probe, will be restarted" && e.InvolvedObject.UID == p.UID
 	})
+}
+
+func TestStreamBacking(t *testing.T) {
+	n := newTestNode(t)
+	// Each instance prints its own number of earlier runs, then the
+	// second one stays.
+	p := n.createPod(newPod("streams", busybox("c", "sh", "-c",
+		"n=$(cat /dev/shm/runs 2>/dev/null || echo 0); echo run-$n; echo $((n+1)) > /dev/shm/runs; [ $n -ge 1 ] && exec sleep 3600; exit 1")))
+	n.waitPod("streams", "restarted and running", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].RestartCount == 1 && cs[0].State.Running != nil
+	})
+	c, err := n.agent.Lookup("default", "streams", "c")
+	if err != nil || !c.Running || c.PodUID != p.UID {
+		t.Fatalf("Lookup: %+v, %v", c, err)
+	}
+	if _, err := n.agent.Lookup("default", "streams", "nope"); !errors.Is(err, stream.ErrNotFound) {
+		t.Errorf("Lookup of a missing container: %v", err)
+	}
+	current, previous := n.agent.LogPaths(p.UID, "c")
+	waitLog(t, current, "run-1", "streams")
+	waitLog(t, previous, "run-0", "streams")
+	var out strings.Builder
+	code, err := n.agent.Exec(context.Background(), c, []string{"cat", "/etc/hostname"}, false, stream.Streams{Stdout: &out})
+	if err != nil || code != 0 || out.String() != "streams\n" {
+		t.Errorf("Exec: %d, %v, %q", code, err, out.String())
+	}
+	conn, err := n.agent.DialPod(context.Background(), p.UID, 1)
+	if err == nil {
+		conn.Close()
+		t.Errorf("DialPod to a closed port succeeded")
+	}
 }

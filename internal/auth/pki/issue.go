@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -248,6 +249,32 @@ func (p *PKI) IssueClientCert(cn string, orgs []string, ttl time.Duration) (cert
 	}, ttl)
 	if err != nil {
 		return nil, nil, fmt.Errorf("issuing client certificate for %q: %w", cn, err)
+	}
+	return certPEM, keyPEM, nil
+}
+
+// IssueServingCert issues a server certificate (ExtKeyUsageServerAuth)
+// signed by the CA, for a new ECDSA P-256 key, with common name cn and the
+// given DNS names and IP addresses, such as a node's streaming server's.
+// ttl 0 means LeafValidity. Nothing is written to disk.
+func (p *PKI) IssueServingCert(cn string, dns []string, ips []net.IP, ttl time.Duration) (certPEM, keyPEM []byte, err error) {
+	if cn == "" || len(dns)+len(ips) == 0 {
+		return nil, nil, errors.New("issuing serving certificate: no name")
+	}
+	if ttl < 0 {
+		return nil, nil, fmt.Errorf("issuing serving certificate for %q: negative ttl %v", cn, ttl)
+	}
+	if ttl == 0 {
+		ttl = LeafValidity
+	}
+	_, certPEM, keyPEM, err = p.issue(&x509.Certificate{
+		Subject:     subject(cn, nil),
+		DNSNames:    dns,
+		IPAddresses: ips,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, ttl)
+	if err != nil {
+		return nil, nil, fmt.Errorf("issuing serving certificate for %q: %w", cn, err)
 	}
 	return certPEM, keyPEM, nil
 }
