@@ -763,3 +763,40 @@ func TestStreamBacking(t *testing.T) {
 		t.Errorf("DialPod to a closed port succeeded")
 	}
 }
+
+func TestOrphanVolumesTornDown(t *testing.T) {
+	n := newTestNode(t)
+	n.stopRun()
+	// Volumes of a pod the API never had, as a crash may leave them.
+	ghost := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "ghost", Namespace: "default", UID: "ghost-uid"},
+		Spec:       corev1.PodSpec{Volumes: []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
+	}
+	if _, err := n.cfg.Volumes.Setup(context.Background(), ghost); err != nil {
+		t.Fatal(err)
+	}
+	live := n.createPod(func() *corev1.Pod {
+		p := newPod("live", busybox("c", "sleep", "3600"))
+		p.Spec.Volumes = ghost.Spec.Volumes
+		return p
+	}())
+	n.start()
+	n.waitPod("live", "Running", running)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		uids, err := n.cfg.Volumes.Pods()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(uids, ghost.UID) {
+			if !slices.Contains(uids, live.UID) {
+				t.Errorf("the volumes of a live pod were torn down: %v", uids)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan volumes not torn down: %v", uids)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
