@@ -161,6 +161,13 @@ func TestServerAgentRunsPods(t *testing.T) {
 	if got := s.kubectl(t, "exec", "sleeper", "--", "cat", "/etc/hostname"); got != "sleeper\n" {
 		t.Errorf("kubectl exec: %q", got)
 	}
+	// The log of the instance before a restart stays readable.
+	s.kubectl(t, "run", "restarter", "--image=berth.test/busybox:v1", "--image-pull-policy=Never", "--", "sh", "-c", "echo run; sleep 1; exit 1")
+	s.kubectl(t, "wait", "--for=jsonpath={.status.containerStatuses[0].restartCount}=1", "pod/restarter", "--timeout=60s")
+	if got := s.kubectl(t, "logs", "restarter", "--previous"); got != "run\n" {
+		t.Errorf("kubectl logs --previous: %q", got)
+	}
+	s.kubectl(t, "delete", "pod", "restarter", "--grace-period=1", "--timeout=60s")
 	describe := s.kubectl(t, "describe", "pod", "sleeper")
 	for _, want := range []string{`Normal\s+Created`, `Normal\s+Started`, `\nStatus:\s+Running\n`} {
 		if !regexp.MustCompile(want).MatchString(describe) {
