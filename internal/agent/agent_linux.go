@@ -7,13 +7,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -25,9 +28,11 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
+	"berth.dev/berth/internal/agent/env"
 	"berth.dev/berth/internal/agent/image"
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/runtime"
+	"berth.dev/berth/internal/agent/volume"
 )
 
 // Config configures an Agent.
@@ -48,16 +53,19 @@ type Config struct {
 	Runtime *runtime.Runtime
 	Images  *image.Store
 	Network *network.Network
+	// Volumes sets up the pods' volumes; required. The agent tears down
+	// the volumes of pods the API does not have.
+	Volumes *volume.Manager
 	// ClusterDNS and ClusterDomain make the resolv.conf of ClusterFirst
 	// pods; without ClusterDNS they get the host's.
 	ClusterDNS    []string
 	ClusterDomain string
 	// PodPidsLimit caps the tasks of each pod; 0 is no limit.
 	PodPidsLimit int64
-	// Readiness says whether a running container is ready (the probe
-	// worker's verdict); nil means every started container is. Call
-	// Agent.Refresh when a verdict changes.
-	Readiness func(pod *corev1.Pod, container string) bool
+	// VolumeRefreshPeriod is how often a running pod's configMap, secret,
+	// downwardAPI and projected volumes are brought up to date; default
+	// 30s.
+	VolumeRefreshPeriod time.Duration
 	// SyncPeriod is how often a pod worker looks at its pod's containers
 	// when nothing else wakes it; default 1s.
 	SyncPeriod time.Duration
@@ -77,6 +85,9 @@ type Agent struct {
 	memory   int64
 	restarts *backoff
 	pulls    *backoff
+	env      *env.Resolver
+	// services feeds env's Service variables; Run starts it.
+	services informers.SharedInformerFactory
 
 	// mu guards workers and lister.
 	mu      sync.Mutex
@@ -97,11 +108,14 @@ func New(cfg Config) (*Agent, error) {
 		return nil, errors.New("agent: no node name")
 	case cfg.DataDir == "":
 		return nil, errors.New("agent: no data directory")
-	case cfg.Runtime == nil || cfg.Images == nil || cfg.Network == nil:
-		return nil, errors.New("agent: runtime, image store and network are required")
+	case cfg.Runtime == nil || cfg.Images == nil || cfg.Network == nil || cfg.Volumes == nil:
+		return nil, errors.New("agent: runtime, image store, network and volumes are required")
 	}
 	if cfg.SyncPeriod <= 0 {
 		cfg.SyncPeriod = time.Second
+	}
+	if cfg.VolumeRefreshPeriod <= 0 {
+		cfg.VolumeRefreshPeriod = 30 * time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
@@ -120,8 +134,22 @@ func New(cfg Config) (*Agent, error) {
 	if err := unix.Sysinfo(&si); err != nil {
 		return nil, fmt.Errorf("agent: reading memory size: %w", err)
 	}
+	services := informers.NewSharedInformerFactory(client, 0)
+	resolver, err := env.New(env.Config{
+		Client:   client,
+		Services: services.Core().V1().Services().Lister(),
+		Allocatable: corev1.ResourceList{
+			corev1.ResourceCPU:    *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
+			corev1.ResourceMemory: *resource.NewQuantity(int64(si.Totalram)*int64(si.Unit), resource.BinarySI),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	return &Agent{
 		cfg:      cfg,
+		env:      resolver,
+		services: services,
 		client:   client,
 		log:      cfg.Logger.With("component", "agent", "node", cfg.NodeName),
 		memory:   int64(si.Totalram) * int64(si.Unit),
@@ -168,12 +196,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Error("removing leftovers failed", "err", err)
 	}
 	factory.Start(ctx.Done())
+	a.services.Start(ctx.Done())
 	defer func() {
 		factory.Shutdown()
+		a.services.Shutdown()
 		a.wg.Wait()
 	}()
 	if !cache.WaitForCacheSync(ctx.Done(), pods.Informer().HasSynced) {
 		return nil
+	}
+	for _, ok := range a.services.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return nil
+		}
 	}
 	a.log.Info("agent running")
 	// Everything on the node gets a worker, which adopts what belongs to
@@ -190,12 +225,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-}
-
-// Refresh makes the worker of the pod sync it soon, as when a container's
-// readiness changed.
-func (a *Agent) Refresh(ctx context.Context, pod *corev1.Pod) {
-	a.kick(ctx, pod.UID, pod.Namespace, pod.Name)
 }
 
 // sweep undoes what a crash between steps may have left, before any
@@ -247,7 +276,36 @@ func (a *Agent) adopt(ctx context.Context) error {
 	for _, s := range sbs {
 		a.kick(ctx, types.UID(s.Config.ID), s.Config.Namespace, s.Config.Name)
 	}
-	return nil
+	return a.orphanVolumes(ctx)
+}
+
+// orphanVolumes tears down the volumes of pods that neither the API nor a
+// worker has. The cache is read after the volumes: a pod's volumes are
+// set up only once it is in the cache.
+func (a *Agent) orphanVolumes(ctx context.Context) error {
+	uids, err := a.cfg.Volumes.Pods()
+	if err != nil || len(uids) == 0 {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pods, err := a.lister.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	known := map[types.UID]bool{}
+	for _, p := range pods {
+		known[p.UID] = true
+	}
+	var errs []error
+	for _, uid := range uids {
+		if _, ok := a.workers[uid]; ok || known[uid] {
+			continue
+		}
+		a.log.Debug("tearing down the volumes of a pod the API does not have", "uid", uid)
+		errs = append(errs, a.cfg.Volumes.Teardown(ctx, uid))
+	}
+	return errors.Join(errs...)
 }
 
 // kick wakes the worker of a pod, starting it if needed.
@@ -262,7 +320,7 @@ func (a *Agent) kick(ctx context.Context, uid types.UID, namespace, name string)
 		w = &worker{
 			a: a, uid: uid, namespace: namespace, name: name,
 			wake:    make(chan struct{}, 1),
-			waiting: map[string]waiting{}, pullFailed: map[string]time.Time{},
+			waiting: map[string]waiting{}, pullFailed: map[string]time.Time{}, probes: map[string]*probing{},
 			log: a.log.With("pod", namespace+"/"+name, "uid", uid),
 		}
 		a.workers[uid] = w
@@ -303,7 +361,14 @@ func (a *Agent) pod(namespace, name string, uid types.UID) *corev1.Pod {
 // logPath is the CRI log file of one attempt of a container, laid out as
 // kubelet's /var/log/pods.
 func (a *Agent) logPath(pod *corev1.Pod, container string, attempt int32) string {
-	return filepath.Join(a.podLogDir(pod.Namespace, pod.Name, pod.UID), container, fmt.Sprintf("%d.log", attempt))
+	return logFile(a.podLogDir(pod.Namespace, pod.Name, pod.UID), container, attempt)
+}
+
+// logFile is the log of one attempt of a container in a pod's log
+// directory. The attempts' logs stay until the pod goes, so that the one
+// before the latest can be read (kubectl logs --previous).
+func logFile(podLogDir, container string, attempt int32) string {
+	return filepath.Join(podLogDir, container, fmt.Sprintf("%d.log", attempt))
 }
 
 // podLogDir holds the logs of a pod's containers; it goes with the pod.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,8 @@ import (
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/runtime"
 	"berth.dev/berth/internal/agent/runtime/runtimetest"
+	"berth.dev/berth/internal/agent/stream"
+	"berth.dev/berth/internal/agent/volume"
 	"berth.dev/berth/internal/apiserver/apiservertest"
 	"berth.dev/berth/test/images/testimages"
 )
@@ -72,6 +75,7 @@ type testNode struct {
 	t       *testing.T
 	client  kubernetes.Interface
 	cfg     Config
+	agent   *Agent
 	stopRun func()
 }
 
@@ -139,6 +143,10 @@ func newTestNode(t *testing.T) *testNode {
 		t.Fatal(err)
 	}
 	rt := runtimetest.New(t, runtimetest.Config(t))
+	vols, err := volume.New(volume.Config{DataDir: dir, Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	n := &testNode{t: t, client: client, cfg: Config{
 		Rest:       srv.Admin,
@@ -148,6 +156,7 @@ func newTestNode(t *testing.T) *testNode {
 		Runtime:    rt,
 		Images:     store,
 		Network:    netw,
+		Volumes:    vols,
 		SyncPeriod: 200 * time.Millisecond,
 		Logger:     slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}}
@@ -162,6 +171,7 @@ func (n *testNode) start() {
 	if err != nil {
 		n.t.Fatal(err)
 	}
+	n.agent = a
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -576,6 +586,216 @@ func waitEvent(t *testing.T, n *testNode, match func(corev1.Event) bool) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no matching event in %v", events.Items)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEnvFromConfigMapAndSecret(t *testing.T) {
+	n := newTestNode(t)
+	ctx := context.Background()
+	if _, err := n.client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "creds"},
+		Data:       map[string][]byte{"password": []byte("s3cret")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := busybox("c", "sh", "-c", "echo pw=$PASSWORD mode=$MODE from=$S_password; sleep 3600")
+	c.Env = []corev1.EnvVar{
+		{Name: "PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "password"}}},
+		{Name: "MODE", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}, Key: "mode"}}},
+	}
+	c.EnvFrom = []corev1.EnvFromSource{{Prefix: "S_", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}}}}
+	p := n.createPod(newPod("env", c))
+	// The ConfigMap does not exist yet: the container waits with kubelet's
+	// message.
+	got := n.waitPod("env", "CreateContainerConfigError", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == reasonConfigError
+	})
+	if msg := got.Status.ContainerStatuses[0].State.Waiting.Message; msg != `configmap "settings" not found` {
+		t.Errorf("message %q", msg)
+	}
+	if _, err := n.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "settings"}, Data: map[string]string{"mode": "fast"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n.waitPod("env", "Running", running)
+	waitLog(t, n.cfg.DataDir+"/pods/default_env_"+string(p.UID)+"/c/0.log", "pw=s3cret mode=fast from=s3cret", "env")
+}
+
+func TestVolumes(t *testing.T) {
+	n := newTestNode(t)
+	n.stopRun()
+	n.cfg.VolumeRefreshPeriod = time.Second
+	n.start()
+	ctx := context.Background()
+	if _, err := n.client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := n.client.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No controller publishes the cluster CA here.
+	if _, err := n.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt"}, Data: map[string]string{"ca.crt": "test CA"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "db"}, Data: map[string][]byte{"user": []byte("admin")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := busybox("c", "sleep", "3600")
+	c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}}}
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: "/etc/config"}}
+	p := newPod("vols", c)
+	p.Spec.AutomountServiceAccountToken = nil
+	p.Spec.Volumes = []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
+		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "app"}}}}}
+	p = n.createPod(p)
+	// The ConfigMap is missing: the pod waits for its volume.
+	waitEvent(t, n, func(e corev1.Event) bool {
+		return e.Reason == "FailedMount" && e.InvolvedObject.UID == p.UID && strings.Contains(e.Message, `configmap "app" not found`)
+	})
+	if got := n.waitPod("vols", "Pending", func(*corev1.Pod) bool { return true }); got.Status.Phase != corev1.PodPending {
+		t.Errorf("phase %s, want Pending", got.Status.Phase)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app"}, Data: map[string]string{"greeting": "hello"}}
+	cm, err := n.client.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.waitPod("vols", "Running", running)
+	if got := execOut(t, n, p, "c", "sh", "-c", "cat /etc/config/greeting; echo; echo $user"); got != "hello\nadmin\n" {
+		t.Errorf("configMap file and secret env: %q", got)
+	}
+	token := execOut(t, n, p, "c", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/token")
+	if strings.Count(token, ".") != 2 {
+		t.Errorf("service account token %q, want a JWT", token)
+	}
+	cm.Data["greeting"] = "bonjour"
+	if _, err := n.client.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for execOut(t, n, p, "c", "cat", "/etc/config/greeting") != "bonjour" {
+		if time.Now().After(deadline) {
+			t.Fatal("the ConfigMap's update did not reach the volume")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	uid := p.UID
+	n.deletePod("vols", 2)
+	if uids, err := n.cfg.Volumes.Pods(); err != nil || slices.Contains(uids, uid) {
+		t.Errorf("volumes left after the pod's deletion: %v, %v", uids, err)
+	}
+}
+
+func TestProbes(t *testing.T) {
+	n := newTestNode(t)
+	execProbe := func(cmd ...string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: cmd}}, PeriodSeconds: 1, FailureThreshold: 1}
+	}
+	// Liveness fails once /tmp/dead exists; readiness holds while
+	// /tmp/ready does.
+	c := busybox("c", "sleep", "3600")
+	c.LivenessProbe = execProbe("sh", "-c", "! test -e /tmp/dead")
+	c.ReadinessProbe = execProbe("test", "-e", "/tmp/ready")
+	p := n.createPod(newPod("probed", c))
+	ready := func(want bool) func(p *corev1.Pod) bool {
+		return func(p *corev1.Pod) bool {
+			cs := p.Status.ContainerStatuses
+			return running(p) && len(cs) == 1 && cs[0].Ready == want && cs[0].RestartCount == 0 &&
+				podCondition(p, corev1.PodReady) == map[bool]corev1.ConditionStatus{true: corev1.ConditionTrue, false: corev1.ConditionFalse}[want]
+		}
+	}
+	n.waitPod("probed", "Running, not Ready", ready(false))
+	execOut(t, n, p, "c", "touch", "/tmp/ready")
+	n.waitPod("probed", "Ready", ready(true))
+	execOut(t, n, p, "c", "rm", "/tmp/ready")
+	n.waitPod("probed", "not Ready again", ready(false))
+
+	execOut(t, n, p, "c", "touch", "/tmp/dead")
+	n.waitPod("probed", "restarted", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].RestartCount == 1 && cs[0].State.Running != nil
+	})
+	waitEvent(t, n, func(e corev1.Event) bool {
+		return e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Liveness probe failed") && e.InvolvedObject.UID == p.UID
+	})
+	waitEvent(t, n, func(e corev1.Event) bool {
+		return e.Reason == "Killing" && e.Message == "Container c failed liveness probe, will be restarted" && e.InvolvedObject.UID == p.UID
+	})
+}
+
+func TestStreamBacking(t *testing.T) {
+	n := newTestNode(t)
+	// Each instance prints its own number of earlier runs, then the
+	// second one stays.
+	p := n.createPod(newPod("streams", busybox("c", "sh", "-c",
+		"n=$(cat /dev/shm/runs 2>/dev/null || echo 0); echo run-$n; echo $((n+1)) > /dev/shm/runs; [ $n -ge 1 ] && exec sleep 3600; exit 1")))
+	n.waitPod("streams", "restarted and running", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].RestartCount == 1 && cs[0].State.Running != nil
+	})
+	c, err := n.agent.Lookup("default", "streams", "c")
+	if err != nil || !c.Running || c.PodUID != p.UID {
+		t.Fatalf("Lookup: %+v, %v", c, err)
+	}
+	if _, err := n.agent.Lookup("default", "streams", "nope"); !errors.Is(err, stream.ErrNotFound) {
+		t.Errorf("Lookup of a missing container: %v", err)
+	}
+	current, previous := n.agent.LogPaths(p.UID, "c")
+	waitLog(t, current, "run-1", "streams")
+	waitLog(t, previous, "run-0", "streams")
+	var out strings.Builder
+	code, err := n.agent.Exec(context.Background(), c, []string{"cat", "/etc/hostname"}, false, stream.Streams{Stdout: &out})
+	if err != nil || code != 0 || out.String() != "streams\n" {
+		t.Errorf("Exec: %d, %v, %q", code, err, out.String())
+	}
+	conn, err := n.agent.DialPod(context.Background(), p.UID, 1)
+	if err == nil {
+		conn.Close()
+		t.Errorf("DialPod to a closed port succeeded")
+	}
+}
+
+func TestOrphanVolumesTornDown(t *testing.T) {
+	n := newTestNode(t)
+	n.stopRun()
+	// Volumes of a pod the API never had, as a crash may leave them.
+	ghost := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "ghost", Namespace: "default", UID: "ghost-uid"},
+		Spec:       corev1.PodSpec{Volumes: []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}},
+	}
+	if _, err := n.cfg.Volumes.Setup(context.Background(), ghost); err != nil {
+		t.Fatal(err)
+	}
+	live := n.createPod(func() *corev1.Pod {
+		p := newPod("live", busybox("c", "sleep", "3600"))
+		p.Spec.Volumes = ghost.Spec.Volumes
+		return p
+	}())
+	n.start()
+	n.waitPod("live", "Running", running)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		uids, err := n.cfg.Volumes.Pods()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(uids, ghost.UID) {
+			if !slices.Contains(uids, live.UID) {
+				t.Errorf("the volumes of a live pod were torn down: %v", uids)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan volumes not torn down: %v", uids)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

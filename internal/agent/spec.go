@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"berth.dev/berth/internal/agent/env"
 	"berth.dev/berth/internal/agent/image"
 	"berth.dev/berth/internal/agent/runtime"
 )
@@ -27,13 +28,13 @@ func (e *configError) Error() string { return e.msg }
 
 // commandLine is the process's argv as kubelet builds it: command
 // replaces the image's Entrypoint and drops its Cmd; args replace Cmd.
-// $(VAR) references to env are expanded.
-func commandLine(c *corev1.Container, img image.ImageConfig, env []string) []string {
-	vars := envMap(env)
+// $(VAR) references to the container's resolved environment are expanded.
+func commandLine(c *corev1.Container, img image.ImageConfig, vars map[string]string) []string {
+	lookup := env.MapLookup(vars)
 	expand := func(in []string) []string {
 		out := make([]string, len(in))
 		for i, s := range in {
-			out[i] = expandVars(s, vars)
+			out[i] = env.Expand(s, lookup)
 		}
 		return out
 	}
@@ -47,121 +48,33 @@ func commandLine(c *corev1.Container, img image.ImageConfig, env []string) []str
 	return append(argv, img.Cmd...)
 }
 
-func envMap(env []string) map[string]string {
-	m := make(map[string]string, len(env))
-	for _, e := range env {
-		k, v, _ := strings.Cut(e, "=")
-		m[k] = v
-	}
-	return m
-}
-
-// expandVars expands $(NAME) references to vars as Kubernetes does: "$$"
-// is a literal "$", and a reference to an undefined name stays as written.
-func expandVars(s string, vars map[string]string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(s[i+2:], ')')
-			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
-			}
-			name := s[i+2 : i+2+end]
-			if v, ok := vars[name]; ok {
-				b.WriteString(v)
-			} else {
-				b.WriteString(s[i : i+3+end])
-			}
-			i += 2 + end
-		default:
-			b.WriteByte('$')
-		}
-	}
-	return b.String()
-}
-
-// podFields are the values of a pod that env's fieldRefs may name.
-type podFields struct {
-	podIP, hostIP string
-	podIPs        []string
-}
-
-// containerEnv is the process's environment: the image's, then
-// HOSTNAME, then the container's env in order (each value may refer to
-// the variables before it), with a default PATH when none is set.
-func containerEnv(pod *corev1.Pod, c *corev1.Container, img image.ImageConfig, f podFields) ([]string, error) {
-	var env []string
+// containerEnv is the process's environment: the image's, then HOSTNAME,
+// then the container's resolved variables (env.Resolve), each replacing
+// an earlier one of its name in place, with a default PATH when none is
+// set.
+func containerEnv(pod *corev1.Pod, img image.ImageConfig, vars []string) []string {
+	var out []string
 	idx := map[string]int{}
-	set := func(k, v string) {
+	set := func(kv string) {
+		k, _, _ := strings.Cut(kv, "=")
 		if i, ok := idx[k]; ok {
-			env[i] = k + "=" + v
+			out[i] = kv
 			return
 		}
-		idx[k] = len(env)
-		env = append(env, k+"="+v)
+		idx[k] = len(out)
+		out = append(out, kv)
 	}
 	for _, e := range img.Env {
-		k, v, _ := strings.Cut(e, "=")
-		set(k, v)
+		set(e)
 	}
-	set("HOSTNAME", pod.Name)
-	for _, e := range c.Env {
-		v := e.Value
-		switch {
-		case e.ValueFrom == nil:
-			v = expandVars(v, envMap(env))
-		case e.ValueFrom.FieldRef != nil:
-			fv, err := fieldValue(pod, e.ValueFrom.FieldRef.FieldPath, f)
-			if err != nil {
-				return nil, &configError{fmt.Sprintf("env %s: %v", e.Name, err)}
-			}
-			v = fv
-		default:
-			return nil, &configError{fmt.Sprintf("env %s: only value and fieldRef are supported by this node", e.Name)}
-		}
-		set(e.Name, v)
+	set("HOSTNAME=" + pod.Name)
+	for _, e := range vars {
+		set(e)
 	}
 	if _, ok := idx["PATH"]; !ok {
-		env = append([]string{defaultPath}, env...)
+		out = append([]string{defaultPath}, out...)
 	}
-	return env, nil
-}
-
-func fieldValue(pod *corev1.Pod, path string, f podFields) (string, error) {
-	if k, ok := strings.CutPrefix(path, "metadata.labels['"); ok {
-		return pod.Labels[strings.TrimSuffix(k, "']")], nil
-	}
-	if k, ok := strings.CutPrefix(path, "metadata.annotations['"); ok {
-		return pod.Annotations[strings.TrimSuffix(k, "']")], nil
-	}
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	case "status.podIP":
-		return f.podIP, nil
-	case "status.podIPs":
-		return strings.Join(f.podIPs, ","), nil
-	case "status.hostIP", "status.hostIPs":
-		return f.hostIP, nil
-	}
-	return "", fmt.Errorf("unsupported fieldPath %q", path)
+	return out
 }
 
 // userDB resolves the names of an image's USER in the container's
@@ -459,7 +372,7 @@ type buildConfig struct {
 	container  *corev1.Container
 	image      image.ImageConfig
 	users      userDB
-	fields     podFields
+	env        env.Result
 	seccompDir string
 	memory     int64
 }
@@ -469,11 +382,7 @@ type buildConfig struct {
 // *configError says why the spec cannot be honoured.
 func buildContainerConfig(b buildConfig) (runtime.ContainerConfig, error) {
 	c := b.container
-	env, err := containerEnv(b.pod, c, b.image, b.fields)
-	if err != nil {
-		return runtime.ContainerConfig{}, err
-	}
-	args := commandLine(c, b.image, env)
+	args := commandLine(c, b.image, b.env.Map)
 	if len(args) == 0 {
 		return runtime.ContainerConfig{}, &configError{"no command specified"}
 	}
@@ -491,7 +400,7 @@ func buildContainerConfig(b buildConfig) (runtime.ContainerConfig, error) {
 	}
 	return runtime.ContainerConfig{
 		Args:        args,
-		Env:         env,
+		Env:         containerEnv(b.pod, b.image, b.env.Vars),
 		Cwd:         cwd,
 		User:        user,
 		TTY:         c.TTY,

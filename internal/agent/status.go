@@ -63,10 +63,11 @@ type podView struct {
 	sandboxReady bool
 	podIPs       []string
 	hostIP       string
-	// ready says whether a running container is ready; nil means every
-	// started container is.
-	ready func(pod *corev1.Pod, container string) bool
-	now   time.Time
+	// probed says whether a running container counts as started and is
+	// ready (its probes' verdicts); nil means every running container is
+	// both.
+	probed func(pod *corev1.Pod, container string) (started, ready bool)
+	now    time.Time
 }
 
 // apiTime is t as the API keeps it, to the second, so that a status read
@@ -133,8 +134,10 @@ func (v *podView) containerStatus(c *corev1.Container, initDone, isInit bool) co
 	switch {
 	case l.State == runtime.StateRunning:
 		s.State.Running = &corev1.ContainerStateRunning{StartedAt: apiTime(l.StartedAt)}
-		*s.Started = true
-		s.Ready = v.ready == nil || v.ready(v.pod, c.Name)
+		*s.Started, s.Ready = true, true
+		if v.probed != nil {
+			*s.Started, s.Ready = v.probed(v.pod, c.Name)
+		}
 	case l.State == runtime.StateCreated:
 		s.State.Waiting = &corev1.ContainerStateWaiting{Reason: reasonContainerCreating}
 	case hasWaiting:

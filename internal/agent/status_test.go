@@ -147,7 +147,7 @@ func TestPodStatus(t *testing.T) {
 			pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}}
 			v := podView{
 				pod: pod, containers: tt.containers, waiting: tt.waiting, sandboxReady: tt.sandbox, now: t0,
-				ready: func(_ *corev1.Pod, c string) bool { return c != tt.notReady },
+				probed: func(_ *corev1.Pod, c string) (bool, bool) { return true, c != tt.notReady },
 			}
 			if diff := cmp.Diff(tt.want, summarize(v.podStatus())); diff != "" {
 				t.Errorf("status (-want +got):\n%s", diff)

@@ -23,13 +23,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"berth.dev/berth/internal/agent/env"
 	"berth.dev/berth/internal/agent/image"
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/runtime"
 )
 
-// worker runs one pod. Its fields other than wake are used only by its own
-// goroutine.
+// worker runs one pod. Its fields other than wake and restarts are used
+// only by its own goroutine.
 type worker struct {
 	a               *Agent
 	uid             types.UID
@@ -44,6 +45,16 @@ type worker struct {
 	// idle says the pod has finished and nothing of it runs: only a
 	// change of the pod wakes the worker.
 	idle bool
+	// volumesSetUp says Setup succeeded; refreshed is when the data
+	// volumes were last set up or refreshed; mountErr is the last Setup
+	// error reported.
+	volumesSetUp bool
+	refreshed    time.Time
+	mountErr     string
+	// probes are the probe managers of the running containers, by name;
+	// restarts are the instances their liveness or startup probes failed.
+	probes   map[string]*probing
+	restarts restartRequests
 }
 
 // run syncs the pod when woken and every SyncPeriod until the pod is gone
@@ -51,6 +62,7 @@ type worker struct {
 func (w *worker) run(ctx context.Context) {
 	t := time.NewTicker(w.a.cfg.SyncPeriod)
 	defer t.Stop()
+	defer w.stopProbes()
 	for {
 		select {
 		case <-ctx.Done():
@@ -80,6 +92,9 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if pod == nil || pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		w.stopProbes()
+	}
 	if pod == nil {
 		w.log.Debug("removing the containers of a pod the API does not have", "containers", len(cs))
 		return true, w.remove(ctx, cs)
@@ -93,14 +108,20 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 		w.idle = err == nil
 		return false, err
 	}
-	view := podView{pod: pod, containers: cs, waiting: w.waiting, hostIP: w.a.cfg.NodeIP, ready: w.a.cfg.Readiness}
+	view := podView{pod: pod, containers: cs, waiting: w.waiting, hostIP: w.a.cfg.NodeIP, probed: w.probeState}
+	if !w.volumes(ctx, pod) {
+		view.now = w.a.cfg.Clock.Now()
+		return false, w.writeStatus(ctx, pod, view.podStatus())
+	}
 	sb, ips, err := w.sandbox(ctx, pod)
 	if err == nil {
 		view.sandboxReady, view.podIPs = true, ips
-		err = w.step(ctx, pod, sb, cs, podFields{hostIP: w.a.cfg.NodeIP, podIPs: ips, podIP: first(ips)})
+		err = errors.Join(w.killFailed(ctx, pod, cs),
+			w.step(ctx, pod, sb, cs, podFields{hostIP: w.a.cfg.NodeIP, podIPs: ips, podIP: first(ips)}))
 		// What step did shows in the runtime's state.
 		if cs2, lerr := w.containers(ctx); lerr == nil {
 			view.containers = cs2
+			w.syncProbes(ctx, pod, cs2, ips)
 		}
 	}
 	view.now = w.a.cfg.Clock.Now()
@@ -109,6 +130,40 @@ func (w *worker) sync(ctx context.Context) (done bool, err error) {
 		err = errors.Join(err, serr)
 	}
 	return false, err
+}
+
+// podFields are the pod's addresses, which the worker knows before the
+// API does.
+type podFields struct {
+	podIP, hostIP string
+	podIPs        []string
+}
+
+// volumes sets up the pod's volumes until that succeeds, then refreshes
+// them every VolumeRefreshPeriod. false says they are not set up: the pod
+// stays ContainerCreating, with a FailedMount event per new error, and the
+// next sync retries.
+func (w *worker) volumes(ctx context.Context, pod *corev1.Pod) bool {
+	vm := w.a.cfg.Volumes
+	if !w.volumesSetUp {
+		if _, err := vm.Setup(ctx, pod); err != nil {
+			if msg := err.Error(); msg != w.mountErr {
+				w.event(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %s", msg)
+				w.log.Debug("setting up volumes failed", "err", err)
+				w.mountErr = msg
+			}
+			return false
+		}
+		w.volumesSetUp, w.refreshed, w.mountErr = true, time.Now(), ""
+		return true
+	}
+	if time.Since(w.refreshed) >= w.a.cfg.VolumeRefreshPeriod {
+		w.refreshed = time.Now()
+		if err := vm.Refresh(ctx, pod); err != nil {
+			w.log.Warn("refreshing volumes failed", "err", err)
+		}
+	}
+	return true
 }
 
 func first(s []string) string {
@@ -454,6 +509,17 @@ func newID() string {
 
 // create makes, starts and hooks up one attempt of a container.
 func (w *worker) create(ctx context.Context, pod *corev1.Pod, sb *runtime.Sandbox, c *corev1.Container, img *image.Image, n int32, f podFields) error {
+	var hostIPs []string
+	if f.hostIP != "" {
+		hostIPs = []string{f.hostIP}
+	}
+	vars, err := w.a.env.Resolve(ctx, pod, c, env.IPs{Pod: f.podIPs, Host: hostIPs})
+	if err != nil {
+		return w.fail(pod, c, reasonConfigError, err)
+	}
+	for _, warning := range vars.Warnings {
+		w.event(pod, corev1.EventTypeWarning, "InvalidEnvironmentVariableNames", "%s", warning)
+	}
 	id := newID()
 	w.log.Debug("creating container", "container", c.Name, "id", id, "attempt", n)
 	rootfs, release, err := w.a.cfg.Images.Prepare(id, img.ID)
@@ -465,7 +531,7 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, sb *runtime.Sandbo
 		return errors.Join(w.fail(pod, c, reasonCreateError, err), release())
 	}
 	cfg, err := buildContainerConfig(buildConfig{
-		pod: pod, container: c, image: img.Config, users: users, fields: f,
+		pod: pod, container: c, image: img.Config, users: users, env: vars,
 		seccompDir: filepath.Join(w.a.cfg.DataDir, "seccomp"), memory: w.a.memory,
 	})
 	if err != nil {
@@ -474,6 +540,10 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, sb *runtime.Sandbo
 			return errors.Join(w.fail(pod, c, reasonConfigError, err), release())
 		}
 		return errors.Join(err, release())
+	}
+	cfg.Mounts, err = w.a.cfg.Volumes.Mounts(pod, c, vars.Map)
+	if err != nil {
+		return errors.Join(w.fail(pod, c, reasonConfigError, err), release())
 	}
 	cfg.ID, cfg.Rootfs = id, rootfs
 	cfg.LogPath = w.a.logPath(pod, c.Name, n)
@@ -549,24 +619,28 @@ func (w *worker) stopAll(ctx context.Context, pod *corev1.Pod, cs map[string]att
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		if rc := running(c.Name); rc != nil {
-			wg.Go(func() { errs[i] = w.stop(ctx, pod, c, rc, grace) })
+			wg.Go(func() { errs[i] = w.stop(ctx, pod, c, rc, grace, "") })
 		}
 	}
 	wg.Wait()
 	for i := len(pod.Spec.InitContainers) - 1; i >= 0; i-- {
 		c := &pod.Spec.InitContainers[i]
 		if rc := running(c.Name); rc != nil {
-			errs = append(errs, w.stop(ctx, pod, c, rc, grace))
+			errs = append(errs, w.stop(ctx, pod, c, rc, grace, ""))
 		}
 	}
 	errs = append(errs, w.a.cfg.Network.Teardown(ctx, string(pod.UID)))
 	return errors.Join(errs...)
 }
 
-// stop stops one container within grace.
-func (w *worker) stop(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rc *runtime.Container, grace time.Duration) error {
+// stop stops one container within grace, with a Killing event saying
+// why: msg, or that it is stopped.
+func (w *worker) stop(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rc *runtime.Container, grace time.Duration, msg string) error {
 	rt := w.a.cfg.Runtime
-	w.event(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.Name)
+	if msg == "" {
+		msg = "Stopping container " + c.Name
+	}
+	w.event(pod, corev1.EventTypeNormal, "Killing", "%s", msg)
 	deadline, cancel := context.WithTimeout(ctx, grace)
 	defer cancel()
 	if rc.State == runtime.StateRunning && grace > 0 {
@@ -659,8 +733,12 @@ func (w *worker) remove(ctx context.Context, cs map[string]attempts) error {
 		}
 	}
 	id := string(w.uid)
-	errs = append(errs, w.a.cfg.Network.Teardown(ctx, id), w.a.cfg.Runtime.RemoveSandbox(id),
-		os.RemoveAll(w.a.podLogDir(w.namespace, w.name, w.uid)))
+	errs = append(errs, w.a.cfg.Network.Teardown(ctx, id), w.a.cfg.Runtime.RemoveSandbox(id))
+	// Volumes go once nothing can use them.
+	if errors.Join(errs...) == nil {
+		errs = append(errs, w.a.cfg.Volumes.Teardown(ctx, w.uid))
+	}
+	errs = append(errs, os.RemoveAll(w.a.podLogDir(w.namespace, w.name, w.uid)))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

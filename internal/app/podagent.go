@@ -3,17 +3,22 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -22,6 +27,8 @@ import (
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/node"
 	"berth.dev/berth/internal/agent/runtime"
+	"berth.dev/berth/internal/agent/stream"
+	"berth.dev/berth/internal/agent/volume"
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/version"
 )
@@ -34,9 +41,14 @@ var localPodCIDR = netip.MustParsePrefix("10.42.0.0/24")
 type localAgent struct {
 	name    string
 	dataDir string
-	nodeIP  netip.Addr
-	rest    *rest.Config
-	log     *slog.Logger
+	// nodeIP is the Node's InternalIP, where the API server reaches the
+	// streaming server: the server's advertise address.
+	nodeIP netip.Addr
+	// port is the streaming server's; 0 picks a free one.
+	port int
+	keys *pki.PKI
+	rest *rest.Config
+	log  *slog.Logger
 }
 
 // nodeName is --node-name, or the machine's host name.
@@ -117,7 +129,7 @@ func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP neti
 	if err != nil {
 		return nil, err
 	}
-	return &localAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, rest: cfg, log: log}, nil
+	return &localAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, keys: keys, rest: cfg, log: log}, nil
 }
 
 // run registers the node and runs its pods until ctx ends. Errors setting
@@ -137,10 +149,24 @@ func (l *localAgent) run(ctx context.Context) error {
 	netw, err := network.New(network.Config{
 		StateDir: filepath.Join(l.dataDir, "agent", "cni"),
 		PodCIDRs: []netip.Prefix{localPodCIDR},
+		// Only the cluster CIDR is made unreachable: an unreachable
+		// service CIDR route would break the node's own connections to
+		// ClusterIPs until a service proxy provides routes of its own.
+		ServiceCIDRs: []netip.Prefix{},
 	})
 	if err != nil {
 		return err
 	}
+	if err := netw.InstallRoutes(); err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort("", strconv.Itoa(l.port)))
+	if err != nil {
+		return fmt.Errorf("listening for streams: %w", err)
+	}
+	defer ln.Close()
+	port := int32(ln.Addr().(*net.TCPAddr).Port)
 	client, err := kubernetes.NewForConfig(l.rest)
 	if err != nil {
 		return err
@@ -149,9 +175,17 @@ func (l *localAgent) run(ctx context.Context) error {
 	registration, err := node.New(node.Config{
 		Client: client, Name: l.name, Logger: l.log,
 		Machine: func(ctx context.Context) (node.Machine, error) {
-			return node.ReadMachine(ctx, l.name, l.dataDir, kubeletVersion)
+			m, err := node.ReadMachine(ctx, l.name, l.dataDir, kubeletVersion)
+			m.Addresses = slices.DeleteFunc(m.Addresses, func(a corev1.NodeAddress) bool { return a.Type == corev1.NodeInternalIP })
+			m.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: l.nodeIP.String()}}, m.Addresses...)
+			m.KubeletPort = port
+			return m, err
 		},
 	})
+	if err != nil {
+		return err
+	}
+	vols, err := volume.New(volume.Config{DataDir: l.dataDir, Client: client})
 	if err != nil {
 		return err
 	}
@@ -163,15 +197,49 @@ func (l *localAgent) run(ctx context.Context) error {
 		Runtime:  rt,
 		Images:   images,
 		Network:  netw,
+		Volumes:  vols,
 		Logger:   l.log,
 	})
 	if err != nil {
 		return err
 	}
+	streams, err := l.streamServer(pods)
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
+	errs := make([]error, 3)
 	wg.Go(func() { errs[0] = registration.Run(ctx) })
 	wg.Go(func() { errs[1] = pods.Run(ctx) })
+	wg.Go(func() { errs[2] = streams.Serve(ctx, ln) })
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// streamServer is the node's streaming server, backed by the pod workers,
+// with a serving certificate from the cluster CA naming the node's IP,
+// loopback and name.
+func (l *localAgent) streamServer(pods *agent.Agent) (*stream.Server, error) {
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	if l.nodeIP.IsValid() {
+		ips = append(ips, net.IP(l.nodeIP.AsSlice()))
+	}
+	certPEM, keyPEM, err := l.keys.IssueServingCert("system:node:"+l.name, []string{l.name, "localhost"}, ips, 0)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("loading the node's serving certificate: %w", err)
+	}
+	return stream.New(stream.Config{
+		Certificate: cert,
+		ClientCAs:   l.keys.CAPool(),
+		Lookup:      pods.Lookup,
+		Exec:        pods.Exec,
+		Attach:      pods.Attach,
+		LogPaths:    pods.LogPaths,
+		DialPod:     pods.DialPod,
+		Log:         l.log,
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"berth.dev/berth/internal/admission/podsecurity"
+	"berth.dev/berth/internal/agent/stream"
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/auth/rbac"
@@ -36,6 +37,7 @@ type serverOptions struct {
 	httpsPort    int
 	disableAgent bool
 	nodeName     string
+	kubeletPort  int
 	datastore    string
 	logLevel     string
 	serviceCIDR  string
@@ -80,6 +82,7 @@ func serverCommand() *cobra.Command {
 	f.IntVar(&o.httpsPort, "https-port", 6443, "port the API server listens on (0 picks a free one)")
 	f.BoolVar(&o.disableAgent, "disable-agent", false, "do not run a node agent in this process")
 	f.StringVar(&o.nodeName, "node-name", "", "name of this machine's Node (default: the hostname)")
+	f.IntVar(&o.kubeletPort, "kubelet-port", stream.DefaultPort, "port of the node's streaming server for kubectl logs, exec, attach and port-forward, which the API server connects to (0 picks a free one)")
 	f.StringVar(&o.datastore, "datastore", "", "where state lives: empty for the embedded store in --data-dir, or etcd://host:port[,host:port...]")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.etcdCA, "datastore-cafile", "", "CA bundle to verify the etcd servers (turns on TLS)")

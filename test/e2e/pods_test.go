@@ -96,6 +96,15 @@ func cleanUpNode(t *testing.T, dataDir string, hadBridge bool) {
 		t.Errorf("cleanup: %v", err)
 	}
 	if !hadBridge {
+		if netw, err := network.New(network.Config{
+			StateDir:     filepath.Join(dataDir, "agent", "cni"),
+			PodCIDRs:     []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24")},
+			ServiceCIDRs: []netip.Prefix{},
+		}); err == nil {
+			if err := netw.RemoveRoutes(); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
 		if l, err := netlink.LinkByName("berth0"); err == nil {
 			_ = netlink.LinkDel(l)
 		}
@@ -104,7 +113,9 @@ func cleanUpNode(t *testing.T, dataDir string, hadBridge bool) {
 
 func TestServerAgentRunsPods(t *testing.T) {
 	needContainers(t)
-	s := newServer(t, "--node-name", "e2e-node")
+	// The node's streaming server gets a free port, and the API server
+	// reaches it at the advertise address, loopback here.
+	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1")
 	s.withAgent = true
 	_, err := netlink.LinkByName("berth0")
 	hadBridge := err == nil
@@ -123,7 +134,7 @@ func TestServerAgentRunsPods(t *testing.T) {
 	}
 	s.start(t)
 
-	s.kubectl(t, "run", "sleeper", "--image=berth.test/busybox:v1", "--image-pull-policy=Never", "--", "sleep", "3600")
+	s.kubectl(t, "run", "sleeper", "--image=berth.test/busybox:v1", "--image-pull-policy=Never", "--", "sh", "-c", "echo hello from sleeper; exec sleep 3600")
 	s.kubectl(t, "wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
 	client := s.clientset(t)
 	pod, err := client.CoreV1().Pods("default").Get(context.Background(), "sleeper", metav1.GetOptions{})
@@ -135,6 +146,28 @@ func TestServerAgentRunsPods(t *testing.T) {
 		len(cs) != 1 || cs[0].State.Running == nil || !strings.HasPrefix(cs[0].ContainerID, "runc://") {
 		t.Fatalf("pod on %q: phase %s, podIP %q, containers %+v", pod.Spec.NodeName, pod.Status.Phase, pod.Status.PodIP, cs)
 	}
+	node, err := client.CoreV1().Nodes().Get(context.Background(), "e2e-node", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.Status.DaemonEndpoints.KubeletEndpoint.Port == 0 {
+		t.Errorf("node reports no kubelet port: %+v", node.Status.DaemonEndpoints)
+	}
+	// Logs and exec go through the API server to the node's streaming
+	// server.
+	if got := s.kubectl(t, "logs", "sleeper"); got != "hello from sleeper\n" {
+		t.Errorf("kubectl logs: %q", got)
+	}
+	if got := s.kubectl(t, "exec", "sleeper", "--", "cat", "/etc/hostname"); got != "sleeper\n" {
+		t.Errorf("kubectl exec: %q", got)
+	}
+	// The log of the instance before a restart stays readable.
+	s.kubectl(t, "run", "restarter", "--image=berth.test/busybox:v1", "--image-pull-policy=Never", "--", "sh", "-c", "echo run; sleep 1; exit 1")
+	s.kubectl(t, "wait", "--for=jsonpath={.status.containerStatuses[0].restartCount}=1", "pod/restarter", "--timeout=60s")
+	if got := s.kubectl(t, "logs", "restarter", "--previous"); got != "run\n" {
+		t.Errorf("kubectl logs --previous: %q", got)
+	}
+	s.kubectl(t, "delete", "pod", "restarter", "--grace-period=1", "--timeout=60s")
 	describe := s.kubectl(t, "describe", "pod", "sleeper")
 	for _, want := range []string{`Normal\s+Created`, `Normal\s+Started`, `\nStatus:\s+Running\n`} {
 		if !regexp.MustCompile(want).MatchString(describe) {

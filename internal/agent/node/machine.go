@@ -34,6 +34,9 @@ type Machine struct {
 	Capacity, Allocatable corev1.ResourceList
 	Addresses             []corev1.NodeAddress
 	Info                  corev1.NodeSystemInfo
+	// KubeletPort is the port of the node's streaming server, reported as
+	// status.daemonEndpoints.kubeletEndpoint.port; 0 reports none.
+	KubeletPort int32
 	// MemoryPressure and DiskPressure say the host is below the eviction
 	// reserves.
 	MemoryPressure, DiskPressure bool

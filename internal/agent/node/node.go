@@ -172,6 +172,9 @@ func (a *Agent) status(m Machine, old *corev1.NodeStatus) corev1.NodeStatus {
 		Allocatable: m.Allocatable,
 		Addresses:   m.Addresses,
 		NodeInfo:    m.Info,
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{
+			KubeletEndpoint: corev1.DaemonEndpoint{Port: m.KubeletPort},
+		},
 		Conditions: []corev1.NodeCondition{
 			cond(corev1.NodeMemoryPressure, m.MemoryPressure, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
 			cond(corev1.NodeDiskPressure, m.DiskPressure, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", "KubeletHasDiskPressure", "kubelet has disk pressure"),
@@ -216,6 +219,7 @@ func (a *Agent) updateStatus(ctx context.Context) error {
 	// Keep what others write in the status (images, volumes, endpoints).
 	node.Status.Capacity, node.Status.Allocatable = want.Capacity, want.Allocatable
 	node.Status.Addresses, node.Status.NodeInfo, node.Status.Conditions = want.Addresses, want.NodeInfo, want.Conditions
+	node.Status.DaemonEndpoints = want.DaemonEndpoints
 	updated, err := a.cfg.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 	if err != nil {
 		return err

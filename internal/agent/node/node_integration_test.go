@@ -35,8 +35,9 @@ func TestRegisterAndHeartbeat(t *testing.T) {
 		defer mu.Unlock()
 		res := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse(memory), corev1.ResourcePods: resource.MustParse("110")}
 		return node.Machine{Capacity: res, Allocatable: res,
-			Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.1"}, {Type: corev1.NodeHostName, Address: "n1"}},
-			Info:      corev1.NodeSystemInfo{KubeletVersion: "v1.37.0", OperatingSystem: "linux", Architecture: "amd64"}}, nil
+			Addresses:   []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.1"}, {Type: corev1.NodeHostName, Address: "n1"}},
+			Info:        corev1.NodeSystemInfo{KubeletVersion: "v1.37.0", OperatingSystem: "linux", Architecture: "amd64"},
+			KubeletPort: 10250}, nil
 	}
 	a, err := node.New(node.Config{Client: client, Name: "n1", Machine: machine,
 		RenewInterval: 50 * time.Millisecond, StatusInterval: 50 * time.Millisecond, ReportInterval: time.Hour})
@@ -67,7 +68,8 @@ func TestRegisterAndHeartbeat(t *testing.T) {
 		}
 		return false, nil
 	})
-	if n.Labels[corev1.LabelHostname] != "n1" || n.Status.NodeInfo.KubeletVersion != "v1.37.0" || len(n.Status.Conditions) != 4 {
+	if n.Labels[corev1.LabelHostname] != "n1" || n.Status.NodeInfo.KubeletVersion != "v1.37.0" || len(n.Status.Conditions) != 4 ||
+		n.Status.DaemonEndpoints.KubeletEndpoint.Port != 10250 {
 		t.Errorf("node %+v", n)
 	}
 	var first *metav1.MicroTime
