@@ -17,8 +17,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -32,10 +35,6 @@ import (
 	"berth.dev/berth/internal/auth/pki"
 	"berth.dev/berth/internal/version"
 )
-
-// localPodCIDR is the pod range of the server's own node: the first /24
-// of the default cluster CIDR. Nothing assigns nodes' podCIDRs yet.
-var localPodCIDR = netip.MustParsePrefix("10.42.0.0/24")
 
 // localAgent is the node agent `berth server` runs for its own machine.
 type localAgent struct {
@@ -146,20 +145,6 @@ func (l *localAgent) run(ctx context.Context) error {
 		return err
 	}
 	defer images.Close()
-	netw, err := network.New(network.Config{
-		StateDir: filepath.Join(l.dataDir, "agent", "cni"),
-		PodCIDRs: []netip.Prefix{localPodCIDR},
-		// Only the cluster CIDR is made unreachable: an unreachable
-		// service CIDR route would break the node's own connections to
-		// ClusterIPs until a service proxy provides routes of its own.
-		ServiceCIDRs: []netip.Prefix{},
-	})
-	if err != nil {
-		return err
-	}
-	if err := netw.InstallRoutes(); err != nil {
-		return err
-	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort("", strconv.Itoa(l.port)))
 	if err != nil {
@@ -185,6 +170,31 @@ func (l *localAgent) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The Node registers and heartbeats from the start; its pods wait for
+	// the pod range the server's node IPAM controller assigns it.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	registered := make(chan error, 1)
+	go func() { registered <- registration.Run(ctx) }()
+	defer func() { stop(); <-registered }()
+	podCIDR, err := waitPodCIDR(ctx, client, l.name, l.log)
+	if err != nil {
+		return err
+	}
+	netw, err := network.New(network.Config{
+		StateDir: filepath.Join(l.dataDir, "agent", "cni"),
+		PodCIDRs: []netip.Prefix{podCIDR},
+		// Only the cluster CIDR is made unreachable: an unreachable
+		// service CIDR route would break the node's own connections to
+		// ClusterIPs until a service proxy provides routes of its own.
+		ServiceCIDRs: []netip.Prefix{},
+	})
+	if err != nil {
+		return err
+	}
+	if err := netw.InstallRoutes(); err != nil {
+		return err
+	}
 	vols, err := volume.New(volume.Config{DataDir: l.dataDir, Client: client})
 	if err != nil {
 		return err
@@ -208,12 +218,34 @@ func (l *localAgent) run(ctx context.Context) error {
 		return err
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	wg.Go(func() { errs[0] = registration.Run(ctx) })
-	wg.Go(func() { errs[1] = pods.Run(ctx) })
-	wg.Go(func() { errs[2] = streams.Serve(ctx, ln) })
+	errs := make([]error, 2)
+	wg.Go(func() { errs[0] = pods.Run(ctx) })
+	wg.Go(func() { errs[1] = streams.Serve(ctx, ln) })
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// waitPodCIDR waits until the Node has a pod range (spec.podCIDR) and
+// returns it.
+func waitPodCIDR(ctx context.Context, client kubernetes.Interface, name string, log *slog.Logger) (netip.Prefix, error) {
+	var cidr netip.Prefix
+	logged := false
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil || n.Spec.PodCIDR == "" {
+			if !logged && err == nil {
+				log.Info("waiting for the node's pod range", "node", name)
+				logged = true
+			}
+			return false, nil
+		}
+		cidr, err = netip.ParsePrefix(n.Spec.PodCIDR)
+		return err == nil, err
+	})
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("waiting for node %s's pod range: %w", name, err)
+	}
+	return cidr, nil
 }
 
 // streamServer is the node's streaming server, backed by the pod workers,
