@@ -97,6 +97,8 @@ type Agent struct {
 	wg sync.WaitGroup
 	// recorder is set by Run before any worker starts.
 	recorder record.EventRecorder
+	// containers is the workers' shared container listing.
+	containers *listing
 }
 
 // New checks cfg and returns an Agent.
@@ -147,15 +149,16 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	return &Agent{
-		cfg:      cfg,
-		env:      resolver,
-		services: services,
-		client:   client,
-		log:      cfg.Logger.With("component", "agent", "node", cfg.NodeName),
-		memory:   int64(si.Totalram) * int64(si.Unit),
-		restarts: newBackoff(),
-		pulls:    newBackoff(),
-		workers:  map[types.UID]*worker{},
+		cfg:        cfg,
+		env:        resolver,
+		services:   services,
+		client:     client,
+		log:        cfg.Logger.With("component", "agent", "node", cfg.NodeName),
+		memory:     int64(si.Totalram) * int64(si.Unit),
+		restarts:   newBackoff(),
+		pulls:      newBackoff(),
+		workers:    map[types.UID]*worker{},
+		containers: &listing{rt: cfg.Runtime},
 	}, nil
 }
 

@@ -54,7 +54,7 @@ func (a *Agent) Lookup(namespace, pod, container string) (stream.Container, erro
 // instances returns the latest instance of a pod's container on the node
 // and the one before it; nil where there is none.
 func (a *Agent) instances(ctx context.Context, uid types.UID, container string) (latest, previous *runtime.Container, err error) {
-	all, err := a.cfg.Runtime.List(ctx)
+	all, err := a.containers.get(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -176,7 +176,7 @@ func first(s []string) string {
 // containers returns the pod's containers on the node by name: the latest
 // attempt and the one before. Older attempts are deleted.
 func (w *worker) containers(ctx context.Context) (map[string]attempts, error) {
-	all, err := w.a.cfg.Runtime.List(ctx)
+	all, err := w.a.containers.get(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +205,7 @@ func (w *worker) containers(ctx context.Context) (map[string]attempts, error) {
 }
 
 func (w *worker) deleteContainer(ctx context.Context, id string) error {
+	defer w.a.containers.changed()
 	if err := errors.Join(w.a.cfg.Runtime.Delete(ctx, id), w.a.cfg.Images.Release(id)); err != nil {
 		return err
 	}
@@ -562,6 +563,7 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, sb *runtime.Sandbo
 		labelContainer: c.Name, labelAttempt: strconv.Itoa(int(n)),
 	}
 	cfg.Annotations = map[string]string{annotationImageID: img.ImageID()}
+	defer w.a.containers.changed()
 	if err := w.a.cfg.Runtime.Create(ctx, cfg, sb); err != nil {
 		return errors.Join(w.fail(pod, c, reasonCreateError, err), release())
 	}
@@ -636,6 +638,7 @@ func (w *worker) stopAll(ctx context.Context, pod *corev1.Pod, cs map[string]att
 // stop stops one container within grace, with a Killing event saying
 // why: msg, or that it is stopped.
 func (w *worker) stop(ctx context.Context, pod *corev1.Pod, c *corev1.Container, rc *runtime.Container, grace time.Duration, msg string) error {
+	defer w.a.containers.changed()
 	rt := w.a.cfg.Runtime
 	if msg == "" {
 		msg = "Stopping container " + c.Name
