@@ -41,6 +41,7 @@ func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request, req *requ
 	if err := s.admitSubresource(r.Context(), req, b, bindingGVK, dry); err != nil {
 		return err
 	}
+	req.checked = true
 	_, _, err = s.update(r.Context(), req, res, in.Namespace, in.Name, "", false, dry, func(old runtime.Object) (runtime.Object, error) {
 		if old == nil {
 			return nil, notFound(res, in.Name)

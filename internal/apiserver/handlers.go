@@ -651,7 +651,7 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 			return nil, 0, err
 		}
 		var attrs *admission.Attributes
-		if req.info.Subresource != "binding" { // bindings are admitted as such
+		if !req.checked {
 			attrs = s.admissionFor(req, res, admission.Update, namespace, name, obj, old, dry)
 		}
 		if err := s.mutate(ctx, req, attrs); err != nil {
@@ -661,11 +661,9 @@ func (s *Server) update(ctx context.Context, req *request, res *resource, namesp
 			// An unconditional update is an update of the current version.
 			acc.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
 		}
-		// A binding was validated on its own: it may set spec.nodeName,
-		// which a pod update may not, so the pod update rules are not run
-		// (their error message alone, a diff of the specs, cost half the
-		// CPU of a binding).
-		if req.info.Subresource != "binding" {
+		// (For a binding, the pod update rules' error message alone, a diff
+		// of the specs, cost half the CPU of the binding.)
+		if !req.checked {
 			if errs := s.validateUpdate(res, req.info.Subresource, obj, old); len(errs) > 0 {
 				return nil, 0, invalid(res, name, errs)
 			}

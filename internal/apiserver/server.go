@@ -357,6 +357,11 @@ type request struct {
 	// applied marks a server-side apply: its field manager already
 	// recorded the managed fields.
 	applied bool
+	// checked marks a write its handler validated and admitted itself (a
+	// binding, which may set spec.nodeName as a pod update may not): the
+	// generic update runs neither the kind's update validation nor
+	// admission on it.
+	checked bool
 }
 
 // Handler returns the API server's HTTP handler with the full chain.
