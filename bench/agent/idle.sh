@@ -37,4 +37,4 @@ echo "cpu ticks (incl. children) over 10 s: $((T1-T0))"
 kubectl delete deployment idle >/dev/null
 for i in $(seq 1 120); do [ -z "$(kubectl get pods --no-headers 2>/dev/null)" ] && break; sleep 0.5; done
 kill $PID; wait $PID 2>/dev/null
-ip link del berth0 2>/dev/null; rm -rf "$D" "$IMG"
+ip link del "berth$(printf %s "$D" | sha256sum | cut -c1-8)" 2>/dev/null; rm -rf "$D" "$IMG"

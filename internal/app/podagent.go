@@ -45,9 +45,11 @@ type localAgent struct {
 	nodeIP netip.Addr
 	// port is the streaming server's; 0 picks a free one.
 	port int
-	keys *pki.PKI
-	rest *rest.Config
-	log  *slog.Logger
+	// clusterCIDR is made unreachable on the host (see network.Config).
+	clusterCIDR netip.Prefix
+	keys        *pki.PKI
+	rest        *rest.Config
+	log         *slog.Logger
 }
 
 // nodeName is --node-name, or the machine's host name.
@@ -94,22 +96,30 @@ func agentPrerequisites() string {
 	return ""
 }
 
-// runDirs are the runtime's state directory and cgroup parent: /run/berth
-// and /berth for the default data directory, and names of their own for
-// another, so that servers on one machine keep apart.
-func runDirs(dataDir string) (runDir, cgroupParent string) {
+// hostNames are the names a node agent takes on the machine outside its
+// data directory: the runtime's state directory, the cgroup parent and
+// the pods' bridge.
+type hostNames struct {
+	runDir, cgroupParent, bridge string
+}
+
+// nodeHostNames are /run/berth, /berth and berth0 for the default data
+// directory, and names of their own for another, so that agents on one
+// machine (tests, benchmarks) keep apart.
+func nodeHostNames(dataDir string) hostNames {
 	if dataDir == defaultDataDir {
-		return "/run/berth", "/berth"
+		return hostNames{runDir: "/run/berth", cgroupParent: "/berth", bridge: "berth0"}
 	}
 	sum := sha256.Sum256([]byte(dataDir))
 	suffix := hex.EncodeToString(sum[:6])
-	return "/run/berth-" + suffix, "/berth-" + suffix
+	// A link name has at most 15 bytes: "berth" and 8 hex digits.
+	return hostNames{runDir: "/run/berth-" + suffix, cgroupParent: "/berth-" + suffix, bridge: "berth" + suffix[:8]}
 }
 
 // newLocalAgent prepares the server's own node agent: nil with
 // --disable-agent, an error saying why on a machine that cannot run
 // containers.
-func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP netip.Addr, log *slog.Logger) (*localAgent, error) {
+func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP netip.Addr, clusterCIDR netip.Prefix, log *slog.Logger) (*localAgent, error) {
 	if o.disableAgent {
 		return nil, nil
 	}
@@ -128,15 +138,15 @@ func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP neti
 	if err != nil {
 		return nil, err
 	}
-	return &localAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, keys: keys, rest: cfg, log: log}, nil
+	return &localAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR, keys: keys, rest: cfg, log: log}, nil
 }
 
 // run registers the node and runs its pods until ctx ends. Errors setting
 // up the runtime, image store or network are returned; the server goes
 // on without a node.
 func (l *localAgent) run(ctx context.Context) error {
-	runDir, cgroupParent := runDirs(l.dataDir)
-	rt, err := runtime.New(runtime.Config{RunDir: runDir, CgroupParent: cgroupParent})
+	names := nodeHostNames(l.dataDir)
+	rt, err := runtime.New(runtime.Config{RunDir: names.runDir, CgroupParent: names.cgroupParent})
 	if err != nil {
 		return err
 	}
@@ -182,8 +192,10 @@ func (l *localAgent) run(ctx context.Context) error {
 		return err
 	}
 	netw, err := network.New(network.Config{
-		StateDir: filepath.Join(l.dataDir, "agent", "cni"),
-		PodCIDRs: []netip.Prefix{podCIDR},
+		StateDir:     filepath.Join(l.dataDir, "agent", "cni"),
+		Bridge:       names.bridge,
+		PodCIDRs:     []netip.Prefix{podCIDR},
+		ClusterCIDRs: []netip.Prefix{l.clusterCIDR},
 		// Only the cluster CIDR is made unreachable: an unreachable
 		// service CIDR route would break the node's own connections to
 		// ClusterIPs until a service proxy provides routes of its own.

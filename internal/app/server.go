@@ -258,14 +258,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 			log.Error("controllers failed", "err", err)
 		}
 	}()
-	// The server runs no local node agent yet: internal/agent registers a
-	// Ready Node but cannot run pods, and the scheduler would bind pods to
-	// it. Once the agent runs pods, it starts here (unless --disable-agent),
-	// after waitReady, with a node certificate from
-	// keys.IssueClientCert("system:node:"+hostname, []string{"system:nodes"}, ...)
-	// and the same node.Agent that `berth agent` runs (app/agent.go).
+	// The server's own machine is a node unless --disable-agent.
 	agentDone := make(chan struct{})
-	if local, err := newLocalAgent(o, keys, serverURL, advertise, log); err != nil || local == nil {
+	if local, err := newLocalAgent(o, keys, serverURL, advertise, clusterCIDR, log); err != nil || local == nil {
 		close(agentDone)
 		if err != nil {
 			log.Warn("running without a node agent", "reason", err)

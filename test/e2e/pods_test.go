@@ -43,9 +43,9 @@ func needContainers(t *testing.T) {
 
 // cleanUpNode removes what the agent of a stopped server with dataDir may
 // have left: containers, root filesystems, pod networks, sandboxes, the
-// runtime's directory and cgroups, and the bridge if the test made it.
-// The names follow `berth server`'s for a data directory of its own.
-func cleanUpNode(t *testing.T, dataDir string, hadBridge bool) {
+// runtime's directory and cgroups, and the bridge. The names follow
+// `berth server`'s for a data directory of its own.
+func cleanUpNode(t *testing.T, dataDir string) {
 	sum := sha256.Sum256([]byte(dataDir))
 	suffix := hex.EncodeToString(sum[:6])
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -75,6 +75,7 @@ func cleanUpNode(t *testing.T, dataDir string, hadBridge bool) {
 	}
 	if netw, err := network.New(network.Config{
 		StateDir: filepath.Join(dataDir, "agent", "cni"),
+		Bridge:   "berth" + suffix[:8],
 		PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24")},
 	}); err == nil {
 		ids, _ := netw.Pods()
@@ -95,19 +96,8 @@ func cleanUpNode(t *testing.T, dataDir string, hadBridge bool) {
 	if err := os.RemoveAll("/run/berth-" + suffix); err != nil {
 		t.Errorf("cleanup: %v", err)
 	}
-	if !hadBridge {
-		if netw, err := network.New(network.Config{
-			StateDir:     filepath.Join(dataDir, "agent", "cni"),
-			PodCIDRs:     []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24")},
-			ServiceCIDRs: []netip.Prefix{},
-		}); err == nil {
-			if err := netw.RemoveRoutes(); err != nil {
-				t.Errorf("cleanup: %v", err)
-			}
-		}
-		if l, err := netlink.LinkByName("berth0"); err == nil {
-			_ = netlink.LinkDel(l)
-		}
+	if l, err := netlink.LinkByName("berth" + suffix[:8]); err == nil {
+		_ = netlink.LinkDel(l)
 	}
 }
 
@@ -117,9 +107,7 @@ func TestServerAgentRunsPods(t *testing.T) {
 	// reaches it at the advertise address, loopback here.
 	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1")
 	s.withAgent = true
-	_, err := netlink.LinkByName("berth0")
-	hadBridge := err == nil
-	t.Cleanup(func() { cleanUpNode(t, s.dataDir, hadBridge) })
+	t.Cleanup(func() { cleanUpNode(t, s.dataDir) })
 
 	bb, err := testimages.Busybox(testimages.Path)
 	if err != nil {
