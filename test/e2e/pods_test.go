@@ -2,112 +2,28 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"berth.dev/berth/internal/agent/image"
-	"berth.dev/berth/internal/agent/network"
-	"berth.dev/berth/internal/agent/runtime"
 	"berth.dev/berth/test/images/testimages"
+	"berth.dev/berth/test/nodecleanup"
 )
 
-// needContainers skips unless this machine can run the server's agent.
-func needContainers(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (the node agent runs containers)")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("needs runc (apt-get install runc)")
-	}
-	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
-		t.Skip("needs the CNI plugins (apt-get install containernetworking-plugins)")
-	}
-	if err := testimages.CheckBusybox(testimages.Path); err != nil {
-		t.Skipf("needs a static busybox: %v", err)
-	}
-}
-
-// cleanUpNode removes what the agent of a stopped server with dataDir may
-// have left: containers, root filesystems, pod networks, sandboxes, the
-// runtime's directory and cgroups, and the bridge. The names follow
-// `berth server`'s for a data directory of its own.
-func cleanUpNode(t *testing.T, dataDir string) {
-	sum := sha256.Sum256([]byte(dataDir))
-	suffix := hex.EncodeToString(sum[:6])
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rt, err := runtime.New(runtime.Config{RunDir: "/run/berth-" + suffix, CgroupParent: "/berth-" + suffix})
-	if err != nil {
-		t.Errorf("cleanup: %v", err)
-		return
-	}
-	cs, err := rt.List(ctx)
-	if err != nil {
-		t.Errorf("cleanup: %v", err)
-	}
-	for _, c := range cs {
-		t.Errorf("container %s left on the node", c.ID)
-		if err := rt.Delete(ctx, c.ID); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	}
-	if store, err := image.New(image.Config{Dir: filepath.Join(dataDir, "agent", "images")}); err == nil {
-		for _, id := range store.Containers() {
-			if err := store.Release(id); err != nil {
-				t.Errorf("cleanup: %v", err)
-			}
-		}
-		store.Close()
-	}
-	if netw, err := network.New(network.Config{
-		StateDir: filepath.Join(dataDir, "agent", "cni"),
-		Bridge:   "berth" + suffix[:8],
-		PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24")},
-	}); err == nil {
-		ids, _ := netw.Pods()
-		for _, id := range ids {
-			_ = netw.Teardown(ctx, id)
-		}
-	}
-	sbs, _ := rt.Sandboxes()
-	for _, s := range sbs {
-		t.Errorf("sandbox %s left on the node", s.Config.ID)
-		if err := rt.RemoveSandbox(s.Config.ID); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	}
-	if err := rt.RemoveCgroupParent(); err != nil {
-		t.Errorf("cleanup: %v", err)
-	}
-	if err := os.RemoveAll("/run/berth-" + suffix); err != nil {
-		t.Errorf("cleanup: %v", err)
-	}
-	if l, err := netlink.LinkByName("berth" + suffix[:8]); err == nil {
-		_ = netlink.LinkDel(l)
-	}
-}
-
 func TestServerAgentRunsPods(t *testing.T) {
-	needContainers(t)
+	nodecleanup.NeedContainers(t)
 	// The node's streaming server gets a free port, and the API server
 	// reaches it at the advertise address, loopback here.
 	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1")
 	s.withAgent = true
-	t.Cleanup(func() { cleanUpNode(t, s.dataDir) })
+	t.Cleanup(func() { nodecleanup.CleanUp(t, s.dataDir, netip.Prefix{}) })
 
 	bb, err := testimages.Busybox(testimages.Path)
 	if err != nil {
