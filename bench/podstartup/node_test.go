@@ -3,7 +3,6 @@ package podstartup
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -245,17 +244,30 @@ func (n *node) deleteAll(b *testing.B) {
 	}
 }
 
-// memory returns the resident memory (VmRSS) of the server process and the
-// sum of that of its container shims (`berth shim` processes whose
-// container directory is under the agent's run directory).
-func (n *node) memory() (server, shims int64, count int, err error) {
-	if server, err = vmRSS(n.cmd.Process.Pid); err != nil {
-		return 0, 0, 0, err
+// memory is the resident memory of a server and its container shims.
+type memory struct {
+	// server is the server process's VmRSS.
+	server int64
+	// shimsRSS and shimsPSS are the sums of the shims' VmRSS and of their
+	// proportional set sizes (Pss: pages shared with other processes,
+	// such as the berth binary's text, count as a share).
+	shimsRSS, shimsPSS int64
+	shims              int
+}
+
+// memory reads the resident memory of the server process and of its
+// container shims (`berth shim` processes whose container directory is
+// under the agent's run directory).
+func (n *node) memory() (memory, error) {
+	var m memory
+	var err error
+	if m.server, err = procField(n.cmd.Process.Pid, "status", "VmRSS"); err != nil {
+		return m, err
 	}
 	runDir := nodecleanup.RunDir(n.dataDir) + "/"
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, 0, 0, err
+		return m, err
 	}
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
@@ -270,37 +282,43 @@ func (n *node) memory() (server, shims int64, count int, err error) {
 		if len(args) < 3 || args[1] != "shim" || !strings.HasPrefix(args[len(args)-1], runDir) {
 			continue
 		}
-		rss, err := vmRSS(pid)
+		rss, err := procField(pid, "status", "VmRSS")
 		if err != nil {
-			return 0, 0, 0, err
+			return m, err
 		}
-		shims += rss
-		count++
+		pss, err := procField(pid, "smaps_rollup", "Pss")
+		if err != nil {
+			return m, err
+		}
+		m.shimsRSS += rss
+		m.shimsPSS += pss
+		m.shims++
 	}
-	return server, shims, count, nil
+	return m, nil
 }
 
-// vmRSS reads VmRSS of a process from /proc/PID/status, in bytes.
-func vmRSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+// procField reads a size field ("VmRSS:    1234 kB") of /proc/PID/file,
+// in bytes.
+func procField(pid int, file, field string) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		v, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
+		v, ok := strings.CutPrefix(sc.Text(), field+":")
 		if !ok {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("parsing VmRSS %q of process %d: %w", v, pid, err)
+			return 0, fmt.Errorf("parsing %s %q of process %d: %w", field, v, pid, err)
 		}
 		return kb << 10, nil
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, errors.New("no VmRSS in /proc/PID/status")
+	return 0, fmt.Errorf("no %s in /proc/%d/%s", field, pid, file)
 }
