@@ -18,10 +18,10 @@
 //   - oci/<handler>/: the OCI runtime's own state directory (its --root).
 //
 // Each container is supervised by a shim (RunShim, the berth binary
-// re-executed as "berth shim"): a detached process in its own session that
-// runs "runc create", owns the container's stdio, writes the CRI log file,
-// waits for the exit and records it, with the OOM kill read from the
-// container's memory cgroup. The agent can die and restart; List finds every
+// re-executed as "berth shim"): a process in its own session, which
+// outlives the agent, that runs "runc create", owns the container's stdio,
+// writes the CRI log file, waits for the exit and records it, with the OOM
+// kill read from the container's memory cgroup. The agent can die and restart; List finds every
 // container again from the runtime's state and these files.
 //
 // Streams: the shim serves an attach socket in the container's directory

@@ -247,7 +247,7 @@ func (r *Runtime) Create(ctx context.Context, cfg ContainerConfig, s *Sandbox) e
 		}),
 	)
 	if err == nil {
-		err = r.startShim(ctx, dir)
+		err = r.startShim(dir)
 	}
 	if err != nil {
 		return errors.Join(fmt.Errorf("creating container %s: %w", cfg.ID, err), r.remove(context.WithoutCancel(ctx), cfg.ID, handler))
@@ -255,36 +255,68 @@ func (r *Runtime) Create(ctx context.Context, cfg ContainerConfig, s *Sandbox) e
 	return nil
 }
 
-// startShim starts the shim for the container in dir and waits for its
-// report on a pipe: "" once the container is created, or why it was not.
-func (r *Runtime) startShim(ctx context.Context, dir string) error {
+// startShim starts the shim for the container in dir, in a session of its
+// own, and waits for its report on a pipe: "" once the container is
+// created, or why it was not. The shim runs as long as the container; a
+// goroutine reaps it if it ends while the agent runs. Its standard error
+// goes to the container's shim.log.
+func (r *Runtime) startShim(dir string) error {
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("starting shim: %w", err)
 	}
 	defer rd.Close()
+	logPath := filepath.Join(dir, "shim.log")
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		wr.Close()
+		return fmt.Errorf("starting shim: %w", err)
+	}
 	args := append(append([]string{}, r.cfg.ShimCommand[1:]...), dir)
-	cmd := exec.CommandContext(ctx, r.cfg.ShimCommand[0], args...)
+	// Not bound to a context: the shim outlives the request, and the agent.
+	cmd := exec.Command(r.cfg.ShimCommand[0], args...)
 	cmd.ExtraFiles = []*os.File{wr}
 	cmd.Env = append(os.Environ(), shimReportEnv+"=3")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err = cmd.Run()
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/" // hold no directory of the agent's
+	err = cmd.Start()
 	wr.Close()
+	logFile.Close()
 	if err != nil {
-		return fmt.Errorf("starting shim: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+		return fmt.Errorf("starting shim: %w", err)
 	}
+	go func() { _ = cmd.Wait() }()
 	msg, err := io.ReadAll(rd)
 	if err != nil {
 		return fmt.Errorf("reading shim report: %w", err)
 	}
 	switch {
 	case len(msg) == 0:
-		return errors.New("shim ended without a report")
+		return fmt.Errorf("shim ended without a report: %s", tail(logPath, 1024))
 	case string(msg) != "ok":
 		return errors.New(string(msg))
 	}
 	return nil
+}
+
+// tail returns up to the last n bytes of the file at path, trimmed; "" when
+// it cannot be read.
+func tail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	b := make([]byte, min(fi.Size(), n))
+	if _, err := f.ReadAt(b, fi.Size()-int64(len(b))); err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(b))
 }
 
 // Start starts a created container.

@@ -3,11 +3,14 @@ package runtime_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -566,5 +569,70 @@ func TestPodCgroup(t *testing.T) {
 	}
 	if _, err := os.Stat(memDir); !os.IsNotExist(err) {
 		t.Errorf("pod cgroup %s after RemoveSandbox: %v, want gone", memDir, err)
+	}
+}
+
+// The agent starts the shim itself (one exec), in a session of its own,
+// and reaps it when the container has ended.
+func TestShimStartedDirectlyAndReaped(t *testing.T) {
+	runtimetest.Need(t)
+	rt := runtimetest.New(t, runtimetest.Config(t))
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "shimpod", Name: "shimpod"})
+	cfg := runtimetest.Container(t, "reaped", rootfs, "sleep", "600")
+	runtimetest.Start(t, rt, s, cfg)
+	pid, err := rt.ShimPid(cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pid (comm) state ppid pgrp session ...; comm has no spaces here.
+	f := strings.Fields(string(stat))
+	if f[3] != strconv.Itoa(os.Getpid()) || f[5] != strconv.Itoa(pid) {
+		t.Errorf("shim %d: parent %s, session %s; want parent %d (the agent) and a session of its own", pid, f[3], f[5], os.Getpid())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := rt.Kill(ctx, cfg.ID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Wait(ctx, cfg.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A shim left unreaped would stay a zombie, and /proc/PID with it.
+	for {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("shim %d not reaped after its container ended", pid)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := rt.Delete(ctx, cfg.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A shim that ends without reporting fails Create with what it wrote to
+// its standard error, and leaves nothing behind.
+func TestShimWithoutReport(t *testing.T) {
+	runtimetest.Need(t)
+	cfg := runtimetest.Config(t)
+	cfg.ShimCommand = []string{"/bin/sh", "-c", "echo shim broke >&2; exit 1", "sh"}
+	rt := runtimetest.New(t, cfg)
+	rootfs := runtimetest.Rootfs(t)
+	s := runtimetest.Sandbox(t, rt, runtime.SandboxConfig{ID: "noreport", Name: "noreport"})
+	ctx := context.Background()
+	err := rt.Create(ctx, runtimetest.Container(t, "silent", rootfs, "true"), s)
+	if err == nil || !strings.Contains(err.Error(), "shim broke") {
+		t.Fatalf("Create with a shim that reports nothing: %v, want its stderr", err)
+	}
+	if list, err := rt.List(ctx); err != nil || len(list) != 0 {
+		t.Errorf("after a failed Create, List = %+v, %v; want nothing", list, err)
 	}
 }

@@ -20,12 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// shimDetachedEnv marks the shim's second, detached stage; shimReportEnv
-// says the report pipe is file descriptor 3.
-const (
-	shimDetachedEnv = "BERTH_SHIM_DETACHED"
-	shimReportEnv   = "BERTH_SHIM_REPORT_FD"
-)
+// shimReportEnv says the report pipe is file descriptor 3.
+const shimReportEnv = "BERTH_SHIM_REPORT_FD"
 
 // outputDrainTimeout bounds how long the shim waits, after the container's
 // process ended, for output still held open by processes it left behind
@@ -33,19 +29,15 @@ const (
 const outputDrainTimeout = 5 * time.Second
 
 // RunShim is the body of "berth shim <container dir>". The agent starts it
-// with a pipe as file descriptor 3 and BERTH_SHIM_REPORT_FD=3. The first
-// stage re-executes the binary in a new session, detached from the agent,
-// and returns at once, so the agent reaps it and the shim is adopted by init
-// (or the nearest subreaper). The second stage creates the container with
-// the OCI runtime, writes "ok" (or why creation failed) to the pipe and
-// closes it, logs the container's output, waits for its process to end and
-// records the exit in the container's directory.
+// in a session of its own with a pipe as file descriptor 3 and
+// BERTH_SHIM_REPORT_FD=3; the shim outlives the agent (init, or the nearest
+// subreaper, adopts it). It creates the container with the OCI runtime,
+// writes "ok" (or why creation failed) to the pipe and closes it, logs the
+// container's output, waits for its process to end and records the exit in
+// the container's directory.
 func RunShim(dir string) error {
 	if os.Getenv(shimReportEnv) != "3" {
 		return errors.New("shim: no report pipe; the shim is started by the node agent")
-	}
-	if os.Getenv(shimDetachedEnv) == "" {
-		return detachShim()
 	}
 	// Nothing the shim starts may hold the pipe, or the agent would wait
 	// for it.
@@ -53,18 +45,6 @@ func RunShim(dir string) error {
 	report := os.NewFile(3, "report")
 	defer report.Close()
 	return superviseContainer(dir, report)
-}
-
-func detachShim() error {
-	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
-	cmd.Env = append(os.Environ(), shimDetachedEnv+"=1")
-	cmd.ExtraFiles = []*os.File{os.NewFile(3, "report")}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Dir = "/" // hold no directory of the agent's
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("shim: detaching: %w", err)
-	}
-	return cmd.Process.Release()
 }
 
 // shimStdio is the container's side and the shim's side of its stdio.
