@@ -246,8 +246,10 @@ func (n *node) deleteAll(b *testing.B) {
 
 // memory is the resident memory of a server and its container shims.
 type memory struct {
-	// server is the server process's VmRSS.
-	server int64
+	// server is the server process's VmRSS, serverAnon the part of it
+	// that is not file-backed (RssAnon: the Go heap, stacks, runtime);
+	// the rest is mostly the berth binary's pages, shared with the shims.
+	server, serverAnon int64
 	// shimsRSS and shimsPSS are the sums of the shims' VmRSS and of their
 	// proportional set sizes (Pss: pages shared with other processes,
 	// such as the berth binary's text, count as a share).
@@ -262,6 +264,9 @@ func (n *node) memory() (memory, error) {
 	var m memory
 	var err error
 	if m.server, err = procField(n.cmd.Process.Pid, "status", "VmRSS"); err != nil {
+		return m, err
+	}
+	if m.serverAnon, err = procField(n.cmd.Process.Pid, "status", "RssAnon"); err != nil {
 		return m, err
 	}
 	runDir := nodecleanup.RunDir(n.dataDir) + "/"
