@@ -42,10 +42,11 @@ func needContainers(t *testing.T) {
 }
 
 // cleanUpNode removes what the agent of a stopped server with dataDir may
-// have left: containers, root filesystems, pod networks, sandboxes, the
-// runtime's directory and cgroups, and the bridge. The names follow
-// `berth server`'s for a data directory of its own.
-func cleanUpNode(t *testing.T, dataDir string) {
+// have left: containers, root filesystems, pod networks (addresses from
+// podCIDR, the node's range), sandboxes, the runtime's directory and
+// cgroups, and the bridge. The names follow `berth server`'s for a data
+// directory of its own.
+func cleanUpNode(t *testing.T, dataDir string, podCIDR netip.Prefix) {
 	sum := sha256.Sum256([]byte(dataDir))
 	suffix := hex.EncodeToString(sum[:6])
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -76,7 +77,7 @@ func cleanUpNode(t *testing.T, dataDir string) {
 	if netw, err := network.New(network.Config{
 		StateDir: filepath.Join(dataDir, "agent", "cni"),
 		Bridge:   "berth" + suffix[:8],
-		PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.42.0.0/24")},
+		PodCIDRs: []netip.Prefix{podCIDR},
 	}); err == nil {
 		ids, _ := netw.Pods()
 		for _, id := range ids {
@@ -101,26 +102,68 @@ func cleanUpNode(t *testing.T, dataDir string) {
 	}
 }
 
-func TestServerAgentRunsPods(t *testing.T) {
+// The servers started by startNodeServer give pods addresses from
+// nodeClusterCIDR, not from the default range, which other servers on the
+// machine may use; their single node gets its first /24, nodePodCIDR.
+var (
+	nodeClusterCIDR = netip.MustParsePrefix("10.46.0.0/16")
+	nodePodCIDR     = netip.MustParsePrefix("10.46.0.0/24")
+)
+
+// startNodeServer starts a server with its node agent, the node named
+// e2e-node, after importing the test images berth.test/busybox:v1,
+// berth.test/server:v1 and berth.test/whoami:v1 into its data directory
+// (the image store is locked while the server runs). It skips unless the
+// machine can run containers; what the agent leaves on the node is removed
+// (and reported) after the server stopped.
+func startNodeServer(t *testing.T) *server {
+	t.Helper()
 	needContainers(t)
 	// The node's streaming server gets a free port, and the API server
 	// reaches it at the advertise address, loopback here.
-	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1")
+	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1",
+		"--cluster-cidr", nodeClusterCIDR.String())
 	s.withAgent = true
-	t.Cleanup(func() { cleanUpNode(t, s.dataDir) })
+	t.Cleanup(func() { cleanUpNode(t, s.dataDir, nodePodCIDR) })
 
 	bb, err := testimages.Busybox(testimages.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	archive := filepath.Join(t.TempDir(), "busybox.tar")
-	if err := testimages.WriteDocker(archive, map[string]v1.Image{"berth.test/busybox:v1": bb}); err != nil {
+	images := map[string]v1.Image{"berth.test/busybox:v1": bb}
+	for name, ports := range map[string][]string{"server": {"8080/tcp"}, "whoami": nil} {
+		img, err := testimages.Program(bb, buildTestProgram(t, name), ports...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images["berth.test/"+name+":v1"] = img
+	}
+	archive := filepath.Join(t.TempDir(), "images.tar")
+	if err := testimages.WriteDocker(archive, images); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(berthBinary, "image", "import", "--data-dir", s.dataDir, archive).CombinedOutput(); err != nil {
 		t.Fatalf("berth image import: %v\n%s", err, out)
 	}
 	s.start(t)
+	return s
+}
+
+// buildTestProgram compiles the static program of a test image
+// (test/images/NAME) and returns its path.
+func buildTestProgram(t *testing.T, name string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "berth.dev/berth/test/images/"+name)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+func TestServerAgentRunsPods(t *testing.T) {
+	s := startNodeServer(t)
 
 	s.kubectl(t, "run", "sleeper", "--image=berth.test/busybox:v1", "--image-pull-policy=Never", "--", "sh", "-c", "echo hello from sleeper; exec sleep 3600")
 	s.kubectl(t, "wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
