@@ -452,8 +452,22 @@ func (r *Runtime) List(ctx context.Context) ([]Container, error) {
 	return out, nil
 }
 
+// listAttempts bounds the listings ociList makes when one fails on a
+// container that went meanwhile.
+const listAttempts = 3
+
 func (r *Runtime) ociList(ctx context.Context, handler string) (map[string]*ociState, error) {
-	out, err := r.oci(ctx, handler, "list", "--format", "json")
+	var out []byte
+	var err error
+	for range listAttempts {
+		// runc list fails when a container's state directory goes between
+		// its reading of the root directory and its stat of the entry (a
+		// concurrent delete); the next listing no longer sees it.
+		out, err = r.oci(ctx, handler, "list", "--format", "json")
+		if err == nil || !strings.Contains(err.Error(), "no such file or directory") {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
