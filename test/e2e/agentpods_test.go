@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -43,36 +44,18 @@ func TestAgentPodsFromInside(t *testing.T) {
 	client := s.clientset(t)
 	ctx := context.Background()
 
-	objects := []struct {
-		create func() error
-		what   string
-	}{
-		{func() error {
-			_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: agentNS}}, metav1.CreateOptions{})
-			return err
-		}, "namespace"},
-		{func() error {
-			_, err := client.CoreV1().ConfigMaps(agentNS).Create(ctx, &corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{Name: "cfg"},
-				Data:       map[string]string{"color": "blue", "size": "large"},
-			}, metav1.CreateOptions{})
-			return err
-		}, "configmap"},
-		{func() error {
-			_, err := client.CoreV1().Secrets(agentNS).Create(ctx, &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Name: "sec"},
-				Data:       map[string][]byte{"user": []byte("admin"), "password": []byte("s3cret")},
-			}, metav1.CreateOptions{})
-			return err
-		}, "secret"},
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: agentNS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
-	for _, o := range objects {
-		if err := o.create(); err != nil {
-			t.Fatalf("creating the %s: %v", o.what, err)
-		}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg"}, Data: map[string]string{"color": "blue", "size": "large"}}
+	if _, err := client.CoreV1().ConfigMaps(agentNS).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
-	pods := agentTestPods()
-	for _, p := range pods {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sec"}, Data: map[string][]byte{"user": []byte("admin"), "password": []byte("s3cret")}}
+	if _, err := client.CoreV1().Secrets(agentNS).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range agentTestPods() {
 		if _, err := client.CoreV1().Pods(agentNS).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("creating pod %s: %v", p.Name, err)
 		}
@@ -116,17 +99,29 @@ func TestAgentPodsFromInside(t *testing.T) {
 		})
 		t.Run("security context", func(t *testing.T) { t.Parallel(); checkSecurityContext(t, s, client) })
 	})
-	if t.Failed() {
-		return
-	}
 	t.Run("server restart keeps containers", func(t *testing.T) { checkRestartKeepsContainers(t, s, client) })
+}
+
+// agentPod is a pod named name, labelled app=name, that stops quickly.
+func agentPod(name string, restart corev1.RestartPolicy, containers ...corev1.Container) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{
+			Containers:                    containers,
+			RestartPolicy:                 restart,
+			TerminationGracePeriodSeconds: ptr(int64(1)),
+		},
+	}
+}
+
+// busyboxContainer runs command in the imported busybox image.
+func busyboxContainer(name string, command ...string) corev1.Container {
+	return corev1.Container{Name: name, Image: "berth.test/busybox:v1", ImagePullPolicy: corev1.PullNever, Command: command}
 }
 
 // agentTestPods are the pods of TestAgentPodsFromInside.
 func agentTestPods() []*corev1.Pod {
-	busybox := func(name string, command ...string) corev1.Container {
-		return corev1.Container{Name: name, Image: "berth.test/busybox:v1", ImagePullPolicy: corev1.PullNever, Command: command}
-	}
+	// program runs test/images/NAME, the image's entrypoint.
 	program := func(name string, args ...string) corev1.Container {
 		return corev1.Container{Name: name, Image: "berth.test/" + name + ":v1", ImagePullPolicy: corev1.PullNever, Args: args}
 	}
@@ -136,49 +131,39 @@ func agentTestPods() []*corev1.Pod {
 			PeriodSeconds: 1, FailureThreshold: 1, TimeoutSeconds: 1,
 		}
 	}
-	pod := func(name string, restart corev1.RestartPolicy, containers ...corev1.Container) *corev1.Pod {
-		return &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
-			Spec: corev1.PodSpec{
-				Containers:                    containers,
-				RestartPolicy:                 restart,
-				TerminationGracePeriodSeconds: ptr(int64(1)),
-			},
-		}
-	}
 
-	web := busybox("web", "sh", "-c", "mkdir /www && echo hello over localhost >/www/index.html && exec httpd -f -p 8080 -h /www")
+	web := busyboxContainer("web", "sh", "-c", "mkdir /www && echo hello over localhost >/www/index.html && exec httpd -f -p 8080 -h /www")
 	web.ReadinessProbe = &corev1.Probe{
 		ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
 		PeriodSeconds: 1,
 	}
-	localhost := pod("localhost", corev1.RestartPolicyAlways, web, busybox("client", "sleep", "3600"))
+	localhost := agentPod("localhost", corev1.RestartPolicyAlways, web, busyboxContainer("client", "sleep", "3600"))
 
-	envvol := pod("envvol", corev1.RestartPolicyAlways, envVolContainer())
+	envvol := agentPod("envvol", corev1.RestartPolicyAlways, envVolContainer())
 	envvol.Spec.Volumes = envVolVolumes()
 
 	// Each run counts itself in an emptyDir, which outlives the container.
-	crash := pod("crasher", corev1.RestartPolicyAlways,
-		busybox("crash", "sh", "-c", "n=$(($(cat /data/n 2>/dev/null) + 1)); echo $n >/data/n; echo run $n; sleep 1; exit 1"))
+	crash := agentPod("crasher", corev1.RestartPolicyAlways,
+		busyboxContainer("crash", "sh", "-c", "n=$(($(cat /data/n 2>/dev/null) + 1)); echo $n >/data/n; echo run $n; sleep 1; exit 1"))
 	crash.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
 	crash.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 
 	// The liveness probe starts once the startup probe found the server
 	// listening.
-	live := pod("live", corev1.RestartPolicyAlways, program("server"))
+	live := agentPod("live", corev1.RestartPolicyAlways, program("server"))
 	live.Spec.Containers[0].StartupProbe = httpProbe("/healthz")
 	live.Spec.Containers[0].StartupProbe.FailureThreshold = 30
 	live.Spec.Containers[0].LivenessProbe = httpProbe("/healthz")
-	ready := pod("ready", corev1.RestartPolicyAlways, program("server", "-unready"))
+	ready := agentPod("ready", corev1.RestartPolicyAlways, program("server", "-unready"))
 	ready.Spec.Containers[0].ReadinessProbe = httpProbe("/readyz")
-	srv := pod("server", corev1.RestartPolicyAlways, program("server"))
+	srv := agentPod("server", corev1.RestartPolicyAlways, program("server"))
 	srv.Spec.Containers[0].ReadinessProbe = httpProbe("/readyz")
 
 	// The shell doubles a string until the memory limit stops it.
-	oom := pod("oom", corev1.RestartPolicyNever, busybox("hog", "sh", "-c", "a=x; while true; do a=$a$a; done"))
+	oom := agentPod("oom", corev1.RestartPolicyNever, busyboxContainer("hog", "sh", "-c", "a=x; while true; do a=$a$a; done"))
 	oom.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Mi")}
 
-	whoami := pod("whoami", corev1.RestartPolicyAlways, program("whoami", "-forever"))
+	whoami := agentPod("whoami", corev1.RestartPolicyAlways, program("whoami", "-forever"))
 	whoami.Spec.SecurityContext = &corev1.PodSecurityContext{
 		RunAsUser: ptr(int64(1000)), RunAsGroup: ptr(int64(3000)), SupplementalGroups: []int64{4000},
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
@@ -697,17 +682,40 @@ func checkRestartKeepsContainers(t *testing.T, s *server, client kubernetes.Inte
 	}
 	s.restart(t)
 	// Once the agent runs a new pod, it has looked at the old ones too.
-	after := agentTestPods()[0].DeepCopy()
-	after.Name, after.Labels = "after", nil
-	after.Spec.Containers = []corev1.Container{{Name: "c", Image: "berth.test/busybox:v1", ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"}}}
+	after := agentPod("after", corev1.RestartPolicyAlways, busyboxContainer("c", "sleep", "3600"))
 	if _, err := client.CoreV1().Pods(agentNS).Create(context.Background(), after, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitPod(t, client, "after", "Ready", podReady)
 
+	rt, err := nodeRuntime(s.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onNode, err := rt.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range stable {
 		if diff := cmp.Diff(before[name], snapshot(t, client, name)); diff != "" {
 			t.Errorf("pod %s changed over the restart (-before +after):\n%s", name, diff)
+		}
+		// The node has no more containers for the pod than it had.
+		pod, err := client.CoreV1().Pods(agentNS).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []string
+		for _, c := range before[name] {
+			want = append(want, strings.TrimPrefix(c.ContainerID, "runc://"))
+		}
+		for _, c := range onNode {
+			if c.SandboxID == string(pod.UID) {
+				got = append(got, c.ID)
+			}
+		}
+		if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+			t.Errorf("containers of pod %s on the node (-want +got):\n%s", name, diff)
 		}
 	}
 	if diff := cmp.Diff(procsBefore, []string{procStart("localhost", "client"), procStart("server", "server")}); diff != "" {

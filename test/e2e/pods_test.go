@@ -41,17 +41,30 @@ func needContainers(t *testing.T) {
 	}
 }
 
+// nodeSuffix is what `berth server` adds to the names of its run
+// directory, cgroup parent and bridge for dataDir, a directory of its own.
+func nodeSuffix(dataDir string) string {
+	sum := sha256.Sum256([]byte(dataDir))
+	return hex.EncodeToString(sum[:6])
+}
+
+// nodeRuntime is the container runtime of the agent of a server with
+// dataDir.
+func nodeRuntime(dataDir string) (*runtime.Runtime, error) {
+	suffix := nodeSuffix(dataDir)
+	return runtime.New(runtime.Config{RunDir: "/run/berth-" + suffix, CgroupParent: "/berth-" + suffix})
+}
+
 // cleanUpNode removes what the agent of a stopped server with dataDir may
 // have left: containers, root filesystems, pod networks (addresses from
 // podCIDR, the node's range), sandboxes, the runtime's directory and
 // cgroups, and the bridge. The names follow `berth server`'s for a data
 // directory of its own.
 func cleanUpNode(t *testing.T, dataDir string, podCIDR netip.Prefix) {
-	sum := sha256.Sum256([]byte(dataDir))
-	suffix := hex.EncodeToString(sum[:6])
+	suffix := nodeSuffix(dataDir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rt, err := runtime.New(runtime.Config{RunDir: "/run/berth-" + suffix, CgroupParent: "/berth-" + suffix})
+	rt, err := nodeRuntime(dataDir)
 	if err != nil {
 		t.Errorf("cleanup: %v", err)
 		return
