@@ -173,6 +173,14 @@ func agentTestPods() []*corev1.Pod {
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		ReadOnlyRootFilesystem:   ptr(true),
 	}
+	// Root may write to / unless it is mounted read-only: rootro tells the
+	// read-only root filesystem from missing permissions, rootrw shows the
+	// defaults.
+	rootro, rootrw := program("whoami", "-forever"), program("whoami", "-forever")
+	rootro.Name, rootrw.Name = "rootro", "rootrw"
+	rootro.SecurityContext = &corev1.SecurityContext{RunAsUser: ptr(int64(0)), ReadOnlyRootFilesystem: ptr(true)}
+	rootrw.SecurityContext = &corev1.SecurityContext{RunAsUser: ptr(int64(0))}
+	whoami.Spec.Containers = append(whoami.Spec.Containers, rootro, rootrw)
 	return []*corev1.Pod{localhost, envvol, crash, live, ready, srv, oom, whoami}
 }
 
@@ -604,7 +612,7 @@ func checkSecurityContext(t *testing.T, s *server, client kubernetes.Interface) 
 	waitPod(t, client, "whoami", "Ready", podReady)
 	// What the container's process saw, and what a process exec'd in it
 	// sees: the same settings.
-	got := keyValues(s.kubectl(t, "logs", "-n", agentNS, "whoami"), "=")
+	got := keyValues(s.kubectl(t, "logs", "-n", agentNS, "whoami", "-c", "whoami"), "=")
 	want := map[string]string{
 		"uid": "1000", "gid": "3000",
 		"CapInh": "0000000000000000", "CapPrm": "0000000000000000", "CapEff": "0000000000000000",
@@ -617,7 +625,19 @@ func checkSecurityContext(t *testing.T, s *server, client kubernetes.Interface) 
 	if !slices.Contains(strings.Split(got["groups"], ","), "4000") {
 		t.Errorf("groups %q lack the supplemental group 4000", got["groups"])
 	}
-	status := keyValues(s.kubectl(t, "exec", "-n", agentNS, "whoami", "--", "cat", "/proc/self/status"), ":")
+	for container, want := range map[string]map[string]string{
+		"rootro": {"uid": "0", "root_writable": "false", "Seccomp": "2"},
+		"rootrw": {"uid": "0", "root_writable": "true", "NoNewPrivs": "0", "Seccomp": "2"},
+	} {
+		got := keyValues(s.kubectl(t, "logs", "-n", agentNS, "whoami", "-c", container), "=")
+		if diff := cmp.Diff(want, subset(got, want)); diff != "" {
+			t.Errorf("whoami in container %s (-want +got):\n%s", container, diff)
+		}
+		if container == "rootrw" && got["CapEff"] == "0000000000000000" {
+			t.Errorf("container %s without a capabilities setting has none: %v", container, got)
+		}
+	}
+	status := keyValues(s.kubectl(t, "exec", "-n", agentNS, "whoami", "-c", "whoami", "--", "cat", "/proc/self/status"), ":")
 	want = map[string]string{
 		"Uid": "1000\t1000\t1000\t1000", "Gid": "3000\t3000\t3000\t3000",
 		"CapEff": "0000000000000000", "CapBnd": "0000000000000000", "NoNewPrivs": "1", "Seccomp": "2",
