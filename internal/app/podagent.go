@@ -277,13 +277,14 @@ func (l *localAgent) streamServer(pods *agent.Agent) (*stream.Server, error) {
 		return nil, fmt.Errorf("loading the node's serving certificate: %w", err)
 	}
 	return stream.New(stream.Config{
-		Certificate: cert,
-		ClientCAs:   l.keys.CAPool(),
-		Lookup:      pods.Lookup,
-		Exec:        pods.Exec,
-		Attach:      pods.Attach,
-		LogPaths:    pods.LogPaths,
-		DialPod:     pods.DialPod,
-		Log:         l.log,
+		Certificate:     stream.StaticCertificate(cert),
+		ClientCAs:       l.keys.CAPool(),
+		Lookup:          pods.Lookup,
+		Exec:            pods.Exec,
+		Attach:          pods.Attach,
+		LogPaths:        pods.LogPaths,
+		DialPod:         pods.DialPod,
+		ResourceMetrics: pods.ResourceMetrics,
+		Log:             l.log,
 	})
 }

@@ -176,11 +176,6 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	serverURL := "https://" + net.JoinHostPort(loopbackFor(bind), strconv.Itoa(port))
-	collector, err := newMetricsCollector(keys, serverURL, o.metricResolution, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
 	opts := apiserver.Options{Issuer: o.authn.issuer}
 	if o.podSecurity != "" {
 		if opts.PodSecurity, err = podsecurity.LoadConfiguration(o.podSecurity); err != nil {
@@ -199,6 +194,11 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, serviceCIDR, advertise, port
 	cfg.Audit = auditing.auditor
+	collector, err := newMetricsCollector(keys, serverURL, cfg.NodeTLS, o.metricResolution, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	cfg.Metrics = collector
 	api, err := apiserver.New(cfg)
 	if err != nil {

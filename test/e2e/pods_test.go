@@ -105,7 +105,7 @@ func TestServerAgentRunsPods(t *testing.T) {
 	needContainers(t)
 	// The node's streaming server gets a free port, and the API server
 	// reaches it at the advertise address, loopback here.
-	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1")
+	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1", "--metric-resolution", "1s")
 	s.withAgent = true
 	t.Cleanup(func() { cleanUpNode(t, s.dataDir) })
 
@@ -156,6 +156,18 @@ func TestServerAgentRunsPods(t *testing.T) {
 		t.Errorf("kubectl logs --previous: %q", got)
 	}
 	s.kubectl(t, "delete", "pod", "restarter", "--grace-period=1", "--timeout=60s")
+	// kubectl top reads the usage the API server scraped from the node's
+	// cgroups.
+	kubectl := s.kubectlWith(kubectlPath(t))
+	top := regexp.MustCompile(`(?m)^sleeper\s+\d+m\s+\d+Mi\s*$`)
+	waitFor(t, 30*time.Second, "kubectl top pod shows the pod's usage", func() bool {
+		r := kubectl.exec(t, nil, "top", "pod", "sleeper")
+		return r.code == 0 && top.MatchString(r.stdout)
+	})
+	waitFor(t, 30*time.Second, "kubectl top node shows the node", func() bool {
+		r := kubectl.exec(t, nil, "top", "node", "e2e-node")
+		return r.code == 0 && regexp.MustCompile(`(?m)^e2e-node\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%\s*$`).MatchString(r.stdout)
+	})
 	describe := s.kubectl(t, "describe", "pod", "sleeper")
 	for _, want := range []string{`Normal\s+Created`, `Normal\s+Started`, `\nStatus:\s+Running\n`} {
 		if !regexp.MustCompile(want).MatchString(describe) {
