@@ -101,14 +101,10 @@ func cleanUpNode(t *testing.T, dataDir string) {
 	}
 }
 
-func TestServerAgentRunsPods(t *testing.T) {
-	needContainers(t)
-	// The node's streaming server gets a free port, and the API server
-	// reaches it at the advertise address, loopback here.
-	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1", "--metric-resolution", "1s")
-	s.withAgent = true
-	t.Cleanup(func() { cleanUpNode(t, s.dataDir) })
-
+// importBusybox imports berth.test/busybox:v1 into the image store of
+// dataDir, whose server or agent is not running.
+func importBusybox(t *testing.T, dataDir string) {
+	t.Helper()
 	bb, err := testimages.Busybox(testimages.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -117,9 +113,20 @@ func TestServerAgentRunsPods(t *testing.T) {
 	if err := testimages.WriteDocker(archive, map[string]v1.Image{"berth.test/busybox:v1": bb}); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(berthBinary, "image", "import", "--data-dir", s.dataDir, archive).CombinedOutput(); err != nil {
+	if out, err := exec.Command(berthBinary, "image", "import", "--data-dir", dataDir, archive).CombinedOutput(); err != nil {
 		t.Fatalf("berth image import: %v\n%s", err, out)
 	}
+}
+
+func TestServerAgentRunsPods(t *testing.T) {
+	needContainers(t)
+	// The node's streaming server gets a free port, and the API server
+	// reaches it at the advertise address, loopback here.
+	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1", "--metric-resolution", "1s")
+	s.withAgent = true
+	t.Cleanup(func() { cleanUpNode(t, s.dataDir) })
+
+	importBusybox(t, s.dataDir)
 	s.start(t)
 
 	s.kubectl(t, "run", "sleeper", "--image=berth.test/busybox:v1", "--image-pull-policy=Never", "--", "sh", "-c", "echo hello from sleeper; exec sleep 3600")
