@@ -30,8 +30,10 @@ type agentOptions struct {
 	nodeName    string
 	nodeIP      string
 	kubeletPort int
-	clusterCIDR string
-	logLevel    string
+	// insecureRegistries may be pulled from over plain HTTP.
+	insecureRegistries []string
+	clusterCIDR        string
+	logLevel           string
 }
 
 func agentCommand() *cobra.Command {
@@ -57,6 +59,7 @@ func agentCommand() *cobra.Command {
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/berth", "directory for the agent's state")
 	f.StringVar(&o.nodeName, "node-name", "", "name of the Node; the hostname if empty")
 	f.StringVar(&o.nodeIP, "node-ip", "", "the Node's InternalIP, where the API server reaches this machine (default: its first global address)")
+	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, insecureRegistryHelp)
 	f.IntVar(&o.kubeletPort, "kubelet-port", stream.DefaultPort, "port of the node's streaming server, which the API server connects to (0 picks a free one)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "the cluster's range of pod addresses (the server's --cluster-cidr), made unreachable on this machine outside the pods")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -122,7 +125,7 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	}
 	node := &nodeAgent{
 		name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR,
-		rest: cfg, clientCAs: clientCAs, log: log,
+		insecureRegistries: o.insecureRegistries, rest: cfg, clientCAs: clientCAs, log: log,
 		serving: func(ctx context.Context, client kubernetes.Interface, names []string, ips []net.IP) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), func(context.Context) error, error) {
 			r, err := join.NewServing(ctx, jc, client, names, ips)
 			if err != nil {

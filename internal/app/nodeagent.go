@@ -52,6 +52,8 @@ type nodeAgent struct {
 	port int
 	// clusterCIDR is made unreachable on the host (see network.Config).
 	clusterCIDR netip.Prefix
+	// insecureRegistries may be pulled from over plain HTTP.
+	insecureRegistries []string
 	// rest is the node's identity, system:node:<name>.
 	rest *rest.Config
 	// clientCAs verifies the API server's client certificate: the
@@ -62,6 +64,8 @@ type nodeAgent struct {
 	serving func(ctx context.Context, client kubernetes.Interface, names []string, ips []net.IP) (cert func(*tls.ClientHelloInfo) (*tls.Certificate, error), renew func(context.Context) error, err error)
 	log     *slog.Logger
 }
+
+const insecureRegistryHelp = "registry the node may pull images from over plain HTTP: host, host:port or CIDR (repeatable; loopback always may)"
 
 // nodeName is --node-name, or the machine's host name.
 func nodeName(flag string) (string, error) {
@@ -152,7 +156,7 @@ func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP neti
 		return stream.StaticCertificate(cert), nil, nil
 	}
 	return &nodeAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR,
-		rest: cfg, clientCAs: keys.CAPool(), serving: serving, log: log}, nil
+		insecureRegistries: o.insecureRegistries, rest: cfg, clientCAs: keys.CAPool(), serving: serving, log: log}, nil
 }
 
 // run registers the node and runs its pods until ctx ends. Errors setting
@@ -163,7 +167,7 @@ func (l *nodeAgent) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	images, err := image.New(image.Config{Dir: imageStoreDir(l.dataDir), Logger: l.log})
+	images, err := image.New(image.Config{Dir: imageStoreDir(l.dataDir), InsecureRegistries: l.insecureRegistries, Logger: l.log})
 	if err != nil {
 		return err
 	}

@@ -38,15 +38,17 @@ type serverOptions struct {
 	disableAgent bool
 	nodeName     string
 	kubeletPort  int
-	datastore    string
-	logLevel     string
-	serviceCIDR  string
-	clusterCIDR  string
-	advertise    string
-	etcdCA       string
-	etcdCert     string
-	etcdKey      string
-	podSecurity  string
+	// insecureRegistries may be pulled from over plain HTTP.
+	insecureRegistries []string
+	datastore          string
+	logLevel           string
+	serviceCIDR        string
+	clusterCIDR        string
+	advertise          string
+	etcdCA             string
+	etcdCert           string
+	etcdKey            string
+	podSecurity        string
 	// nodeGrace is how long a node may stay silent before it is Unknown.
 	nodeGrace time.Duration
 	authn     authnOptions
@@ -82,6 +84,7 @@ func serverCommand() *cobra.Command {
 	f.IntVar(&o.httpsPort, "https-port", 6443, "port the API server listens on (0 picks a free one)")
 	f.BoolVar(&o.disableAgent, "disable-agent", false, "do not run a node agent in this process")
 	f.StringVar(&o.nodeName, "node-name", "", "name of this machine's Node (default: the hostname)")
+	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, insecureRegistryHelp)
 	f.IntVar(&o.kubeletPort, "kubelet-port", stream.DefaultPort, "port of the node's streaming server for kubectl logs, exec, attach and port-forward, which the API server connects to (0 picks a free one)")
 	f.StringVar(&o.datastore, "datastore", "", "where state lives: empty for the embedded store in --data-dir, or etcd://host:port[,host:port...]")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
