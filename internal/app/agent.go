@@ -33,6 +33,7 @@ type agentOptions struct {
 	// insecureRegistries may be pulled from over plain HTTP.
 	insecureRegistries []string
 	clusterCIDR        string
+	serviceCIDR        string
 	logLevel           string
 }
 
@@ -62,6 +63,7 @@ func agentCommand() *cobra.Command {
 	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, insecureRegistryHelp)
 	f.IntVar(&o.kubeletPort, "kubelet-port", stream.DefaultPort, "port of the node's streaming server, which the API server connects to (0 picks a free one)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "the cluster's range of pod addresses (the server's --cluster-cidr), made unreachable on this machine outside the pods")
+	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "the cluster's range of Service ClusterIPs (the server's --service-cidr), made unreachable on this machine outside the Services' rules")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -89,6 +91,10 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	clusterCIDR, err := netip.ParsePrefix(o.clusterCIDR)
 	if err != nil {
 		return fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	serviceCIDR, err := netip.ParsePrefix(o.serviceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr: %w", err)
 	}
 	name, err := nodeName(o.nodeName)
 	if err != nil {
@@ -124,7 +130,7 @@ func runAgent(ctx context.Context, o agentOptions) error {
 		return err
 	}
 	node := &nodeAgent{
-		name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR,
+		name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR, serviceCIDR: serviceCIDR,
 		insecureRegistries: o.insecureRegistries, rest: cfg, clientCAs: clientCAs, log: log,
 		serving: func(ctx context.Context, client kubernetes.Interface, names []string, ips []net.IP) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), func(context.Context) error, error) {
 			r, err := join.NewServing(ctx, jc, client, names, ips)

@@ -50,8 +50,10 @@ type nodeAgent struct {
 	nodeIP netip.Addr
 	// port is the streaming server's; 0 picks a free one.
 	port int
-	// clusterCIDR is made unreachable on the host (see network.Config).
-	clusterCIDR netip.Prefix
+	// clusterCIDR and serviceCIDR are made unreachable on the host, so
+	// that a packet to an address with no pod or rule behind it dies here
+	// (see network.Config).
+	clusterCIDR, serviceCIDR netip.Prefix
 	// insecureRegistries may be pulled from over plain HTTP.
 	insecureRegistries []string
 	// rest is the node's identity, system:node:<name>.
@@ -125,7 +127,7 @@ func nodeHostNames(dataDir string) hostNames {
 // --disable-agent, an error saying why on a machine that cannot run
 // containers. Its credentials and serving certificate come straight from
 // the cluster CA.
-func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP netip.Addr, clusterCIDR netip.Prefix, log *slog.Logger) (*nodeAgent, error) {
+func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP netip.Addr, clusterCIDR, serviceCIDR netip.Prefix, log *slog.Logger) (*nodeAgent, error) {
 	if o.disableAgent {
 		return nil, nil
 	}
@@ -155,7 +157,7 @@ func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP neti
 		}
 		return stream.StaticCertificate(cert), nil, nil
 	}
-	return &nodeAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR,
+	return &nodeAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR, serviceCIDR: serviceCIDR,
 		insecureRegistries: o.insecureRegistries, rest: cfg, clientCAs: keys.CAPool(), serving: serving, log: log}, nil
 }
 
@@ -217,10 +219,7 @@ func (l *nodeAgent) run(ctx context.Context) error {
 		Bridge:       names.bridge,
 		PodCIDRs:     []netip.Prefix{podCIDR},
 		ClusterCIDRs: []netip.Prefix{l.clusterCIDR},
-		// Only the cluster CIDR is made unreachable: an unreachable
-		// service CIDR route would break the node's own connections to
-		// ClusterIPs until a service proxy provides routes of its own.
-		ServiceCIDRs: []netip.Prefix{},
+		ServiceCIDRs: []netip.Prefix{l.serviceCIDR},
 	})
 	if err != nil {
 		return err

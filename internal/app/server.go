@@ -263,7 +263,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}()
 	// The server's own machine is a node unless --disable-agent.
 	agentDone := make(chan struct{})
-	if local, err := newLocalAgent(o, keys, serverURL, advertise, clusterCIDR, log); err != nil || local == nil {
+	if local, err := newLocalAgent(o, keys, serverURL, advertise, clusterCIDR, serviceCIDR, log); err != nil || local == nil {
 		close(agentDone)
 		if err != nil {
 			log.Warn("running without a node agent", "reason", err)
