@@ -118,34 +118,49 @@ func cleanUpNode(t *testing.T, dataDir string, podCIDR netip.Prefix) {
 // The servers started by startNodeServer give pods addresses from
 // nodeClusterCIDR, not from the default range, which other servers on the
 // machine may use; their single node gets its first /24, nodePodCIDR.
+// defaultPodCIDR is the first node's range with the default
+// --cluster-cidr.
 var (
 	nodeClusterCIDR = netip.MustParsePrefix("10.46.0.0/16")
 	nodePodCIDR     = netip.MustParsePrefix("10.46.0.0/24")
+	defaultPodCIDR  = netip.MustParsePrefix("10.42.0.0/24")
 )
 
 // startNodeServer starts a server with its node agent, the node named
-// e2e-node, after importing the test images berth.test/busybox:v1,
-// berth.test/server:v1 and berth.test/whoami:v1 into its data directory
-// (the image store is locked while the server runs). It skips unless the
-// machine can run containers; what the agent leaves on the node is removed
-// (and reported) after the server stopped.
-func startNodeServer(t *testing.T) *server {
+// e2e-node, and extraArgs, after importing the test images with their
+// programs into its data directory. It skips unless the machine can run
+// containers; what the agent leaves on the node is removed (and reported)
+// after the server stopped.
+func startNodeServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
 	needContainers(t)
 	// The node's streaming server gets a free port, and the API server
 	// reaches it at the advertise address, loopback here.
-	s := newServer(t, "--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1",
-		"--cluster-cidr", nodeClusterCIDR.String())
+	s := newServer(t, append([]string{"--node-name", "e2e-node", "--kubelet-port", "0", "--advertise-address", "127.0.0.1",
+		"--cluster-cidr", nodeClusterCIDR.String()}, extraArgs...)...)
 	s.withAgent = true
 	t.Cleanup(func() { cleanUpNode(t, s.dataDir, nodePodCIDR) })
+	importTestImages(t, s.dataDir, "server", "whoami")
+	s.start(t)
+	return s
+}
 
+// testProgramPorts are the ports the test programs' images expose.
+var testProgramPorts = map[string][]string{"server": {"8080/tcp"}}
+
+// importTestImages imports berth.test/busybox:v1 and, for each of
+// programs, berth.test/NAME:v1 with the program test/images/NAME into the
+// image store of dataDir, whose server or agent is not running (the store
+// is locked while they run).
+func importTestImages(t *testing.T, dataDir string, programs ...string) {
+	t.Helper()
 	bb, err := testimages.Busybox(testimages.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	images := map[string]v1.Image{"berth.test/busybox:v1": bb}
-	for name, ports := range map[string][]string{"server": {"8080/tcp"}, "whoami": nil} {
-		img, err := testimages.Program(bb, buildTestProgram(t, name), ports...)
+	for _, name := range programs {
+		img, err := testimages.Program(bb, buildTestProgram(t, name), testProgramPorts[name]...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,11 +170,9 @@ func startNodeServer(t *testing.T) *server {
 	if err := testimages.WriteDocker(archive, images); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(berthBinary, "image", "import", "--data-dir", s.dataDir, archive).CombinedOutput(); err != nil {
+	if out, err := exec.Command(berthBinary, "image", "import", "--data-dir", dataDir, archive).CombinedOutput(); err != nil {
 		t.Fatalf("berth image import: %v\n%s", err, out)
 	}
-	s.start(t)
-	return s
 }
 
 // buildTestProgram compiles the static program of a test image
@@ -176,7 +189,7 @@ func buildTestProgram(t *testing.T, name string) string {
 }
 
 func TestServerAgentRunsPods(t *testing.T) {
-	s := startNodeServer(t)
+	s := startNodeServer(t, "--metric-resolution", "1s")
 
 	s.kubectl(t, "run", "sleeper", "--image=berth.test/busybox:v1", "--image-pull-policy=Never", "--", "sh", "-c", "echo hello from sleeper; exec sleep 3600")
 	s.kubectl(t, "wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
@@ -212,6 +225,18 @@ func TestServerAgentRunsPods(t *testing.T) {
 		t.Errorf("kubectl logs --previous: %q", got)
 	}
 	s.kubectl(t, "delete", "pod", "restarter", "--grace-period=1", "--timeout=60s")
+	// kubectl top reads the usage the API server scraped from the node's
+	// cgroups.
+	kubectl := s.kubectlWith(kubectlPath(t))
+	top := regexp.MustCompile(`(?m)^sleeper\s+\d+m\s+\d+Mi\s*$`)
+	waitFor(t, 30*time.Second, "kubectl top pod shows the pod's usage", func() bool {
+		r := kubectl.exec(t, nil, "top", "pod", "sleeper")
+		return r.code == 0 && top.MatchString(r.stdout)
+	})
+	waitFor(t, 30*time.Second, "kubectl top node shows the node", func() bool {
+		r := kubectl.exec(t, nil, "top", "node", "e2e-node")
+		return r.code == 0 && regexp.MustCompile(`(?m)^e2e-node\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%\s*$`).MatchString(r.stdout)
+	})
 	describe := s.kubectl(t, "describe", "pod", "sleeper")
 	for _, want := range []string{`Normal\s+Created`, `Normal\s+Started`, `\nStatus:\s+Running\n`} {
 		if !regexp.MustCompile(want).MatchString(describe) {

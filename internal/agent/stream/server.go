@@ -15,6 +15,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+
+	"berth.dev/berth/internal/metrics"
 )
 
 // DefaultPort is kubelet's port, which the API server dials.
@@ -59,8 +61,9 @@ var ErrNotFound = errors.New("not found")
 type Config struct {
 	// Addr is the address to listen on; default ":10250".
 	Addr string
-	// Certificate is the node's serving certificate.
-	Certificate tls.Certificate
+	// Certificate returns the node's serving certificate, for each TLS
+	// handshake (so that a renewed certificate is picked up).
+	Certificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// ClientCAs verifies client certificates: the cluster CA.
 	ClientCAs *x509.CertPool
 	// AllowedUsers are the client certificate common names served; default
@@ -81,6 +84,10 @@ type Config struct {
 	// DialPod connects to port on the pod's loopback, from inside the pod's
 	// network namespace.
 	DialPod func(ctx context.Context, podUID types.UID, port uint16) (net.Conn, error)
+	// ResourceMetrics, if set, is served at /metrics/resource (in
+	// internal/metrics' text format) for the API server's metrics
+	// collector.
+	ResourceMetrics func(ctx context.Context) (metrics.Scrape, error)
 
 	// StreamCreationTimeout bounds how long a client may take to open its
 	// streams; default 30s.
@@ -91,6 +98,11 @@ type Config struct {
 	// Clock paces log following; default the real clock.
 	Clock clock.Clock
 	Log   *slog.Logger
+}
+
+// StaticCertificate is a Config.Certificate that always serves c.
+func StaticCertificate(c tls.Certificate) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &c, nil }
 }
 
 // Server serves kubelet's streaming paths to the API server.
@@ -104,8 +116,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Lookup == nil || cfg.Exec == nil || cfg.Attach == nil || cfg.LogPaths == nil || cfg.DialPod == nil {
 		return nil, errors.New("stream: Lookup, Exec, Attach, LogPaths and DialPod are required")
 	}
-	if cfg.ClientCAs == nil {
-		return nil, errors.New("stream: no client CA")
+	if cfg.ClientCAs == nil || cfg.Certificate == nil {
+		return nil, errors.New("stream: Certificate and ClientCAs are required")
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = fmt.Sprintf(":%d", DefaultPort)
@@ -134,8 +146,25 @@ func New(cfg Config) (*Server, error) {
 		mux.HandleFunc(m+" /attach/{namespace}/{pod}/{container}", s.serveAttach)
 		mux.HandleFunc(m+" /portForward/{namespace}/{pod}", s.servePortForward)
 	}
+	if cfg.ResourceMetrics != nil {
+		mux.HandleFunc("GET "+metrics.ResourcePath, s.serveResourceMetrics)
+	}
 	s.handler = s.authenticate(mux)
 	return s, nil
+}
+
+// serveResourceMetrics writes the node's current usage.
+func (s *Server) serveResourceMetrics(w http.ResponseWriter, r *http.Request) {
+	scrape, err := s.cfg.ResourceMetrics(r.Context())
+	if err != nil {
+		s.cfg.Log.Warn("reading resource metrics", "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", metrics.TextContentType)
+	if err := metrics.WriteText(w, scrape); err != nil {
+		s.cfg.Log.Debug("writing resource metrics", "err", err)
+	}
 }
 
 // authenticate serves only verified clients whose certificate names an
@@ -159,11 +188,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 // certificates required and verified against the cluster CA.
 func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{s.cfg.Certificate},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    s.cfg.ClientCAs,
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"http/1.1"},
+		GetCertificate: s.cfg.Certificate,
+		ClientAuth:     tls.RequireAndVerifyClientCert,
+		ClientCAs:      s.cfg.ClientCAs,
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"http/1.1"},
 	}
 }
 
