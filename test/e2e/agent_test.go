@@ -181,7 +181,7 @@ func TestAgentJoinsWithKubeconfig(t *testing.T) {
 			NodeName:                      node,
 			TerminationGracePeriodSeconds: ptr[int64](1),
 			Containers:                    []corev1.Container{{Name: "c", Image: "berth.test/busybox:v1", ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"}}},
-			Volumes:    []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}},
+			Volumes:                       []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}},
 		}}
 		// The default ServiceAccount appears shortly after start.
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, readyTimeout, true, func(ctx context.Context) (bool, error) {

@@ -13,7 +13,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"berth.dev/berth/internal/metrics"
@@ -79,7 +81,8 @@ type Config struct {
 	// Attach connects s to c's stdio until its output ends or ctx ends.
 	Attach func(ctx context.Context, c Container, tty bool, s Streams) error
 	// LogPaths returns the CRI log file of a container's current instance
-	// and of the instance before it; "" where there is none.
+	// and of its last terminated one (kubectl logs --previous); "" where
+	// there is none.
 	LogPaths func(podUID types.UID, container string) (current, previous string)
 	// DialPod connects to port on the pod's loopback, from inside the pod's
 	// network namespace.
@@ -109,6 +112,30 @@ func StaticCertificate(c tls.Certificate) func(*tls.ClientHelloInfo) (*tls.Certi
 type Server struct {
 	cfg     Config
 	handler http.Handler
+	// libraryLog receives what the streaming libraries log through the
+	// request's context: the server's log at debug level, since they
+	// report a client closing its connection as an error.
+	libraryLog logr.Logger
+}
+
+// debugHandler logs every record at debug level.
+type debugHandler struct{ slog.Handler }
+
+func (h debugHandler) Enabled(ctx context.Context, _ slog.Level) bool {
+	return h.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (h debugHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h debugHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return debugHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h debugHandler) WithGroup(name string) slog.Handler {
+	return debugHandler{h.Handler.WithGroup(name)}
 }
 
 // New checks cfg and fills its defaults.
@@ -138,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Log = cfg.Log.With("component", "stream")
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, libraryLog: logr.FromSlogHandler(debugHandler{cfg.Log.Handler()})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.serveLogs)
 	for _, m := range []string{"GET", "POST"} {
@@ -180,7 +207,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			http.Error(w, fmt.Sprintf("Forbidden (user=%s, path=%s)", user, r.URL.Path), http.StatusForbidden)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(klog.NewContext(r.Context(), s.libraryLog)))
 	})
 }
 
