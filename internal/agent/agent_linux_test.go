@@ -736,8 +736,10 @@ func TestStreamBacking(t *testing.T) {
 	n := newTestNode(t)
 	// Each instance prints its own number of earlier runs, then the
 	// second one stays.
-	p := n.createPod(newPod("streams", busybox("c", "sh", "-c",
-		"n=$(cat /dev/shm/runs 2>/dev/null || echo 0); echo run-$n; echo $((n+1)) > /dev/shm/runs; [ $n -ge 1 ] && exec sleep 3600; exit 1")))
+	const count = "n=$(cat /dev/shm/runs 2>/dev/null || echo 0); echo run-$n; echo $((n+1)) > /dev/shm/runs; "
+	p := n.createPod(newPod("streams", busybox("c", "sh", "-c", count+"[ $n -ge 1 ] && exec sleep 3600; exit 1")))
+	// This one keeps failing.
+	crashing := n.createPod(newPod("crashing", busybox("c", "sh", "-c", count+"exit 1")))
 	n.waitPod("streams", "restarted and running", func(p *corev1.Pod) bool {
 		cs := p.Status.ContainerStatuses
 		return len(cs) == 1 && cs[0].RestartCount == 1 && cs[0].State.Running != nil
@@ -752,6 +754,25 @@ func TestStreamBacking(t *testing.T) {
 	current, previous := n.agent.LogPaths(p.UID, "c")
 	waitLog(t, current, "run-1", "streams")
 	waitLog(t, previous, "run-0", "streams")
+
+	// While a container waits to be restarted, its last termination, and
+	// so --previous, is its latest instance (as in kubelet).
+	n.waitPod("crashing", "waiting after its second run", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].RestartCount == 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == reasonCrashLoopBackOff
+	})
+	deadline := time.Now().Add(10 * time.Second) // the informer may lag behind the API
+	for {
+		current, previous = n.agent.LogPaths(crashing.UID, "c")
+		if current != "" && previous == current {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("LogPaths of a container in CrashLoopBackOff: current %q, previous %q; want both the latest", current, previous)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitLog(t, previous, "run-1", "crashing")
 	var out strings.Builder
 	code, err := n.agent.Exec(context.Background(), c, []string{"cat", "/etc/hostname"}, false, stream.Streams{Stdout: &out})
 	if err != nil || code != 0 || out.String() != "streams\n" {

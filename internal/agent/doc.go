@@ -31,7 +31,8 @@
 //
 // Lookup, Exec, Attach, LogPaths and DialPod back the node's streaming
 // server (package stream); LogPaths gives the latest instance's log and
-// the one before it, kept until the pod goes.
+// that of the last terminated one the pod's status names (for --previous),
+// kept until the pod goes.
 //
 // The mapping of a Pod's containers onto runtime.ContainerConfig (command
 // and args with the image config, env, security context, resources, QoS),

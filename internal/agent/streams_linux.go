@@ -110,21 +110,50 @@ func runtimeStreams(ctx context.Context, s stream.Streams) runtime.Streams {
 }
 
 // LogPaths returns the log files of a container's latest instance and of
-// the one before it, which the worker keeps per restart.
+// its previous one, which the worker keeps per restart. As in kubelet, the
+// previous instance is the one the pod's status names as the container's
+// last termination: for a container waiting to be restarted
+// (CrashLoopBackOff), the latest instance itself.
 func (a *Agent) LogPaths(uid types.UID, container string) (current, previous string) {
-	latest, _, err := a.instances(context.Background(), uid, container)
+	latest, before, err := a.instances(context.Background(), uid, container)
 	if err != nil || latest == nil {
 		return "", ""
 	}
-	dir := a.podLogDir(latest.Labels[labelPodNamespace], latest.Labels[labelPodName], uid)
-	n := attempt(latest)
-	current = logFile(dir, container, n)
-	if n > 0 {
-		if p := logFile(dir, container, n-1); fileExists(p) {
+	ns, name := latest.Labels[labelPodNamespace], latest.Labels[labelPodName]
+	dir := a.podLogDir(ns, name, uid)
+	current = logFile(dir, container, attempt(latest))
+	last := a.lastTerminated(ns, name, uid, container)
+	for _, c := range []*runtime.Container{latest, before} {
+		if c == nil || last != "runc://"+c.ID {
+			continue
+		}
+		if p := logFile(dir, container, attempt(c)); fileExists(p) {
 			previous = p
 		}
 	}
 	return current, previous
+}
+
+// lastTerminated returns the container ID of a container's last
+// termination in the status of the pod, as the informer has it; "" if
+// there is none.
+func (a *Agent) lastTerminated(namespace, name string, uid types.UID, container string) string {
+	a.mu.Lock()
+	l := a.lister
+	a.mu.Unlock()
+	if l == nil {
+		return ""
+	}
+	p, err := l.Pods(namespace).Get(name)
+	if err != nil || p.UID != uid {
+		return ""
+	}
+	for _, s := range slices.Concat(p.Status.ContainerStatuses, p.Status.InitContainerStatuses) {
+		if s.Name == container && s.LastTerminationState.Terminated != nil {
+			return s.LastTerminationState.Terminated.ContainerID
+		}
+	}
+	return ""
 }
 
 func fileExists(p string) bool {

@@ -2,29 +2,39 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"berth.dev/berth/internal/agent/join"
-	"berth.dev/berth/internal/agent/node"
+	"berth.dev/berth/internal/agent/stream"
 	"berth.dev/berth/internal/version"
 )
 
 type agentOptions struct {
-	server     string
-	token      string
-	kubeconfig string
-	dataDir    string
-	nodeName   string
-	logLevel   string
+	server      string
+	token       string
+	kubeconfig  string
+	dataDir     string
+	nodeName    string
+	nodeIP      string
+	kubeletPort int
+	// insecureRegistries may be pulled from over plain HTTP.
+	insecureRegistries []string
+	clusterCIDR        string
+	serviceCIDR        string
+	logLevel           string
 }
 
 func agentCommand() *cobra.Command {
@@ -33,9 +43,11 @@ func agentCommand() *cobra.Command {
 		Use:   "agent",
 		Short: "Join this machine to a cluster as a node",
 		Long: "Joins the machine to the cluster at --server with a join token (from `berth token create`),\n" +
-			"or with the node credentials of --kubeconfig, registers it as a Node and keeps its status\n" +
-			"and Lease fresh, until interrupted. With a token, the node's client certificate is kept\n" +
-			"under --data-dir and renewed before it expires. The agent does not run pods yet.",
+			"or with the node credentials of --kubeconfig, registers it as a Node, keeps its status and\n" +
+			"Lease fresh and runs the pods bound to it (as root, with runc and the CNI plugins), until\n" +
+			"interrupted. With a token, the node's client certificate is kept under --data-dir and\n" +
+			"renewed before it expires; the streaming server's certificate (kubectl logs, exec,\n" +
+			"port-forward, top) is requested from the cluster for the node's own names and addresses.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAgent(cmd.Context(), o)
@@ -47,6 +59,11 @@ func agentCommand() *cobra.Command {
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig with the node's credentials, instead of --token")
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/berth", "directory for the agent's state")
 	f.StringVar(&o.nodeName, "node-name", "", "name of the Node; the hostname if empty")
+	f.StringVar(&o.nodeIP, "node-ip", "", "the Node's InternalIP, where the API server reaches this machine (default: its first global address)")
+	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, insecureRegistryHelp)
+	f.IntVar(&o.kubeletPort, "kubelet-port", stream.DefaultPort, "port of the node's streaming server, which the API server connects to (0 picks a free one)")
+	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "the cluster's range of pod addresses (the server's --cluster-cidr), made unreachable on this machine outside the pods")
+	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "the cluster's range of Service ClusterIPs (the server's --service-cidr), made unreachable on this machine outside the Services' rules")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -62,13 +79,26 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	case o.kubeconfig == "" && o.server == "":
 		return errors.New("--server (with --token) or --kubeconfig is required")
 	}
-	name := o.nodeName
-	if name == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("reading the hostname: %w", err)
+	if why := agentPrerequisites(); why != "" {
+		return fmt.Errorf("this machine cannot run pods: %s", why)
+	}
+	var nodeIP netip.Addr
+	if o.nodeIP != "" {
+		if nodeIP, err = netip.ParseAddr(o.nodeIP); err != nil {
+			return fmt.Errorf("--node-ip: %w", err)
 		}
-		name = strings.ToLower(host)
+	}
+	clusterCIDR, err := netip.ParsePrefix(o.clusterCIDR)
+	if err != nil {
+		return fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	serviceCIDR, err := netip.ParsePrefix(o.serviceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	name, err := nodeName(o.nodeName)
+	if err != nil {
+		return err
 	}
 	dataDir, err := filepath.Abs(o.dataDir)
 	if err != nil {
@@ -77,10 +107,10 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
+	jc := join.Config{Server: o.server, Token: o.token, DataDir: dataDir, NodeName: name, Logger: log.With("component", "join")}
 	var renewer *join.Renewer
 	kubeconfig := o.kubeconfig
 	if kubeconfig == "" {
-		jc := join.Config{Server: o.server, Token: o.token, DataDir: dataDir, NodeName: name, Logger: log.With("component", "join")}
 		if kubeconfig, err = join.Ensure(ctx, jc); err != nil {
 			return fmt.Errorf("joining %s: %w", o.server, err)
 		}
@@ -93,19 +123,22 @@ func runAgent(ctx context.Context, o agentOptions) error {
 		return fmt.Errorf("loading %s: %w", kubeconfig, err)
 	}
 	cfg.UserAgent = "berth-agent/" + version.Berth
-	client, err := kubernetes.NewForConfig(cfg)
+	cfg.ContentType, cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf", "application/vnd.kubernetes.protobuf,application/json"
+	cfg.WarningHandler = rest.NoWarnings{}
+	clientCAs, err := clusterCAs(cfg)
 	if err != nil {
 		return err
 	}
-	kubeletVersion := version.Info().GitVersion
-	agent, err := node.New(node.Config{
-		Client: client, Name: name, Logger: log,
-		Machine: func(ctx context.Context) (node.Machine, error) {
-			return node.ReadMachine(ctx, name, dataDir, kubeletVersion)
+	node := &nodeAgent{
+		name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR, serviceCIDR: serviceCIDR,
+		insecureRegistries: o.insecureRegistries, rest: cfg, clientCAs: clientCAs, log: log,
+		serving: func(ctx context.Context, client kubernetes.Interface, names []string, ips []net.IP) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), func(context.Context) error, error) {
+			r, err := join.NewServing(ctx, jc, client, names, ips)
+			if err != nil {
+				return nil, nil, err
+			}
+			return r.GetCertificate, r.Run, nil
 		},
-	})
-	if err != nil {
-		return err
 	}
 	log.Info("berth agent running", "node", name, "kubeconfig", kubeconfig)
 	var wg sync.WaitGroup
@@ -116,7 +149,24 @@ func runAgent(ctx context.Context, o agentOptions) error {
 			}
 		})
 	}
-	err = agent.Run(ctx)
+	err = node.run(ctx)
 	wg.Wait()
 	return err
+}
+
+// clusterCAs is the pool of the CA a kubeconfig trusts: the cluster CA,
+// which also issued the API server's client certificate towards nodes.
+func clusterCAs(cfg *rest.Config) (*x509.CertPool, error) {
+	caPEM := cfg.TLSClientConfig.CAData
+	if len(caPEM) == 0 && cfg.TLSClientConfig.CAFile != "" {
+		var err error
+		if caPEM, err = os.ReadFile(cfg.TLSClientConfig.CAFile); err != nil {
+			return nil, fmt.Errorf("reading the cluster CA: %w", err)
+		}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("the kubeconfig names no cluster CA certificate")
+	}
+	return pool, nil
 }

@@ -38,15 +38,17 @@ type serverOptions struct {
 	disableAgent bool
 	nodeName     string
 	kubeletPort  int
-	datastore    string
-	logLevel     string
-	serviceCIDR  string
-	clusterCIDR  string
-	advertise    string
-	etcdCA       string
-	etcdCert     string
-	etcdKey      string
-	podSecurity  string
+	// insecureRegistries may be pulled from over plain HTTP.
+	insecureRegistries []string
+	datastore          string
+	logLevel           string
+	serviceCIDR        string
+	clusterCIDR        string
+	advertise          string
+	etcdCA             string
+	etcdCert           string
+	etcdKey            string
+	podSecurity        string
 	// nodeGrace is how long a node may stay silent before it is Unknown.
 	nodeGrace time.Duration
 	authn     authnOptions
@@ -82,6 +84,7 @@ func serverCommand() *cobra.Command {
 	f.IntVar(&o.httpsPort, "https-port", 6443, "port the API server listens on (0 picks a free one)")
 	f.BoolVar(&o.disableAgent, "disable-agent", false, "do not run a node agent in this process")
 	f.StringVar(&o.nodeName, "node-name", "", "name of this machine's Node (default: the hostname)")
+	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, insecureRegistryHelp)
 	f.IntVar(&o.kubeletPort, "kubelet-port", stream.DefaultPort, "port of the node's streaming server for kubectl logs, exec, attach and port-forward, which the API server connects to (0 picks a free one)")
 	f.StringVar(&o.datastore, "datastore", "", "where state lives: empty for the embedded store in --data-dir, or etcd://host:port[,host:port...]")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -176,11 +179,6 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	serverURL := "https://" + net.JoinHostPort(loopbackFor(bind), strconv.Itoa(port))
-	collector, err := newMetricsCollector(keys, serverURL, o.metricResolution, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
 	opts := apiserver.Options{Issuer: o.authn.issuer}
 	if o.podSecurity != "" {
 		if opts.PodSecurity, err = podsecurity.LoadConfiguration(o.podSecurity); err != nil {
@@ -199,6 +197,11 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, serviceCIDR, advertise, port
 	cfg.Audit = auditing.auditor
+	collector, err := newMetricsCollector(keys, serverURL, cfg.NodeTLS, o.metricResolution, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	cfg.Metrics = collector
 	api, err := apiserver.New(cfg)
 	if err != nil {
@@ -260,7 +263,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}()
 	// The server's own machine is a node unless --disable-agent.
 	agentDone := make(chan struct{})
-	if local, err := newLocalAgent(o, keys, serverURL, advertise, clusterCIDR, log); err != nil || local == nil {
+	if local, err := newLocalAgent(o, keys, serverURL, advertise, clusterCIDR, serviceCIDR, log); err != nil || local == nil {
 		close(agentDone)
 		if err != nil {
 			log.Warn("running without a node agent", "reason", err)

@@ -45,6 +45,9 @@ type Scrape struct {
 	Containers []ContainerPoint
 }
 
+// TextContentType is the Content-Type of WriteText's output.
+const TextContentType = "text/plain; version=0.0.4; charset=utf-8"
+
 // WriteText renders s in the kubelet's Prometheus text format, one
 // sample per series with its timestamp, containers sorted by namespace,
 // pod and container.

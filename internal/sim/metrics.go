@@ -65,7 +65,7 @@ func (s *Sim) serveMetrics(ctx context.Context, wg *sync.WaitGroup) error {
 		n.port = ln.Addr().(*net.TCPAddr).Port
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET "+metrics.ResourcePath, func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+			w.Header().Set("Content-Type", metrics.TextContentType)
 			if err := metrics.WriteText(w, s.scrape(n, s.clock.Now())); err != nil {
 				s.log.Error("writing metrics failed", "node", n.name, "err", err)
 			}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,23 +30,33 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"berth.dev/berth/test/nodecleanup"
 )
 
 // nodeTimeout bounds the wait for an agent's Node to be Ready and its
 // Lease renewed (every 10 s).
 const nodeTimeout = 60 * time.Second
 
-// startAgent runs `berth agent` with args until the test ends; its log is
-// printed if the test failed.
-func startAgent(t *testing.T, args ...string) {
+// startAgent runs `berth agent` as node name with a data directory of
+// its own holding the busybox test image, and args, until the test ends;
+// its log is printed if the test failed. It returns the data directory.
+// The test must delete the node's pods before it ends.
+func startAgent(t *testing.T, name string, args ...string) string {
 	t.Helper()
+	nodecleanup.NeedContainers(t)
+	dataDir := t.TempDir()
+	importTestImages(t, dataDir)
+	// Cleanups run last first: the node is cleaned once the agent stopped.
+	t.Cleanup(func() { nodecleanup.CleanUp(t, dataDir, netip.Prefix{}) })
 	logPath := filepath.Join(t.TempDir(), "agent.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(berthBinary, append([]string{"agent"}, args...)...)
+	args = append([]string{"agent", "--data-dir", dataDir, "--node-name", name, "--node-ip", "127.0.0.1", "--kubelet-port", "0"}, args...)
+	cmd := exec.Command(berthBinary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -65,6 +76,7 @@ func startAgent(t *testing.T, args ...string) {
 			t.Logf("berth agent log:\n%s", out)
 		}
 	})
+	return dataDir
 }
 
 // nodeKubeconfig gets a client certificate for node name through a CSR
@@ -158,7 +170,7 @@ func TestAgentJoinsWithKubeconfig(t *testing.T) {
 	s := startServer(t)
 	kubectlPath(t)
 	kubeconfig := nodeKubeconfig(t, s, "e2e-node")
-	startAgent(t, "--kubeconfig", kubeconfig, "--data-dir", t.TempDir(), "--node-name", "e2e-node")
+	startAgent(t, "e2e-node", "--kubeconfig", kubeconfig)
 	waitNodeReady(t, s, "e2e-node")
 
 	// The node's credentials read the Secrets of its pods only.
@@ -169,9 +181,10 @@ func TestAgentJoinsWithKubeconfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "uses-" + secret}, Spec: corev1.PodSpec{
-			NodeName:   node,
-			Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
-			Volumes:    []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}},
+			NodeName:                      node,
+			TerminationGracePeriodSeconds: ptr[int64](1),
+			Containers:                    []corev1.Container{{Name: "c", Image: "berth.test/busybox:v1", ImagePullPolicy: corev1.PullNever, Command: []string{"sleep", "3600"}}},
+			Volumes:                       []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}},
 		}}
 		// The default ServiceAccount appears shortly after start.
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, readyTimeout, true, func(ctx context.Context) (bool, error) {
@@ -195,6 +208,11 @@ func TestAgentJoinsWithKubeconfig(t *testing.T) {
 	if _, err := node.CoreV1().Secrets("default").Get(ctx, "theirs", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("the node reading another node's pod's secret: %v, want 403 Forbidden", err)
 	}
+	// The node runs its pod, with the secret mounted.
+	s.kubectl(t, "wait", "--for=condition=Ready", "pod/uses-mine", "--timeout=60s")
+	s.kubectl(t, "delete", "pod", "uses-mine", "--timeout=60s")
+	// No agent runs other-node.
+	s.kubectl(t, "delete", "pod", "uses-theirs", "--force", "--grace-period=0")
 }
 
 func nodeClient(t *testing.T, kubeconfig string) *kubernetes.Clientset {
@@ -245,8 +263,7 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	}
 	hash := sha256.Sum256(ca.RawSubjectPublicKeyInfo)
 	token := "berth1.sha256:" + hex.EncodeToString(hash[:]) + "." + id + "." + secret
-	dataDir := t.TempDir()
-	startAgent(t, "--server", admin.Host, "--token", token, "--data-dir", dataDir, "--node-name", "e2e-joined")
+	dataDir := startAgent(t, "e2e-joined", "--server", admin.Host, "--token", token)
 	waitNodeReady(t, s, "e2e-joined")
 
 	kubeconfig := filepath.Join(dataDir, "agent", "kubeconfig")
@@ -266,4 +283,21 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	if _, err := node.CoreV1().Secrets("kube-system").List(t.Context(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("the joined node listing kube-system secrets: %v, want 403 Forbidden", err)
 	}
+
+	// The joined machine runs pods; logs, exec and top reach it through
+	// the API server, which verifies the serving certificate the node got
+	// from the cluster for its own names.
+	s.kubectl(t, "run", "joined", "--image=berth.test/busybox:v1", "--image-pull-policy=Never", "--overrides",
+		`{"spec":{"nodeName":"e2e-joined","terminationGracePeriodSeconds":1}}`, "--", "sh", "-c", "echo hello from the joined node; exec sleep 3600")
+	s.kubectl(t, "wait", "--for=condition=Ready", "pod/joined", "--timeout=60s")
+	if got := s.kubectl(t, "logs", "joined"); got != "hello from the joined node\n" {
+		t.Errorf("kubectl logs: %q", got)
+	}
+	if got := s.kubectl(t, "exec", "joined", "--", "hostname"); got != "joined\n" {
+		t.Errorf("kubectl exec: %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(dataDir, "agent", "serving.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the node's serving certificate: %v, %v", fi, err)
+	}
+	s.kubectl(t, "delete", "pod", "joined", "--timeout=60s")
 }

@@ -138,7 +138,7 @@ func startStreamNode(t *testing.T, s *server) *streamNode {
 	}()
 	node := &streamNode{logDir: t.TempDir(), echo: echo.Addr().String(), running: true}
 	srv, err := stream.New(stream.Config{
-		Certificate: cert, ClientCAs: pool,
+		Certificate: stream.StaticCertificate(cert), ClientCAs: pool,
 		Lookup: node.lookup, Exec: node.exec, Attach: node.attach, LogPaths: node.logPaths, DialPod: node.dialPod,
 	})
 	if err != nil {

@@ -49,6 +49,12 @@ func RunDir(dataDir string) string {
 	return "/run/berth-" + nameSuffix(dataDir)
 }
 
+// Runtime is the container runtime of the agent of `berth server
+// --data-dir dataDir` (an absolute path other than the default).
+func Runtime(dataDir string) (*runtime.Runtime, error) {
+	return runtime.New(runtime.Config{RunDir: RunDir(dataDir), CgroupParent: "/berth-" + nameSuffix(dataDir)})
+}
+
 // nameSuffix is the part of the host-wide names (run directory, cgroup
 // parent, bridge) that `berth server` derives from its data directory.
 func nameSuffix(dataDir string) string {
@@ -71,7 +77,7 @@ func CleanUp(tb testing.TB, dataDir string, clusterCIDR netip.Prefix) {
 	runDir, bridge := RunDir(dataDir), "berth"+suffix[:8]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rt, err := runtime.New(runtime.Config{RunDir: runDir, CgroupParent: "/berth-" + suffix})
+	rt, err := Runtime(dataDir)
 	if err != nil {
 		tb.Errorf("cleanup: %v", err)
 		return

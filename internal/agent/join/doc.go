@@ -19,4 +19,11 @@
 // current one's lifetime, authenticated by the node's own certificate,
 // and replaces client.pem atomically; clients built from the kubeconfig
 // pick up the new file (client-go reloads certificate files).
+//
+// Serving: NewServing gets the node's streaming server a certificate for
+// the node's names and addresses from the kubernetes.io/kubelet-serving
+// signer (a CSR made with the node's own credentials, which berth's
+// csrapproving controller approves when the names are the Node's own),
+// keeps it in <data-dir>/agent/serving.pem and renews it the same way;
+// its GetCertificate serves the current one.
 package join

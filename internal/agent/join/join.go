@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -40,9 +41,13 @@ func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "agen
 // CertPath is the PEM file holding the node's client certificate and key.
 func CertPath(dataDir string) string { return filepath.Join(dataDir, "agent", "client.pem") }
 
+// ServingCertPath is the PEM file holding the serving certificate and key
+// of the node's streaming server.
+func ServingCertPath(dataDir string) string { return filepath.Join(dataDir, "agent", "serving.pem") }
+
 // Config says how to join.
 type Config struct {
-	// Server is the API server's https URL. Required.
+	// Server is the API server's https URL; Ensure requires it.
 	Server string
 	// Token is the join token; needed only when the data directory holds
 	// no valid certificate yet.
@@ -60,8 +65,8 @@ type Config struct {
 }
 
 func (c *Config) fill() error {
-	if c.Server == "" || c.DataDir == "" || c.NodeName == "" {
-		return errors.New("join: Server, DataDir and NodeName are required")
+	if c.DataDir == "" || c.NodeName == "" {
+		return errors.New("join: DataDir and NodeName are required")
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = time.Second
@@ -81,6 +86,9 @@ func (c *Config) fill() error {
 func Ensure(ctx context.Context, cfg Config) (string, error) {
 	if err := cfg.fill(); err != nil {
 		return "", err
+	}
+	if cfg.Server == "" {
+		return "", errors.New("join: Server is required")
 	}
 	kubeconfig := KubeconfigPath(cfg.DataDir)
 	if cert, err := loadCert(CertPath(cfg.DataDir)); err == nil && cfg.Now().Before(cert.NotAfter) {
@@ -108,7 +116,7 @@ func Ensure(ctx context.Context, cfg Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	certPEM, keyPEM, err := RequestCertificate(ctx, bootstrap, cfg.NodeName, cfg.PollInterval)
+	certPEM, keyPEM, err := RequestCertificate(ctx, bootstrap, Request{NodeName: cfg.NodeName}, cfg.PollInterval)
 	if err != nil {
 		return "", err
 	}
@@ -125,27 +133,42 @@ func Ensure(ctx context.Context, cfg Config) (string, error) {
 	return kubeconfig, nil
 }
 
-// RequestCertificate asks for a client certificate of node nodeName for a
-// new ECDSA P-256 key through a CSR created with client, and waits until
-// it is issued (or denied, failed, or ctx ends). It returns the
-// certificate and key in PEM.
-func RequestCertificate(ctx context.Context, client kubernetes.Interface, nodeName string, poll time.Duration) (certPEM, keyPEM []byte, err error) {
+// Request is a certificate a node asks for: its client certificate, or,
+// with DNSNames or IPs, a serving certificate for them (signer
+// kubernetes.io/kubelet-serving).
+type Request struct {
+	NodeName string
+	DNSNames []string
+	IPs      []net.IP
+}
+
+func (r Request) serving() bool { return len(r.DNSNames) > 0 || len(r.IPs) > 0 }
+
+// RequestCertificate asks for req's certificate for a new ECDSA P-256 key
+// through a CSR created with client, and waits until it is issued (or
+// denied, failed, or ctx ends). It returns the certificate and key in PEM.
+func RequestCertificate(ctx context.Context, client kubernetes.Interface, req Request, poll time.Duration) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generating the node key: %w", err)
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: NodeUserPrefix + nodeName, Organization: []string{NodeGroup}},
+		Subject:  pkix.Name{CommonName: NodeUserPrefix + req.NodeName, Organization: []string{NodeGroup}},
+		DNSNames: req.DNSNames, IPAddresses: req.IPs,
 	}, key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("making the certificate request: %w", err)
+	}
+	signer, usages := certificatesv1.KubeAPIServerClientKubeletSignerName, []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
+	if req.serving() {
+		signer, usages = certificatesv1.KubeletServingSignerName, []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth}
 	}
 	csr, err := client.CertificatesV1().CertificateSigningRequests().Create(ctx, &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "node-csr-"},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
 			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
-			SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName,
-			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
+			SignerName: signer,
+			Usages:     usages,
 		},
 	}, metav1.CreateOptions{})
 	if err != nil {
@@ -181,6 +204,15 @@ func RequestCertificate(ctx context.Context, client kubernetes.Interface, nodeNa
 // loadCert reads the certificate of a cert-and-key PEM file, checking the
 // key matches it.
 func loadCert(path string) (*x509.Certificate, error) {
+	pair, err := loadPair(path)
+	if err != nil {
+		return nil, err
+	}
+	return pair.Leaf, nil
+}
+
+// loadPair reads a cert-and-key PEM file.
+func loadPair(path string) (*tls.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -189,7 +221,7 @@ func loadCert(path string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	return pair.Leaf, nil
+	return &pair, nil
 }
 
 // writeKubeconfig writes a kubeconfig for server that trusts caPEM and

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -100,16 +102,24 @@ func joinToken(t *testing.T, s *apiservertest.Server) bootstrap.JoinToken {
 	return tok
 }
 
-func TestJoinAndRenew(t *testing.T) {
+// joinNode joins node n1 to a new cluster with a bootstrap token and
+// returns its join configuration and kubeconfig.
+func joinNode(t *testing.T, ctx context.Context) (join.Config, string) {
+	t.Helper()
 	s := startCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	dir := t.TempDir()
-	cfg := join.Config{Server: s.Admin.Host, Token: joinToken(t, s).String(), DataDir: dir, NodeName: "n1", PollInterval: 50 * time.Millisecond}
+	cfg := join.Config{Server: s.Admin.Host, Token: joinToken(t, s).String(), DataDir: t.TempDir(), NodeName: "n1", PollInterval: 50 * time.Millisecond}
 	kubeconfig, err := join.Ensure(ctx, cfg)
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
+	return cfg, kubeconfig
+}
+
+func TestJoinAndRenew(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, kubeconfig := joinNode(t, ctx)
+	dir := cfg.DataDir
 	for _, p := range []string{kubeconfig, join.CertPath(dir)} {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -165,5 +175,61 @@ func TestFetchCARefusesAnotherCA(t *testing.T) {
 	tok.CAHash[0] ^= 1
 	if _, err := join.FetchCA(context.Background(), s.Admin.Host, tok); err == nil {
 		t.Error("FetchCA accepted a CA whose hash is not the token's")
+	}
+}
+
+func TestServingCertificate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, kubeconfig := joinNode(t, ctx)
+	dir := cfg.DataDir
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := kubernetes.NewForConfigOrDie(rc)
+	if _, err := node.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}, {Type: corev1.NodeHostName, Address: "host1"}}
+	if _, err := node.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	ips := []net.IP{net.IPv4(127, 0, 0, 1)}
+	r, err := join.NewServing(ctx, cfg, node, []string{"n1", "host1"}, ips)
+	if err != nil {
+		t.Fatalf("NewServing: %v", err)
+	}
+	cert, err := r.GetCertificate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := cert.Leaf
+	if leaf.Subject.CommonName != "system:node:n1" || !slices.Equal(leaf.DNSNames, []string{"n1", "host1"}) ||
+		len(leaf.IPAddresses) != 1 || !leaf.IPAddresses[0].Equal(ips[0]) || !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
+		t.Errorf("serving certificate: CN %q, DNS %v, IPs %v, ext key usages %v", leaf.Subject.CommonName, leaf.DNSNames, leaf.IPAddresses, leaf.ExtKeyUsage)
+	}
+	if fi, err := os.Stat(join.ServingCertPath(dir)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("serving.pem: %v, %v", fi, err)
+	}
+	// A second start keeps the certificate it has for the same names.
+	again, err := join.NewServing(ctx, cfg, node, []string{"n1", "host1"}, ips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := again.GetCertificate(nil); !c.Leaf.Equal(leaf) {
+		t.Error("a second NewServing for the same names asked for a new certificate")
+	}
+
+	// An address the Node does not have is not approved.
+	short, stop := context.WithTimeout(ctx, 3*time.Second)
+	defer stop()
+	if _, err := join.NewServing(short, cfg, node, []string{"n1"}, []net.IP{net.IPv4(192, 0, 2, 1)}); err == nil {
+		t.Error("a serving certificate for an address that is not the node's was issued")
 	}
 }

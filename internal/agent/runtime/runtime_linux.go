@@ -135,6 +135,9 @@ type Container struct {
 	Labels      map[string]string
 	Annotations map[string]string
 	LogPath     string
+	// CgroupPath is the container's cgroup, relative to the roots of the
+	// hierarchies (the v2 one, or each v1 controller's).
+	CgroupPath string
 }
 
 // meta is the container's description kept in its directory.
@@ -145,6 +148,7 @@ type meta struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	LogPath     string            `json:"logPath"`
+	CgroupPath  string            `json:"cgroupPath,omitempty"`
 	CreatedAt   time.Time         `json:"createdAt"`
 }
 
@@ -238,7 +242,7 @@ func (r *Runtime) Create(ctx context.Context, cfg ContainerConfig, s *Sandbox) e
 		writeJSON(filepath.Join(dir, fileMeta), meta{
 			ID: cfg.ID, SandboxID: s.Config.ID, Handler: handler,
 			Labels: cfg.Labels, Annotations: cfg.Annotations,
-			LogPath: cfg.LogPath, CreatedAt: time.Now(),
+			LogPath: cfg.LogPath, CgroupPath: spec.Linux.CgroupsPath, CreatedAt: time.Now(),
 		}),
 		writeJSON(filepath.Join(dir, fileShim), shimConfig{
 			ID: cfg.ID, Runtime: bin, RuntimeRoot: r.runtimeRoot(handler),
@@ -484,8 +488,22 @@ func (r *Runtime) List(ctx context.Context) ([]Container, error) {
 	return out, nil
 }
 
+// listAttempts bounds the listings ociList makes when one fails on a
+// container that went meanwhile.
+const listAttempts = 3
+
 func (r *Runtime) ociList(ctx context.Context, handler string) (map[string]*ociState, error) {
-	out, err := r.oci(ctx, handler, "list", "--format", "json")
+	var out []byte
+	var err error
+	for range listAttempts {
+		// runc list fails when a container's state directory goes between
+		// its reading of the root directory and its stat of the entry (a
+		// concurrent delete); the next listing no longer sees it.
+		out, err = r.oci(ctx, handler, "list", "--format", "json")
+		if err == nil || !strings.Contains(err.Error(), "no such file or directory") {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +527,7 @@ func (r *Runtime) container(m meta, st *ociState) Container {
 	c := Container{
 		ID: m.ID, SandboxID: m.SandboxID, Handler: m.Handler,
 		Labels: m.Labels, Annotations: m.Annotations, LogPath: m.LogPath,
-		CreatedAt: m.CreatedAt,
+		CgroupPath: m.CgroupPath, CreatedAt: m.CreatedAt,
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, fileStarted)); err == nil {
 		c.StartedAt, _ = time.Parse(time.RFC3339Nano, string(b))

@@ -8,7 +8,12 @@
 // (cpuacct.usage, memory.usage_in_bytes, memory.stat total_inactive_file).
 // The working set is usage less inactive file pages, as the kubelet
 // computes it, and never below zero. The caller says where each cgroup
-// is; nothing here walks /sys/fs/cgroup.
+// is (CgroupAt); nothing here walks /sys/fs/cgroup.
+//
+// The node's own usage comes from /proc rather than the root cgroup, whose
+// files differ between the layouts (the v2 root has no memory.current):
+// CPU time is every non-idle field of /proc/stat's cpu line, memory is
+// MemTotal less MemAvailable from /proc/meminfo.
 package stats
 
 import (
@@ -33,6 +38,17 @@ type Cgroup struct {
 	// CPUAcct and Memory are its directories under the v1 cpuacct and
 	// memory controllers.
 	CPUAcct, Memory string
+}
+
+// CgroupAt is where the cgroup at path (relative to the hierarchies'
+// roots, as an OCI spec's cgroupsPath) is under /sys/fs/cgroup: in the
+// unified hierarchy, or under the v1 cpuacct and memory controllers.
+func CgroupAt(unified bool, path string) Cgroup {
+	const root = "/sys/fs/cgroup"
+	if unified {
+		return Cgroup{Unified: filepath.Join(root, path)}
+	}
+	return Cgroup{CPUAcct: filepath.Join(root, "cpuacct", path), Memory: filepath.Join(root, "memory", path)}
 }
 
 // Usage is what a cgroup has used.
@@ -110,7 +126,8 @@ func readUint(path string) (uint64, error) {
 	return v, nil
 }
 
-// readKeyed reads a flat-keyed file ("key value" lines).
+// readKeyed reads a flat-keyed file ("key value" lines; a unit after the
+// value, as /proc/meminfo's kB, is ignored).
 func readKeyed(path string) (map[string]uint64, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -124,7 +141,11 @@ func readKeyed(path string) (map[string]uint64, error) {
 		if !ok {
 			continue
 		}
-		v, err := strconv.ParseUint(strings.TrimSpace(value), 10, 64)
+		f := strings.Fields(value)
+		if len(f) == 0 {
+			continue
+		}
+		v, err := strconv.ParseUint(f[0], 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", path, key, err)
 		}
@@ -142,15 +163,59 @@ type Container struct {
 	Cgroup               Cgroup
 }
 
-// Scrape reads the node's cgroup and each container's at now. A
-// container whose cgroup cannot be read (it exited meanwhile) is left
-// out; the node's cgroup must be readable.
-func Scrape(node Cgroup, containers []Container, now time.Time) (metrics.Scrape, error) {
-	u, err := Read(node)
+// userHZ is the unit of /proc/stat's times, fixed at 100 on Linux.
+const userHZ = 100
+
+// ReadNode reads the machine's usage from procDir (/proc).
+func ReadNode(procDir string) (Usage, error) {
+	cpu, err := readCPUTicks(filepath.Join(procDir, "stat"))
 	if err != nil {
-		return metrics.Scrape{}, fmt.Errorf("reading the node's cgroup: %w", err)
+		return Usage{}, err
 	}
-	s := metrics.Scrape{Node: metrics.Point{CPUSeconds: u.CPUSeconds, MemoryBytes: u.MemoryWorkingSet, Time: now}}
+	mem, err := readKeyed(filepath.Join(procDir, "meminfo"))
+	if err != nil {
+		return Usage{}, err
+	}
+	total, ok := mem["MemTotal:"]
+	if !ok {
+		return Usage{}, fmt.Errorf("%s: no MemTotal", filepath.Join(procDir, "meminfo"))
+	}
+	avail, ok := mem["MemAvailable:"]
+	if !ok {
+		return Usage{}, fmt.Errorf("%s: no MemAvailable", filepath.Join(procDir, "meminfo"))
+	}
+	return Usage{CPUSeconds: float64(cpu) / userHZ, MemoryWorkingSet: workingSet(total, avail) * 1024}, nil
+}
+
+// readCPUTicks sums the busy times of /proc/stat's aggregate cpu line:
+// user, nice, system, irq, softirq and steal (guest time is counted in
+// user already).
+func readCPUTicks(path string) (uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("%s: no aggregate cpu line", path)
+	}
+	var sum uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+		v, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+		sum += v
+	}
+	return sum, nil
+}
+
+// Scrape reads each container's cgroup at now and puts them with the
+// node's usage. A container whose cgroup cannot be read (it exited
+// meanwhile) is left out.
+func Scrape(node Usage, containers []Container, now time.Time) metrics.Scrape {
+	s := metrics.Scrape{Node: metrics.Point{CPUSeconds: node.CPUSeconds, MemoryBytes: node.MemoryWorkingSet, Time: now}}
 	for _, c := range containers {
 		u, err := Read(c.Cgroup)
 		if err != nil {
@@ -159,5 +224,5 @@ func Scrape(node Cgroup, containers []Container, now time.Time) (metrics.Scrape,
 		s.Containers = append(s.Containers, metrics.ContainerPoint{Namespace: c.Namespace, Pod: c.Pod, Container: c.Name,
 			Point: metrics.Point{CPUSeconds: u.CPUSeconds, MemoryBytes: u.MemoryWorkingSet, Time: now}})
 	}
-	return s, nil
+	return s
 }

@@ -43,14 +43,11 @@ func TestRead(t *testing.T) {
 
 func TestScrapeRendersResourceMetrics(t *testing.T) {
 	now := time.UnixMilli(1700000000000)
-	s, err := Scrape(Cgroup{Unified: "testdata/v2/node"}, []Container{
+	s := Scrape(Usage{CPUSeconds: 12.5, MemoryWorkingSet: 805306368}, []Container{
 		{Namespace: "default", Pod: "web", Name: "app", Cgroup: Cgroup{Unified: "testdata/v2/pod/ctr"}},
 		{Namespace: "default", Pod: "web", Name: "exited", Cgroup: Cgroup{Unified: "testdata/v2/gone"}},
 		{Namespace: "kube-system", Pod: "dns", Name: "dns", Cgroup: Cgroup{CPUAcct: "testdata/v1/cpuacct/pod/ctr", Memory: "testdata/v1/memory/pod/ctr"}},
 	}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var buf bytes.Buffer
 	if err := metrics.WriteText(&buf, s); err != nil {
 		t.Fatal(err)
@@ -74,7 +71,32 @@ func TestScrapeRendersResourceMetrics(t *testing.T) {
 	if d := cmp.Diff(s, back); d != "" {
 		t.Errorf("parsed back (-want +got):\n%s", d)
 	}
-	if _, err := Scrape(Cgroup{Unified: "testdata/v2/gone"}, nil, now); err == nil {
-		t.Error("Scrape with an unreadable node cgroup succeeded")
+}
+
+func TestReadNode(t *testing.T) {
+	got, err := ReadNode("testdata/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// user 1000 + nice 200 + system 300 + irq 40 + softirq 60 + steal 0
+	// ticks; MemTotal less MemAvailable.
+	want := Usage{CPUSeconds: 16, MemoryWorkingSet: (2048000 - 1024000) * 1024}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	for _, dir := range []string{"testdata/badproc", "testdata/missing"} {
+		if _, err := ReadNode(dir); err == nil {
+			t.Errorf("ReadNode(%s) succeeded", dir)
+		}
+	}
+}
+
+func TestCgroupAt(t *testing.T) {
+	if got, want := CgroupAt(true, "/berth/podu/c1"), (Cgroup{Unified: "/sys/fs/cgroup/berth/podu/c1"}); got != want {
+		t.Errorf("unified: %+v, want %+v", got, want)
+	}
+	want := Cgroup{CPUAcct: "/sys/fs/cgroup/cpuacct/berth/podu/c1", Memory: "/sys/fs/cgroup/memory/berth/podu/c1"}
+	if got := CgroupAt(false, "/berth/podu/c1"); got != want {
+		t.Errorf("v1: %+v, want %+v", got, want)
 	}
 }

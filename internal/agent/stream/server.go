@@ -13,8 +13,12 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"berth.dev/berth/internal/metrics"
 )
 
 // DefaultPort is kubelet's port, which the API server dials.
@@ -59,8 +63,9 @@ var ErrNotFound = errors.New("not found")
 type Config struct {
 	// Addr is the address to listen on; default ":10250".
 	Addr string
-	// Certificate is the node's serving certificate.
-	Certificate tls.Certificate
+	// Certificate returns the node's serving certificate, for each TLS
+	// handshake (so that a renewed certificate is picked up).
+	Certificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// ClientCAs verifies client certificates: the cluster CA.
 	ClientCAs *x509.CertPool
 	// AllowedUsers are the client certificate common names served; default
@@ -76,11 +81,16 @@ type Config struct {
 	// Attach connects s to c's stdio until its output ends or ctx ends.
 	Attach func(ctx context.Context, c Container, tty bool, s Streams) error
 	// LogPaths returns the CRI log file of a container's current instance
-	// and of the instance before it; "" where there is none.
+	// and of its last terminated one (kubectl logs --previous); "" where
+	// there is none.
 	LogPaths func(podUID types.UID, container string) (current, previous string)
 	// DialPod connects to port on the pod's loopback, from inside the pod's
 	// network namespace.
 	DialPod func(ctx context.Context, podUID types.UID, port uint16) (net.Conn, error)
+	// ResourceMetrics, if set, is served at /metrics/resource (in
+	// internal/metrics' text format) for the API server's metrics
+	// collector.
+	ResourceMetrics func(ctx context.Context) (metrics.Scrape, error)
 
 	// StreamCreationTimeout bounds how long a client may take to open its
 	// streams; default 30s.
@@ -93,10 +103,39 @@ type Config struct {
 	Log   *slog.Logger
 }
 
+// StaticCertificate is a Config.Certificate that always serves c.
+func StaticCertificate(c tls.Certificate) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &c, nil }
+}
+
 // Server serves kubelet's streaming paths to the API server.
 type Server struct {
 	cfg     Config
 	handler http.Handler
+	// libraryLog receives what the streaming libraries log through the
+	// request's context: the server's log at debug level, since they
+	// report a client closing its connection as an error.
+	libraryLog logr.Logger
+}
+
+// debugHandler logs every record at debug level.
+type debugHandler struct{ slog.Handler }
+
+func (h debugHandler) Enabled(ctx context.Context, _ slog.Level) bool {
+	return h.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (h debugHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h debugHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return debugHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h debugHandler) WithGroup(name string) slog.Handler {
+	return debugHandler{h.Handler.WithGroup(name)}
 }
 
 // New checks cfg and fills its defaults.
@@ -104,8 +143,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Lookup == nil || cfg.Exec == nil || cfg.Attach == nil || cfg.LogPaths == nil || cfg.DialPod == nil {
 		return nil, errors.New("stream: Lookup, Exec, Attach, LogPaths and DialPod are required")
 	}
-	if cfg.ClientCAs == nil {
-		return nil, errors.New("stream: no client CA")
+	if cfg.ClientCAs == nil || cfg.Certificate == nil {
+		return nil, errors.New("stream: Certificate and ClientCAs are required")
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = fmt.Sprintf(":%d", DefaultPort)
@@ -126,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Log = cfg.Log.With("component", "stream")
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, libraryLog: logr.FromSlogHandler(debugHandler{cfg.Log.Handler()})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.serveLogs)
 	for _, m := range []string{"GET", "POST"} {
@@ -134,8 +173,25 @@ func New(cfg Config) (*Server, error) {
 		mux.HandleFunc(m+" /attach/{namespace}/{pod}/{container}", s.serveAttach)
 		mux.HandleFunc(m+" /portForward/{namespace}/{pod}", s.servePortForward)
 	}
+	if cfg.ResourceMetrics != nil {
+		mux.HandleFunc("GET "+metrics.ResourcePath, s.serveResourceMetrics)
+	}
 	s.handler = s.authenticate(mux)
 	return s, nil
+}
+
+// serveResourceMetrics writes the node's current usage.
+func (s *Server) serveResourceMetrics(w http.ResponseWriter, r *http.Request) {
+	scrape, err := s.cfg.ResourceMetrics(r.Context())
+	if err != nil {
+		s.cfg.Log.Warn("reading resource metrics", "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", metrics.TextContentType)
+	if err := metrics.WriteText(w, scrape); err != nil {
+		s.cfg.Log.Debug("writing resource metrics", "err", err)
+	}
 }
 
 // authenticate serves only verified clients whose certificate names an
@@ -151,7 +207,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			http.Error(w, fmt.Sprintf("Forbidden (user=%s, path=%s)", user, r.URL.Path), http.StatusForbidden)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(klog.NewContext(r.Context(), s.libraryLog)))
 	})
 }
 
@@ -159,11 +215,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 // certificates required and verified against the cluster CA.
 func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{s.cfg.Certificate},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    s.cfg.ClientCAs,
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"http/1.1"},
+		GetCertificate: s.cfg.Certificate,
+		ClientAuth:     tls.RequireAndVerifyClientCert,
+		ClientCAs:      s.cfg.ClientCAs,
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"http/1.1"},
 	}
 }
 

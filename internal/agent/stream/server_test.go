@@ -25,6 +25,8 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/utils/exec"
+
+	"berth.dev/berth/internal/metrics"
 )
 
 // fakeNode backs a Server with fake containers: one pod ns/p with
@@ -33,6 +35,9 @@ type fakeNode struct {
 	logDir string
 	// echo is the address DialPod connects to for any port.
 	echo string
+
+	// scrape is what ResourceMetrics returns.
+	scrape metrics.Scrape
 
 	mu      sync.Mutex // guards running, resizes and dials
 	running bool
@@ -116,8 +121,9 @@ func startServer(t *testing.T, node *fakeNode) (*rest.Config, *testCA) {
 	t.Helper()
 	ca := newTestCA(t)
 	srv, err := New(Config{
-		Certificate: ca.tlsCert(t, "node1", true), ClientCAs: ca.pool(),
+		Certificate: StaticCertificate(ca.tlsCert(t, "node1", true)), ClientCAs: ca.pool(),
 		Lookup: node.lookup, Exec: node.exec, Attach: node.attach, LogPaths: node.logPaths, DialPod: node.dialPod,
+		ResourceMetrics:       func(context.Context) (metrics.Scrape, error) { return node.scrape, nil },
 		StreamCreationTimeout: 5 * time.Second,
 	})
 	if err != nil {
@@ -327,6 +333,43 @@ func TestAuthentication(t *testing.T) {
 				t.Errorf("got %s, want %d", resp.Status, tt.wantCode)
 			}
 		})
+	}
+}
+
+func TestResourceMetrics(t *testing.T) {
+	now := time.UnixMilli(1700000000000)
+	node := &fakeNode{scrape: metrics.Scrape{
+		Node:       metrics.Point{CPUSeconds: 10, MemoryBytes: 1 << 30, Time: now},
+		Containers: []metrics.ContainerPoint{{Namespace: "ns", Pod: "p", Container: "c", Point: metrics.Point{CPUSeconds: 1, MemoryBytes: 1 << 20, Time: now}}},
+	}}
+	cfg, ca := startServer(t, node)
+	get := func(certPEM, keyPEM []byte) *http.Response {
+		c := rest.CopyConfig(cfg)
+		c.CertData, c.KeyData = certPEM, keyPEM
+		rt, err := rest.TransportFor(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := (&http.Client{Transport: rt}).Get(cfg.Host + metrics.ResourcePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	resp := get(cfg.CertData, cfg.KeyData)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != metrics.TextContentType {
+		t.Fatalf("got %s, Content-Type %q", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	got, err := metrics.ParseText(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(node.scrape, got); d != "" {
+		t.Errorf("scrape (-want +got):\n%s", d)
+	}
+	if resp := get(ca.issue(t, "system:node:n2", false)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("another user got %s, want 403", resp.Status)
 	}
 }
 

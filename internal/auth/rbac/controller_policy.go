@@ -17,7 +17,7 @@ func controllerRoles() []*rbacv1.ClusterRole {
 		c("certificate-controller",
 			newRule("delete", "get", "list", "watch").groups(certificatesGroup).resources("certificatesigningrequests"),
 			newRule("update").groups(certificatesGroup).resources("certificatesigningrequests/approval", "certificatesigningrequests/status"),
-			newRule("approve").groups(certificatesGroup).resources("signers").names(certificatesv1.KubeAPIServerClientKubeletSignerName),
+			newRule("approve").groups(certificatesGroup).resources("signers").names(certificatesv1.KubeAPIServerClientKubeletSignerName, certificatesv1.KubeletServingSignerName),
 			newRule("sign").groups(certificatesGroup).resources("signers").names(certificatesv1.KubeAPIServerClientSignerName, certificatesv1.KubeAPIServerClientKubeletSignerName, certificatesv1.KubeletServingSignerName),
 			newRule("create").groups(authzGroup).resources("subjectaccessreviews"),
 			eventsRule()),

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"slices"
+	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -15,6 +18,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	certlisters "k8s.io/client-go/listers/certificates/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -39,6 +43,7 @@ type Config struct {
 type Controller struct {
 	client  kubernetes.Interface
 	lister  certlisters.CertificateSigningRequestLister
+	nodes   corelisters.NodeLister
 	synced  []cache.InformerSynced
 	queue   workqueue.TypedRateLimitingInterface[string]
 	log     *slog.Logger
@@ -81,7 +86,9 @@ func New(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("csrapproving: adding CSR handler: %w", err)
 	}
-	c.synced = []cache.InformerSynced{reg.HasSynced}
+	nodes := cfg.Informers.Core().V1().Nodes()
+	c.nodes = nodes.Lister()
+	c.synced = []cache.InformerSynced{reg.HasSynced, nodes.Informer().HasSynced}
 	return c, nil
 }
 
@@ -136,26 +143,85 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return nil // validation let it in; nothing this approver can do
 	}
+	if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+		return c.syncServing(ctx, csr, req)
+	}
 	perms := Permissions(csr, req)
 	for _, p := range perms {
 		ok, err := c.allowed(ctx, csr, p.Subresource)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			continue
+		if ok {
+			return c.approve(ctx, csr, p.Message)
 		}
-		csr = csr.DeepCopy()
-		csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "AutoApproved", Message: p.Message,
-		})
-		if _, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, name, csr, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("approving CSR %q: %w", name, err)
-		}
-		return nil
 	}
 	if len(perms) > 0 {
 		return fmt.Errorf("CSR %q: %w", name, errNotAuthorized)
+	}
+	return nil
+}
+
+// errNotNodesOwn is returned for a node's serving CSR naming what its Node
+// does not have (yet): the queue retries, as the Node may be registering.
+var errNotNodesOwn = errors.New("names or addresses that are not the node's own")
+
+// syncServing approves a node's request for its own serving certificate
+// (see the package documentation).
+func (c *Controller) syncServing(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) error {
+	if csrsigning.ValidateKubeletServing(req, csr.Spec.Usages) != nil ||
+		csr.Spec.Username != req.Subject.CommonName || !slices.Contains(csr.Spec.Groups, csrsigning.NodeGroup) {
+		return nil // not a node asking for itself: left to people
+	}
+	node, err := c.nodes.Get(strings.TrimPrefix(req.Subject.CommonName, csrsigning.NodeUserPrefix))
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("CSR %q: %w", csr.Name, errNotNodesOwn)
+	}
+	if err != nil {
+		return err
+	}
+	if !OwnNames(node, req) {
+		return fmt.Errorf("CSR %q: %w", csr.Name, errNotNodesOwn)
+	}
+	return c.approve(ctx, csr, "Auto approving kubelet serving certificate: the node's own names and addresses.")
+}
+
+// OwnNames reports whether every DNS name req asks for is node's name or
+// one of its DNS or host name addresses, and every IP one of its IP
+// addresses.
+func OwnNames(node *corev1.Node, req *x509.CertificateRequest) bool {
+	names, ips := []string{node.Name}, []net.IP{}
+	for _, a := range node.Status.Addresses {
+		switch a.Type {
+		case corev1.NodeHostName, corev1.NodeInternalDNS, corev1.NodeExternalDNS:
+			names = append(names, a.Address)
+		case corev1.NodeInternalIP, corev1.NodeExternalIP:
+			if ip := net.ParseIP(a.Address); ip != nil {
+				ips = append(ips, ip)
+			}
+		}
+	}
+	for _, n := range req.DNSNames {
+		if !slices.Contains(names, n) {
+			return false
+		}
+	}
+	for _, ip := range req.IPAddresses {
+		if !slices.ContainsFunc(ips, ip.Equal) {
+			return false
+		}
+	}
+	return true
+}
+
+// approve adds the Approved condition with message.
+func (c *Controller) approve(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, message string) error {
+	csr = csr.DeepCopy()
+	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "AutoApproved", Message: message,
+	})
+	if _, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, csr, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("approving CSR %q: %w", csr.Name, err)
 	}
 	return nil
 }

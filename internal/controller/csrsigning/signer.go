@@ -72,11 +72,11 @@ func ValidateKubeletClient(req *x509.CertificateRequest, usages []certificatesv1
 	return nil
 }
 
-// validateKubeletServing checks a request for the
+// ValidateKubeletServing checks a request for the
 // kubernetes.io/kubelet-serving signer: the node subject, at least one DNS
 // or IP SAN, no email or URI SANs, usages digital signature and server auth
 // (plus key encipherment for RSA keys).
-func validateKubeletServing(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error {
+func ValidateKubeletServing(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error {
 	if err := validateNodeSubject(req); err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func validatorFor(signerName string) func(*x509.CertificateRequest, []certificat
 	case certificatesv1.KubeAPIServerClientKubeletSignerName:
 		return ValidateKubeletClient
 	case certificatesv1.KubeletServingSignerName:
-		return validateKubeletServing
+		return ValidateKubeletServing
 	}
 	return nil
 }

@@ -1,9 +1,11 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,21 +38,36 @@ import (
 	"berth.dev/berth/internal/version"
 )
 
-// localAgent is the node agent `berth server` runs for its own machine.
-type localAgent struct {
+// nodeAgent runs this machine as a node: its registration and Lease, its
+// pods, its streaming server and resource metrics. `berth server` runs one
+// for its own machine (newLocalAgent), `berth agent` one for a machine that
+// joined (app/agent.go).
+type nodeAgent struct {
 	name    string
 	dataDir string
 	// nodeIP is the Node's InternalIP, where the API server reaches the
-	// streaming server: the server's advertise address.
+	// streaming server; if invalid, the machine's first global address.
 	nodeIP netip.Addr
 	// port is the streaming server's; 0 picks a free one.
 	port int
-	// clusterCIDR is made unreachable on the host (see network.Config).
-	clusterCIDR netip.Prefix
-	keys        *pki.PKI
-	rest        *rest.Config
-	log         *slog.Logger
+	// clusterCIDR and serviceCIDR are made unreachable on the host, so
+	// that a packet to an address with no pod or rule behind it dies here
+	// (see network.Config).
+	clusterCIDR, serviceCIDR netip.Prefix
+	// insecureRegistries may be pulled from over plain HTTP.
+	insecureRegistries []string
+	// rest is the node's identity, system:node:<name>.
+	rest *rest.Config
+	// clientCAs verifies the API server's client certificate: the
+	// cluster CA.
+	clientCAs *x509.CertPool
+	// serving gets the streaming server a certificate for the node's
+	// names and IPs; renew, if not nil, keeps it fresh until ctx ends.
+	serving func(ctx context.Context, client kubernetes.Interface, names []string, ips []net.IP) (cert func(*tls.ClientHelloInfo) (*tls.Certificate, error), renew func(context.Context) error, err error)
+	log     *slog.Logger
 }
+
+const insecureRegistryHelp = "registry the node may pull images from over plain HTTP: host, host:port or CIDR (repeatable; loopback always may)"
 
 // nodeName is --node-name, or the machine's host name.
 func nodeName(flag string) (string, error) {
@@ -67,22 +84,12 @@ func nodeName(flag string) (string, error) {
 // nodeRestConfig is the local agent's identity: a client certificate for
 // system:node:<name> in system:nodes, issued by the cluster CA.
 func nodeRestConfig(keys *pki.PKI, serverURL, name string) (*rest.Config, error) {
-	user := "system:node:" + name
-	certPEM, keyPEM, err := keys.IssueClientCert(user, []string{"system:nodes"}, 0)
+	cfg, err := loopbackConfig(keys, serverURL, "system:node:"+name, "system:nodes")
 	if err != nil {
-		return nil, fmt.Errorf("issuing the %s certificate: %w", user, err)
+		return nil, err
 	}
-	return &rest.Config{
-		Host:            serverURL,
-		TLSClientConfig: rest.TLSClientConfig{CAData: keys.CAPEM(), CertData: certPEM, KeyData: keyPEM},
-		ContentConfig: rest.ContentConfig{
-			ContentType:        "application/vnd.kubernetes.protobuf",
-			AcceptContentTypes: "application/vnd.kubernetes.protobuf,application/json",
-		},
-		UserAgent:      "berth-agent/" + version.Berth,
-		QPS:            -1,
-		WarningHandler: rest.NoWarnings{},
-	}, nil
+	cfg.UserAgent = "berth-agent/" + version.Berth
+	return cfg, nil
 }
 
 // agentPrerequisites says why this machine cannot run containers, or "".
@@ -118,8 +125,9 @@ func nodeHostNames(dataDir string) hostNames {
 
 // newLocalAgent prepares the server's own node agent: nil with
 // --disable-agent, an error saying why on a machine that cannot run
-// containers.
-func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP netip.Addr, clusterCIDR netip.Prefix, log *slog.Logger) (*localAgent, error) {
+// containers. Its credentials and serving certificate come straight from
+// the cluster CA.
+func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP netip.Addr, clusterCIDR, serviceCIDR netip.Prefix, log *slog.Logger) (*nodeAgent, error) {
 	if o.disableAgent {
 		return nil, nil
 	}
@@ -138,19 +146,30 @@ func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP neti
 	if err != nil {
 		return nil, err
 	}
-	return &localAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR, keys: keys, rest: cfg, log: log}, nil
+	serving := func(_ context.Context, _ kubernetes.Interface, names []string, ips []net.IP) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), func(context.Context) error, error) {
+		certPEM, keyPEM, err := keys.IssueServingCert("system:node:"+name, append(names, "localhost"), append(ips, net.IPv4(127, 0, 0, 1), net.IPv6loopback), 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, nil, fmt.Errorf("loading the node's serving certificate: %w", err)
+		}
+		return stream.StaticCertificate(cert), nil, nil
+	}
+	return &nodeAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR, serviceCIDR: serviceCIDR,
+		insecureRegistries: o.insecureRegistries, rest: cfg, clientCAs: keys.CAPool(), serving: serving, log: log}, nil
 }
 
 // run registers the node and runs its pods until ctx ends. Errors setting
-// up the runtime, image store or network are returned; the server goes
-// on without a node.
-func (l *localAgent) run(ctx context.Context) error {
+// up the runtime, image store, network or streaming server are returned.
+func (l *nodeAgent) run(ctx context.Context) error {
 	names := nodeHostNames(l.dataDir)
 	rt, err := runtime.New(runtime.Config{RunDir: names.runDir, CgroupParent: names.cgroupParent})
 	if err != nil {
 		return err
 	}
-	images, err := image.New(image.Config{Dir: imageStoreDir(l.dataDir), Logger: l.log})
+	images, err := image.New(image.Config{Dir: imageStoreDir(l.dataDir), InsecureRegistries: l.insecureRegistries, Logger: l.log})
 	if err != nil {
 		return err
 	}
@@ -167,16 +186,20 @@ func (l *localAgent) run(ctx context.Context) error {
 		return err
 	}
 	kubeletVersion := version.Info().GitVersion
-	registration, err := node.New(node.Config{
-		Client: client, Name: l.name, Logger: l.log,
-		Machine: func(ctx context.Context) (node.Machine, error) {
-			m, err := node.ReadMachine(ctx, l.name, l.dataDir, kubeletVersion)
+	machine := func(ctx context.Context) (node.Machine, error) {
+		m, err := node.ReadMachine(ctx, l.name, l.dataDir, kubeletVersion)
+		if l.nodeIP.IsValid() {
 			m.Addresses = slices.DeleteFunc(m.Addresses, func(a corev1.NodeAddress) bool { return a.Type == corev1.NodeInternalIP })
 			m.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: l.nodeIP.String()}}, m.Addresses...)
-			m.KubeletPort = port
-			return m, err
-		},
-	})
+		}
+		m.KubeletPort = port
+		return m, err
+	}
+	m, err := machine(ctx)
+	if err != nil {
+		return err
+	}
+	registration, err := node.New(node.Config{Client: client, Name: l.name, Logger: l.log, Machine: machine})
 	if err != nil {
 		return err
 	}
@@ -196,10 +219,7 @@ func (l *localAgent) run(ctx context.Context) error {
 		Bridge:       names.bridge,
 		PodCIDRs:     []netip.Prefix{podCIDR},
 		ClusterCIDRs: []netip.Prefix{l.clusterCIDR},
-		// Only the cluster CIDR is made unreachable: an unreachable
-		// service CIDR route would break the node's own connections to
-		// ClusterIPs until a service proxy provides routes of its own.
-		ServiceCIDRs: []netip.Prefix{},
+		ServiceCIDRs: []netip.Prefix{l.serviceCIDR},
 	})
 	if err != nil {
 		return err
@@ -211,10 +231,24 @@ func (l *localAgent) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var nodeIP string
+	var ips []net.IP
+	dnsNames := []string{l.name}
+	for _, a := range m.Addresses {
+		switch a.Type {
+		case corev1.NodeInternalIP:
+			nodeIP = cmp.Or(nodeIP, a.Address)
+			ips = append(ips, net.ParseIP(a.Address))
+		case corev1.NodeHostName:
+			if a.Address != l.name {
+				dnsNames = append(dnsNames, a.Address)
+			}
+		}
+	}
 	pods, err := agent.New(agent.Config{
 		Rest:     l.rest,
 		NodeName: l.name,
-		NodeIP:   l.nodeIP.String(),
+		NodeIP:   nodeIP,
 		DataDir:  filepath.Join(l.dataDir, "agent"),
 		Runtime:  rt,
 		Images:   images,
@@ -225,14 +259,31 @@ func (l *localAgent) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	streams, err := l.streamServer(pods)
+	cert, renew, err := l.serving(ctx, client, dnsNames, ips)
+	if err != nil {
+		return fmt.Errorf("getting the node's serving certificate: %w", err)
+	}
+	streams, err := stream.New(stream.Config{
+		Certificate:     cert,
+		ClientCAs:       l.clientCAs,
+		Lookup:          pods.Lookup,
+		Exec:            pods.Exec,
+		Attach:          pods.Attach,
+		LogPaths:        pods.LogPaths,
+		DialPod:         pods.DialPod,
+		ResourceMetrics: pods.ResourceMetrics,
+		Log:             l.log,
+	})
 	if err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
+	errs := make([]error, 3)
 	wg.Go(func() { errs[0] = pods.Run(ctx) })
 	wg.Go(func() { errs[1] = streams.Serve(ctx, ln) })
+	if renew != nil {
+		wg.Go(func() { errs[2] = renew(ctx) })
+	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
@@ -258,32 +309,4 @@ func waitPodCIDR(ctx context.Context, client kubernetes.Interface, name string, 
 		return netip.Prefix{}, fmt.Errorf("waiting for node %s's pod range: %w", name, err)
 	}
 	return cidr, nil
-}
-
-// streamServer is the node's streaming server, backed by the pod workers,
-// with a serving certificate from the cluster CA naming the node's IP,
-// loopback and name.
-func (l *localAgent) streamServer(pods *agent.Agent) (*stream.Server, error) {
-	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-	if l.nodeIP.IsValid() {
-		ips = append(ips, net.IP(l.nodeIP.AsSlice()))
-	}
-	certPEM, keyPEM, err := l.keys.IssueServingCert("system:node:"+l.name, []string{l.name, "localhost"}, ips, 0)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("loading the node's serving certificate: %w", err)
-	}
-	return stream.New(stream.Config{
-		Certificate: cert,
-		ClientCAs:   l.keys.CAPool(),
-		Lookup:      pods.Lookup,
-		Exec:        pods.Exec,
-		Attach:      pods.Attach,
-		LogPaths:    pods.LogPaths,
-		DialPod:     pods.DialPod,
-		Log:         l.log,
-	})
 }
