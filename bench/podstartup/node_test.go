@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"berth.dev/berth/bench/internal/berthbin"
 	"berth.dev/berth/test/images/testimages"
 	"berth.dev/berth/test/nodecleanup"
 )
@@ -49,19 +50,6 @@ var (
 	logPath  = flag.String("podstartup.log", "", "append the server's log to this file (default: a temporary file, printed on failure)")
 )
 
-// buildBerth builds the berth binary into a temporary directory.
-func buildBerth(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "berth")
-	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "berth.dev/berth/cmd/berth").CombinedOutput()
-	if err != nil {
-		b.Fatalf("building berth: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // node is a running `berth server` with its node agent.
 type node struct {
 	dataDir string
@@ -80,7 +68,7 @@ type node struct {
 func startNode(b *testing.B) *node {
 	b.Helper()
 	nodecleanup.NeedContainers(b)
-	bin := buildBerth(b)
+	bin := berthbin.Build(b)
 	n := &node{dataDir: b.TempDir(), exited: make(chan struct{})}
 	b.Cleanup(func() { nodecleanup.CleanUp(b, n.dataDir, netip.MustParsePrefix(clusterCIDR)) })
 

@@ -3,7 +3,6 @@ package startup
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -11,12 +10,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"berth.dev/berth/bench/internal/berthbin"
 )
 
 const (
@@ -38,7 +38,7 @@ const (
 // VmHWM) after ready plus 5 s idle. Targets (DESIGN.md): start < 1 s,
 // idle memory < 100 MiB.
 func BenchmarkStartup(b *testing.B) {
-	bin := buildBerth(b)
+	bin := berthbin.Build(b)
 
 	b.Run("empty", func(b *testing.B) {
 		var slowest time.Duration
@@ -87,19 +87,6 @@ func BenchmarkStartup(b *testing.B) {
 		b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
 		b.ReportMetric(float64(hwm)/(1<<20), "peak-rss-MiB")
 	})
-}
-
-// buildBerth builds the berth binary into a temporary directory.
-func buildBerth(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "berth")
-	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "berth.dev/berth/cmd/berth").CombinedOutput()
-	if err != nil {
-		b.Fatalf("building berth: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // server is a running berth server process.
