@@ -139,7 +139,7 @@ func startNode(t *testing.T, ts *apiservertest.Server) (*fakeNode, kubernetes.In
 	srv, err := stream.New(stream.Config{
 		// The API server's serving certificate is the cluster CA's and names
 		// 127.0.0.1: good enough for a node on loopback.
-		Certificate: ts.PKI.ServingTLSConfig().Certificates[0], ClientCAs: ts.PKI.CAPool(),
+		Certificate: stream.StaticCertificate(ts.PKI.ServingTLSConfig().Certificates[0]), ClientCAs: ts.PKI.CAPool(),
 		Lookup: node.lookup, Exec: node.exec, Attach: node.attach, LogPaths: node.logPaths, DialPod: node.dialPod,
 	})
 	if err != nil {
