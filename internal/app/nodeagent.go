@@ -97,8 +97,10 @@ func agentPrerequisites() string {
 	if os.Geteuid() != 0 {
 		return "not running as root"
 	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		return "runc not found in PATH"
+	for _, bin := range []string{"runc", "nft"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return bin + " not found in PATH"
+		}
 	}
 	return ""
 }
@@ -225,6 +227,9 @@ func (l *nodeAgent) run(ctx context.Context) error {
 		return err
 	}
 	if err := netw.InstallRoutes(); err != nil {
+		return err
+	}
+	if err := netw.InstallMasquerade(ctx); err != nil {
 		return err
 	}
 	vols, err := volume.New(volume.Config{DataDir: l.dataDir, Client: client})

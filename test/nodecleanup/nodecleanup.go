@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -24,8 +25,8 @@ import (
 )
 
 // NeedContainers skips tb unless this machine can run the server's agent
-// with the busybox test image: root, runc, the CNI plugins and a static
-// busybox.
+// with the busybox test image: root, runc, nft, the CNI plugins and a
+// static busybox.
 func NeedContainers(tb testing.TB) {
 	tb.Helper()
 	if os.Geteuid() != 0 {
@@ -33,6 +34,9 @@ func NeedContainers(tb testing.TB) {
 	}
 	if _, err := exec.LookPath("runc"); err != nil {
 		tb.Skip("needs runc (apt-get install runc)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		tb.Skip("needs nft (apt-get install nftables)")
 	}
 	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
 		tb.Skip("needs the CNI plugins (apt-get install containernetworking-plugins)")
@@ -116,7 +120,7 @@ func CleanUp(tb testing.TB, dataDir string, clusterCIDR netip.Prefix) {
 		for _, id := range ids {
 			_ = netw.Teardown(ctx, id)
 		}
-		if err := netw.RemoveRoutes(); err != nil {
+		if err := errors.Join(netw.RemoveRoutes(), netw.RemoveMasquerade(ctx)); err != nil {
 			tb.Errorf("cleanup: %v", err)
 		}
 	}

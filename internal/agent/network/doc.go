@@ -2,8 +2,8 @@
 // plugins from the distribution, driven through libcni.
 //
 // Every pod of a node hangs off one bridge (Config.Bridge, berth0 by
-// default) through the "bridge" plugin, which is the pods' gateway and
-// masquerades their traffic leaving the cluster; "host-local" hands out
+// default) through the "bridge" plugin, which is the pods' gateway;
+// "host-local" hands out
 // addresses from the node's pod CIDR; "portmap" publishes hostPorts;
 // "loopback" brings up the pod's lo. Setup runs them against a pod's pinned
 // network namespace (runtime.Sandbox.NetNSPath) and returns its IPs.
@@ -13,6 +13,10 @@
 // (pods/<id>.json) with what Teardown needs. So Teardown works after the
 // agent restarts, and again after it has succeeded (it is idempotent), and
 // Pods lists the attachments for the agent to reconcile with its sandboxes.
+//
+// InstallMasquerade masquerades the pods' traffic leaving the cluster with
+// one nftables table for the node (<bridge>-masquerade, family inet), not
+// the bridge plugin's per-pod iptables chains.
 //
 // InstallRoutes makes the cluster and service CIDRs unreachable from the
 // node, so traffic to an address no pod or Service holds fails at once

@@ -142,7 +142,7 @@ func confList(cfg Config) ([]byte, error) {
 		"type":        "bridge",
 		"bridge":      cfg.Bridge,
 		"isGateway":   true,
-		"ipMasq":      true,
+		"ipMasq":      false, // InstallMasquerade: one rule for the node
 		"hairpinMode": true,
 		"ipam": map[string]any{
 			"type":    "host-local",

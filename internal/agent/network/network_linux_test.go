@@ -253,10 +253,7 @@ func TestPodsReachEachOtherAndHostPort(t *testing.T) {
 	if err != nil || len(allocated) != 0 {
 		t.Errorf("addresses still allocated after teardown: %v, %v", allocated, err)
 	}
-	// Nothing of pod a is left in the node's NAT table: neither its port
-	// mapping nor its masquerade chain. (Pod b's masquerade chain stays:
-	// the bridge plugin learns it from the interface it deletes, which was
-	// gone with the namespace; see Teardown.)
+	// Nothing of pod a is left in the node's NAT table: no port mapping.
 	n.do(func() {
 		out, err := iptablesSave()
 		if err != nil {
