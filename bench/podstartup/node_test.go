@@ -1,7 +1,6 @@
 package podstartup
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -24,7 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"berth.dev/berth/bench/internal/berthbin"
+	"berth.dev/berth/bench/internal/berthproc"
 	"berth.dev/berth/test/images/testimages"
 	"berth.dev/berth/test/nodecleanup"
 )
@@ -68,7 +67,7 @@ type node struct {
 func startNode(b *testing.B) *node {
 	b.Helper()
 	nodecleanup.NeedContainers(b)
-	bin := berthbin.Build(b)
+	bin := berthproc.Build(b)
 	n := &node{dataDir: b.TempDir(), exited: make(chan struct{})}
 	b.Cleanup(func() { nodecleanup.CleanUp(b, n.dataDir, netip.MustParsePrefix(clusterCIDR)) })
 
@@ -251,10 +250,10 @@ type memory struct {
 func (n *node) memory() (memory, error) {
 	var m memory
 	var err error
-	if m.server, err = procField(n.cmd.Process.Pid, "status", "VmRSS"); err != nil {
+	if m.server, err = berthproc.Field(n.cmd.Process.Pid, "status", "VmRSS"); err != nil {
 		return m, err
 	}
-	if m.serverAnon, err = procField(n.cmd.Process.Pid, "status", "RssAnon"); err != nil {
+	if m.serverAnon, err = berthproc.Field(n.cmd.Process.Pid, "status", "RssAnon"); err != nil {
 		return m, err
 	}
 	runDir := nodecleanup.RunDir(n.dataDir) + "/"
@@ -275,11 +274,11 @@ func (n *node) memory() (memory, error) {
 		if len(args) < 3 || args[1] != "shim" || !strings.HasPrefix(args[len(args)-1], runDir) {
 			continue
 		}
-		rss, err := procField(pid, "status", "VmRSS")
+		rss, err := berthproc.Field(pid, "status", "VmRSS")
 		if err != nil {
 			return m, err
 		}
-		pss, err := procField(pid, "smaps_rollup", "Pss")
+		pss, err := berthproc.Field(pid, "smaps_rollup", "Pss")
 		if err != nil {
 			return m, err
 		}
@@ -288,30 +287,4 @@ func (n *node) memory() (memory, error) {
 		m.shims++
 	}
 	return m, nil
-}
-
-// procField reads a size field ("VmRSS:    1234 kB") of /proc/PID/file,
-// in bytes.
-func procField(pid int, file, field string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/%s", pid, file))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		v, ok := strings.CutPrefix(sc.Text(), field+":")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parsing %s %q of process %d: %w", field, v, pid, err)
-		}
-		return kb << 10, nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/%s", field, pid, file)
 }

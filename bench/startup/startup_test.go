@@ -1,22 +1,17 @@
 package startup
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"berth.dev/berth/bench/internal/berthbin"
+	"berth.dev/berth/bench/internal/berthproc"
 )
 
 const (
@@ -38,7 +33,7 @@ const (
 // VmHWM) after ready plus 5 s idle. Targets (DESIGN.md): start < 1 s,
 // idle memory < 100 MiB.
 func BenchmarkStartup(b *testing.B) {
-	bin := berthbin.Build(b)
+	bin := berthproc.Build(b)
 
 	b.Run("empty", func(b *testing.B) {
 		var slowest time.Duration
@@ -76,8 +71,8 @@ func BenchmarkStartup(b *testing.B) {
 			srv, _ := start(b, bin, b.TempDir())
 			time.Sleep(idle)
 			var err error
-			if rss, err = srv.status("VmRSS"); err == nil {
-				hwm, err = srv.status("VmHWM")
+			if rss, err = berthproc.Field(srv.cmd.Process.Pid, "status", "VmRSS"); err == nil {
+				hwm, err = berthproc.Field(srv.cmd.Process.Pid, "status", "VmHWM")
 			}
 			srv.stop(b)
 			if err != nil {
@@ -183,31 +178,6 @@ func (s *server) stop(b *testing.B) {
 		<-s.exited
 		b.Fatalf("berth server still running %v after SIGTERM; killed\n%s", stopTimeout, s.stderr)
 	}
-}
-
-// status returns a size field of /proc/PID/status (VmRSS, VmHWM) in bytes.
-func (s *server) status(field string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		v, ok := strings.CutPrefix(sc.Text(), field+":")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parsing %s %q: %w", field, v, err)
-		}
-		return kb << 10, nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, errors.New(field + " not in /proc/PID/status")
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
