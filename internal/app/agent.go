@@ -28,12 +28,12 @@ type agentOptions struct {
 	kubeconfig  string
 	dataDir     string
 	nodeName    string
-	nodeIP      string
+	nodeIP      netip.Addr
 	kubeletPort int
 	// insecureRegistries may be pulled from over plain HTTP.
 	insecureRegistries []string
-	clusterCIDR        string
-	serviceCIDR        string
+	clusterCIDR        netip.Prefix
+	serviceCIDR        netip.Prefix
 	logLevel           string
 }
 
@@ -59,11 +59,12 @@ func agentCommand() *cobra.Command {
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig with the node's credentials, instead of --token")
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/berth", "directory for the agent's state")
 	f.StringVar(&o.nodeName, "node-name", "", "name of the Node; the hostname if empty")
-	f.StringVar(&o.nodeIP, "node-ip", "", "the Node's InternalIP, where the API server reaches this machine (default: its first global address)")
+	f.Var(addrValue{&o.nodeIP}, "node-ip", "the Node's InternalIP, where the API server reaches this machine (default: its first global address)")
 	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, insecureRegistryHelp)
 	f.IntVar(&o.kubeletPort, "kubelet-port", stream.DefaultPort, "port of the node's streaming server, which the API server connects to (0 picks a free one)")
-	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "the cluster's range of pod addresses (the server's --cluster-cidr), made unreachable on this machine outside the pods")
-	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "the cluster's range of Service ClusterIPs (the server's --service-cidr), made unreachable on this machine outside the Services' rules")
+	o.clusterCIDR, o.serviceCIDR = defaultClusterCIDR, defaultServiceCIDR
+	f.Var(prefixValue{&o.clusterCIDR}, "cluster-cidr", "the cluster's range of pod addresses (the server's --cluster-cidr), made unreachable on this machine outside the pods")
+	f.Var(prefixValue{&o.serviceCIDR}, "service-cidr", "the cluster's range of Service ClusterIPs (the server's --service-cidr), made unreachable on this machine outside the Services' rules")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -81,20 +82,6 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	}
 	if why := agentPrerequisites(); why != "" {
 		return fmt.Errorf("this machine cannot run pods: %s", why)
-	}
-	var nodeIP netip.Addr
-	if o.nodeIP != "" {
-		if nodeIP, err = netip.ParseAddr(o.nodeIP); err != nil {
-			return fmt.Errorf("--node-ip: %w", err)
-		}
-	}
-	clusterCIDR, err := netip.ParsePrefix(o.clusterCIDR)
-	if err != nil {
-		return fmt.Errorf("--cluster-cidr: %w", err)
-	}
-	serviceCIDR, err := netip.ParsePrefix(o.serviceCIDR)
-	if err != nil {
-		return fmt.Errorf("--service-cidr: %w", err)
 	}
 	name, err := nodeName(o.nodeName)
 	if err != nil {
@@ -130,7 +117,7 @@ func runAgent(ctx context.Context, o agentOptions) error {
 		return err
 	}
 	node := &nodeAgent{
-		name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR, serviceCIDR: serviceCIDR,
+		name: name, dataDir: dataDir, nodeIP: o.nodeIP, port: o.kubeletPort, clusterCIDR: o.clusterCIDR, serviceCIDR: o.serviceCIDR,
 		insecureRegistries: o.insecureRegistries, rest: cfg, clientCAs: clientCAs, log: log,
 		serving: func(ctx context.Context, client kubernetes.Interface, names []string, ips []net.IP) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), func(context.Context) error, error) {
 			r, err := join.NewServing(ctx, jc, client, names, ips)

@@ -67,6 +67,12 @@ type nodeAgent struct {
 	log     *slog.Logger
 }
 
+// The default pod and Service ranges, of `berth server` and `berth agent`.
+var (
+	defaultClusterCIDR = netip.MustParsePrefix("10.42.0.0/16")
+	defaultServiceCIDR = netip.MustParsePrefix("10.43.0.0/16")
+)
+
 const insecureRegistryHelp = "registry the node may pull images from over plain HTTP: host, host:port or CIDR (repeatable; loopback always may)"
 
 // nodeName is --node-name, or the machine's host name.
@@ -129,7 +135,7 @@ func nodeHostNames(dataDir string) hostNames {
 // --disable-agent, an error saying why on a machine that cannot run
 // containers. Its credentials and serving certificate come straight from
 // the cluster CA.
-func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP netip.Addr, clusterCIDR, serviceCIDR netip.Prefix, log *slog.Logger) (*nodeAgent, error) {
+func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP netip.Addr, log *slog.Logger) (*nodeAgent, error) {
 	if o.disableAgent {
 		return nil, nil
 	}
@@ -159,7 +165,7 @@ func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP neti
 		}
 		return stream.StaticCertificate(cert), nil, nil
 	}
-	return &nodeAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: clusterCIDR, serviceCIDR: serviceCIDR,
+	return &nodeAgent{name: name, dataDir: dataDir, nodeIP: nodeIP, port: o.kubeletPort, clusterCIDR: o.clusterCIDR, serviceCIDR: o.serviceCIDR,
 		insecureRegistries: o.insecureRegistries, rest: cfg, clientCAs: keys.CAPool(), serving: serving, log: log}, nil
 }
 

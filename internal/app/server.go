@@ -42,8 +42,8 @@ type serverOptions struct {
 	insecureRegistries []string
 	datastore          string
 	logLevel           string
-	serviceCIDR        string
-	clusterCIDR        string
+	serviceCIDR        netip.Prefix
+	clusterCIDR        netip.Prefix
 	advertise          string
 	etcdCA             string
 	etcdCert           string
@@ -91,8 +91,9 @@ func serverCommand() *cobra.Command {
 	f.StringVar(&o.etcdCA, "datastore-cafile", "", "CA bundle to verify the etcd servers (turns on TLS)")
 	f.StringVar(&o.etcdCert, "datastore-certfile", "", "client certificate for etcd")
 	f.StringVar(&o.etcdKey, "datastore-keyfile", "", "client key for etcd")
-	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "range of pod addresses; each Node gets a /24 of it")
-	f.StringVar(&o.serviceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs; its first address is the kubernetes Service's")
+	o.clusterCIDR, o.serviceCIDR = defaultClusterCIDR, defaultServiceCIDR
+	f.Var(prefixValue{&o.clusterCIDR}, "cluster-cidr", "range of pod addresses; each Node gets a /24 of it")
+	f.Var(prefixValue{&o.serviceCIDR}, "service-cidr", "range of Service ClusterIPs; its first address is the kubernetes Service's")
 	f.StringVar(&o.podSecurity, "pod-security-config", "", "upstream PodSecurityConfiguration file (default: enforce baseline, warn and audit restricted, kube-system exempt)")
 	f.StringVar(&o.encryptionConfig, "encryption-provider-config", "", "EncryptionConfiguration file (apiserver.config.k8s.io/v1) saying how resources are encrypted at rest (default: <data-dir>/encryption-config.yaml, generated on first start to encrypt Secrets with aescbc)")
 	f.StringVar(&o.advertise, "advertise-address", "", "address pods reach the API server at (default: this machine's first global IPv4 address)")
@@ -130,14 +131,6 @@ func runServer(ctx context.Context, o serverOptions) error {
 	bind := net.ParseIP(o.bindAddress)
 	if bind == nil {
 		return fmt.Errorf("--bind-address %q: not an IP address", o.bindAddress)
-	}
-	serviceCIDR, err := netip.ParsePrefix(o.serviceCIDR)
-	if err != nil {
-		return fmt.Errorf("--service-cidr: %w", err)
-	}
-	clusterCIDR, err := netip.ParsePrefix(o.clusterCIDR)
-	if err != nil {
-		return fmt.Errorf("--cluster-cidr: %w", err)
 	}
 	advertise, err := advertiseAddress(o.advertise)
 	if err != nil {
@@ -195,7 +188,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		ln.Close()
 		return err
 	}
-	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, serviceCIDR, advertise, port
+	cfg.Logger, cfg.ServiceCIDR, cfg.AdvertiseAddress, cfg.Port = log, o.serviceCIDR, advertise, port
 	cfg.Audit = auditing.auditor
 	collector, err := newMetricsCollector(keys, serverURL, cfg.NodeTLS, o.metricResolution, log)
 	if err != nil {
@@ -257,13 +250,13 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if !waitReady(ctlCtx, api) {
 			return
 		}
-		if err := runControllers(ctlCtx, loopback, keys, controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer, scheduler: schedLoopback, dataDir: o.dataDir, clusterCIDR: clusterCIDR}, log.With("component", "controllers")); err != nil {
+		if err := runControllers(ctlCtx, loopback, keys, controllerSettings{nodeGrace: o.nodeGrace, tokens: cfg.ServiceAccountIssuer, scheduler: schedLoopback, dataDir: o.dataDir, clusterCIDR: o.clusterCIDR}, log.With("component", "controllers")); err != nil {
 			log.Error("controllers failed", "err", err)
 		}
 	}()
 	// The server's own machine is a node unless --disable-agent.
 	agentDone := make(chan struct{})
-	if local, err := newLocalAgent(o, keys, serverURL, advertise, clusterCIDR, serviceCIDR, log); err != nil || local == nil {
+	if local, err := newLocalAgent(o, keys, serverURL, advertise, log); err != nil || local == nil {
 		close(agentDone)
 		if err != nil {
 			log.Warn("running without a node agent", "reason", err)
