@@ -9,12 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"berth.dev/berth/internal/agent"
 	"berth.dev/berth/internal/agent/image"
 )
 
 // defaultDataDir is where berth keeps its state unless --data-dir says
 // otherwise.
-const defaultDataDir = "/var/lib/berth"
+const defaultDataDir = agent.DefaultDataDir
 
 // imageStoreDir is the node agent's image store under a data directory.
 func imageStoreDir(dataDir string) string {

@@ -3,10 +3,8 @@ package app
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,26 +109,6 @@ func agentPrerequisites() string {
 	return ""
 }
 
-// hostNames are the names a node agent takes on the machine outside its
-// data directory: the runtime's state directory, the cgroup parent and
-// the pods' bridge.
-type hostNames struct {
-	runDir, cgroupParent, bridge string
-}
-
-// nodeHostNames are /run/berth, /berth and berth0 for the default data
-// directory, and names of their own for another, so that agents on one
-// machine (tests, benchmarks) keep apart.
-func nodeHostNames(dataDir string) hostNames {
-	if dataDir == defaultDataDir {
-		return hostNames{runDir: "/run/berth", cgroupParent: "/berth", bridge: "berth0"}
-	}
-	sum := sha256.Sum256([]byte(dataDir))
-	suffix := hex.EncodeToString(sum[:6])
-	// A link name has at most 15 bytes: "berth" and 8 hex digits.
-	return hostNames{runDir: "/run/berth-" + suffix, cgroupParent: "/berth-" + suffix, bridge: "berth" + suffix[:8]}
-}
-
 // newLocalAgent prepares the server's own node agent: nil with
 // --disable-agent, an error saying why on a machine that cannot run
 // containers. Its credentials and serving certificate come straight from
@@ -172,8 +150,8 @@ func newLocalAgent(o serverOptions, keys *pki.PKI, serverURL string, nodeIP neti
 // run registers the node and runs its pods until ctx ends. Errors setting
 // up the runtime, image store, network or streaming server are returned.
 func (l *nodeAgent) run(ctx context.Context) error {
-	names := nodeHostNames(l.dataDir)
-	rt, err := runtime.New(runtime.Config{RunDir: names.runDir, CgroupParent: names.cgroupParent})
+	names := agent.HostNamesFor(l.dataDir)
+	rt, err := runtime.New(runtime.Config{RunDir: names.RunDir, CgroupParent: names.CgroupParent})
 	if err != nil {
 		return err
 	}
@@ -224,7 +202,7 @@ func (l *nodeAgent) run(ctx context.Context) error {
 	}
 	netw, err := network.New(network.Config{
 		StateDir:     filepath.Join(l.dataDir, "agent", "cni"),
-		Bridge:       names.bridge,
+		Bridge:       names.Bridge,
 		PodCIDRs:     []netip.Prefix{podCIDR},
 		ClusterCIDRs: []netip.Prefix{l.clusterCIDR},
 		ServiceCIDRs: []netip.Prefix{l.serviceCIDR},

@@ -6,8 +6,6 @@ package nodecleanup
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/netip"
 	"os"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"berth.dev/berth/internal/agent"
 	"berth.dev/berth/internal/agent/image"
 	"berth.dev/berth/internal/agent/network"
 	"berth.dev/berth/internal/agent/runtime"
@@ -50,20 +49,14 @@ func NeedContainers(tb testing.TB) {
 // --data-dir dataDir` (an absolute path other than the default): its
 // containers' directories and shims' arguments are under it.
 func RunDir(dataDir string) string {
-	return "/run/berth-" + nameSuffix(dataDir)
+	return agent.HostNamesFor(dataDir).RunDir
 }
 
 // Runtime is the container runtime of the agent of `berth server
 // --data-dir dataDir` (an absolute path other than the default).
 func Runtime(dataDir string) (*runtime.Runtime, error) {
-	return runtime.New(runtime.Config{RunDir: RunDir(dataDir), CgroupParent: "/berth-" + nameSuffix(dataDir)})
-}
-
-// nameSuffix is the part of the host-wide names (run directory, cgroup
-// parent, bridge) that `berth server` derives from its data directory.
-func nameSuffix(dataDir string) string {
-	sum := sha256.Sum256([]byte(dataDir))
-	return hex.EncodeToString(sum[:6])
+	names := agent.HostNamesFor(dataDir)
+	return runtime.New(runtime.Config{RunDir: names.RunDir, CgroupParent: names.CgroupParent})
 }
 
 // CleanUp removes what the agent of a stopped server with dataDir (an
@@ -77,8 +70,8 @@ func nameSuffix(dataDir string) string {
 // for a range other servers on the machine may share.
 func CleanUp(tb testing.TB, dataDir string, clusterCIDR netip.Prefix) {
 	tb.Helper()
-	suffix := nameSuffix(dataDir)
-	runDir, bridge := RunDir(dataDir), "berth"+suffix[:8]
+	names := agent.HostNamesFor(dataDir)
+	runDir, bridge := names.RunDir, names.Bridge
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rt, err := Runtime(dataDir)
