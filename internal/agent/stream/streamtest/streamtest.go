@@ -35,7 +35,7 @@ type Command func(c stream.Container, args []string, tty bool, s stream.Streams)
 // Pod is the fake pod and how its containers behave.
 type Pod struct {
 	Namespace, Name string
-	// UID is the pod's UID; Register sets it to the API's.
+	// UID is the pod's UID until Register takes the API's.
 	UID        types.UID
 	Containers []string
 
