@@ -9,10 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +18,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -33,155 +29,36 @@ import (
 	"k8s.io/utils/ptr"
 
 	"berth.dev/berth/internal/agent/stream"
+	"berth.dev/berth/internal/agent/stream/streamtest"
 	"berth.dev/berth/internal/apiserver/apiservertest"
 )
 
-// fakeNode is a node's streaming server on loopback with fake containers:
-// pod default/p, containers c and d.
-type fakeNode struct {
-	uid    types.UID
-	logDir string
-	echo   string // where DialPod connects
-
-	mu      sync.Mutex // guards running
-	running bool
-}
-
-func (n *fakeNode) lookup(ns, pod, container string) (stream.Container, error) {
-	if ns != "default" || pod != "p" || (container != "" && container != "c" && container != "d") {
-		return stream.Container{}, stream.ErrNotFound
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return stream.Container{PodUID: n.uid, Name: container, ID: "id-" + container, Running: n.running}, nil
-}
-
-func (n *fakeNode) exec(_ context.Context, c stream.Container, cmd []string, tty bool, s stream.Streams) (int, error) {
-	switch cmd[0] {
-	case "echo":
-		fmt.Fprintf(s.Stdout, "%s in %s tty=%v\n", strings.Join(cmd[1:], " "), c.Name, tty)
-		return 0, nil
-	case "cat":
-		_, err := io.Copy(s.Stdout, s.Stdin)
-		return 0, err
-	case "fail":
-		fmt.Fprintln(s.Stderr, "bad things")
-		return 42, nil
-	}
-	return 0, fmt.Errorf("%s: not found", cmd[0])
-}
-
-func (n *fakeNode) attach(_ context.Context, c stream.Container, tty bool, s stream.Streams) error {
-	fmt.Fprintf(s.Stdout, "attached to %s\n", c.Name)
-	return nil
-}
-
-func (n *fakeNode) logPaths(uid types.UID, container string) (string, string) {
-	if uid != n.uid {
-		return "", ""
-	}
-	prev := filepath.Join(n.logDir, container+".0.log")
-	if _, err := os.Stat(prev); err != nil {
-		prev = ""
-	}
-	return filepath.Join(n.logDir, container+".1.log"), prev
-}
-
-func (n *fakeNode) dialPod(ctx context.Context, uid types.UID, port uint16) (net.Conn, error) {
-	if uid != n.uid || port != 8080 {
-		return nil, errors.New("connection refused")
-	}
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", n.echo)
-}
-
-func (n *fakeNode) writeLog(t *testing.T, name, content string) {
+// startNode registers node n1 at a fake node's streaming server on
+// loopback and creates pod default/p, containers c and d, on it.
+func startNode(t *testing.T, ts *apiservertest.Server) (*streamtest.Node, kubernetes.Interface) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(n.logDir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(content); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func loopbackEcho(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// startNode registers node n1 at a fake streaming server on loopback and
-// creates pod default/p on it.
-func startNode(t *testing.T, ts *apiservertest.Server) (*fakeNode, kubernetes.Interface) {
-	t.Helper()
-	ctx := t.Context()
 	c := kubernetes.NewForConfigOrDie(ts.Admin)
-	node := &fakeNode{logDir: t.TempDir(), echo: loopbackEcho(t), running: true}
-	srv, err := stream.New(stream.Config{
+	node := streamtest.Start(t, streamtest.Pod{
+		Namespace: "default", Name: "p", Containers: []string{"c", "d"},
+		FailStderr: "bad things", FailCode: 42,
+		Commands: map[string]streamtest.Command{"echo": func(c stream.Container, args []string, tty bool, s stream.Streams) (int, error) {
+			fmt.Fprintf(s.Stdout, "%s in %s tty=%v\n", strings.Join(args, " "), c.Name, tty)
+			return 0, nil
+		}},
+		Attached: func(c stream.Container, _ bool) string { return "attached to " + c.Name + "\n" },
+	}, stream.Config{
 		// The API server's serving certificate is the cluster CA's and names
 		// 127.0.0.1: good enough for a node on loopback.
 		Certificate: stream.StaticCertificate(ts.PKI.ServingTLSConfig().Certificates[0]), ClientCAs: ts.PKI.CAPool(),
-		Lookup: node.lookup, Exec: node.exec, Attach: node.attach, LogPaths: node.logPaths, DialPod: node.dialPod,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- srv.Serve(sctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	n, err := c.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: "n1"}, {Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
-	n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(ln.Addr().(*net.TCPAddr).Port)
-	if _, err := c.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pod, err := c.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "p"},
-		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "busybox"}, {Name: "d", Image: "busybox"}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	node.uid = pod.UID
+	node.Register(t, c, "n1")
 	return node, c
 }
 
 func TestPodLogsThroughNode(t *testing.T) {
 	ts := apiservertest.Start(t)
 	node, c := startNode(t, ts)
-	node.writeLog(t, "c.1.log", "2026-01-01T00:00:01Z stdout F one\n2026-01-01T00:00:02Z stderr F two\n2026-01-01T00:00:03Z stdout F three\n")
+	node.AppendLog(t, "c", false, "2026-01-01T00:00:01Z stdout F one\n2026-01-01T00:00:02Z stderr F two\n2026-01-01T00:00:03Z stdout F three\n")
 	pods := c.CoreV1().Pods("default")
 	logs := func(opts *corev1.PodLogOptions) (string, error) {
 		// As kubectl logs reads them.
@@ -228,7 +105,7 @@ func TestPodLogsThroughNode(t *testing.T) {
 	}
 
 	t.Run("previous", func(t *testing.T) {
-		node.writeLog(t, "c.0.log", "2026-01-01T00:00:00Z stdout F before the restart\n")
+		node.AppendLog(t, "c", true, "2026-01-01T00:00:00Z stdout F before the restart\n")
 		got, err := logs(&corev1.PodLogOptions{Container: "c", Previous: true})
 		if err != nil || got != "before the restart\n" {
 			t.Fatalf("got %q, %v", got, err)
@@ -252,11 +129,9 @@ func TestPodLogsThroughNode(t *testing.T) {
 			}
 		}
 		expect("three\n")
-		node.writeLog(t, "c.1.log", "2026-01-01T00:00:04Z stdout F four\n")
+		node.AppendLog(t, "c", false, "2026-01-01T00:00:04Z stdout F four\n")
 		expect("four\n")
-		node.mu.Lock()
-		node.running = false
-		node.mu.Unlock()
+		node.SetRunning(false)
 		if rest, err := io.ReadAll(r); err != nil || len(rest) > 0 {
 			t.Fatalf("after the container stopped: %q, %v; want the end", rest, err)
 		}

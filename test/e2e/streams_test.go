@@ -3,10 +3,8 @@ package e2e
 import (
 	"archive/tar"
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,99 +13,19 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-
 	"berth.dev/berth/internal/agent/stream"
+	"berth.dev/berth/internal/agent/stream/streamtest"
 )
-
-// streamNode is a node's streaming server run by the test process on
-// loopback, with fake containers: what berth server proxies kubectl logs,
-// exec and port-forward to.
-type streamNode struct {
-	uid    types.UID
-	logDir string
-	echo   string
-
-	mu      sync.Mutex // guards running
-	running bool
-}
-
-func (n *streamNode) lookup(ns, pod, container string) (stream.Container, error) {
-	if ns != "default" || pod != "p" || (container != "" && container != "c") {
-		return stream.Container{}, stream.ErrNotFound
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return stream.Container{PodUID: n.uid, Name: container, ID: "cid", Running: n.running}, nil
-}
-
-func (n *streamNode) exec(_ context.Context, _ stream.Container, cmd []string, tty bool, s stream.Streams) (int, error) {
-	switch cmd[0] {
-	case "echo":
-		fmt.Fprintln(s.Stdout, strings.Join(cmd[1:], " "))
-		return 0, nil
-	case "cat":
-		_, err := io.Copy(s.Stdout, s.Stdin)
-		return 0, err
-	case "fail":
-		fmt.Fprintln(s.Stderr, "bad things")
-		return 42, nil
-	case "tar":
-		// kubectl cp from a pod runs `tar cf - PATH`: one file here.
-		if len(cmd) < 4 || cmd[1] != "cf" || cmd[2] != "-" {
-			return 2, fmt.Errorf("unexpected tar %v", cmd[1:])
-		}
-		content := "file from the pod\n"
-		tw := tar.NewWriter(s.Stdout)
-		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(cmd[len(cmd)-1], "/"), Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
-			return 1, err
-		}
-		io.WriteString(tw, content)
-		return 0, tw.Close()
-	}
-	return 0, fmt.Errorf("%s: not found", cmd[0])
-}
-
-func (n *streamNode) attach(context.Context, stream.Container, bool, stream.Streams) error {
-	return errors.New("attach is not used here")
-}
-
-func (n *streamNode) logPaths(uid types.UID, container string) (string, string) {
-	return filepath.Join(n.logDir, "current.log"), ""
-}
-
-func (n *streamNode) dialPod(ctx context.Context, uid types.UID, port uint16) (net.Conn, error) {
-	if uid != n.uid || port != 8080 {
-		return nil, errors.New("connection refused")
-	}
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", n.echo)
-}
-
-func (n *streamNode) appendLog(t *testing.T, s string) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(n.logDir, "current.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // startStreamNode serves a fake node on loopback with the server's own
 // serving certificate (issued by the cluster CA for 127.0.0.1), registers
-// it as Node n1 and creates pod default/p on it.
-func startStreamNode(t *testing.T, s *server) *streamNode {
+// it as Node n1 and creates pod default/p, container c, on it: what berth
+// server proxies kubectl logs, exec, cp and port-forward to.
+func startStreamNode(t *testing.T, s *server) *streamtest.Node {
 	t.Helper()
-	ctx := t.Context()
 	pkiDir := filepath.Join(s.dataDir, "pki")
 	cert, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "apiserver.crt"), filepath.Join(pkiDir, "apiserver.key"))
 	if err != nil {
@@ -117,76 +35,34 @@ func startStreamNode(t *testing.T, s *server) *streamNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509Pool(t, caPEM)
-
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { echo.Close() })
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	node := &streamNode{logDir: t.TempDir(), echo: echo.Addr().String(), running: true}
-	srv, err := stream.New(stream.Config{
-		Certificate: stream.StaticCertificate(cert), ClientCAs: pool,
-		Lookup: node.lookup, Exec: node.exec, Attach: node.attach, LogPaths: node.logPaths, DialPod: node.dialPod,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- srv.Serve(sctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-
-	cs := s.clientset(t)
-	n, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
-	n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(ln.Addr().(*net.TCPAddr).Port)
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pod, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "p"},
-		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod.Status.Phase = corev1.PodRunning
-	if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	node.uid = pod.UID
+	node := streamtest.Start(t, streamtest.Pod{
+		Namespace: "default", Name: "p", Containers: []string{"c"},
+		FailStderr: "bad things", FailCode: 42,
+		Commands: map[string]streamtest.Command{"tar": tarFromPod},
+	}, stream.Config{Certificate: stream.StaticCertificate(cert), ClientCAs: x509Pool(t, caPEM)})
+	node.Register(t, s.clientset(t), "n1")
 	return node
+}
+
+// tarFromPod answers kubectl cp from a pod, which runs `tar cf - PATH`,
+// with one file.
+func tarFromPod(_ stream.Container, args []string, _ bool, s stream.Streams) (int, error) {
+	if len(args) < 3 || args[0] != "cf" || args[1] != "-" {
+		return 2, fmt.Errorf("unexpected tar %v", args)
+	}
+	content := "file from the pod\n"
+	tw := tar.NewWriter(s.Stdout)
+	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(args[len(args)-1], "/"), Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+		return 1, err
+	}
+	io.WriteString(tw, content)
+	return 0, tw.Close()
 }
 
 func TestKubectlLogsExecPortForward(t *testing.T) {
 	s := startServer(t)
 	node := startStreamNode(t, s)
-	node.appendLog(t, "2026-01-01T00:00:01Z stdout F one\n2026-01-01T00:00:02Z stderr F two\n2026-01-01T00:00:03Z stdout F three\n")
+	node.AppendLog(t, "c", false, "2026-01-01T00:00:01Z stdout F one\n2026-01-01T00:00:02Z stderr F two\n2026-01-01T00:00:03Z stdout F three\n")
 
 	t.Run("logs", func(t *testing.T) {
 		if got := s.kubectl(t, "logs", "p"); got != "one\ntwo\nthree\n" {
@@ -268,7 +144,7 @@ func TestKubectlLogsExecPortForward(t *testing.T) {
 	t.Run("logs -f", func(t *testing.T) {
 		f := s.kubectlWith(kubectlPath(t)).start(t, "logs", "-f", "p", "--tail=1")
 		f.waitForLine(t, "three")
-		node.appendLog(t, "2026-01-01T00:00:04Z stdout F four\n")
+		node.AppendLog(t, "c", false, "2026-01-01T00:00:04Z stdout F four\n")
 		f.waitForLine(t, "four")
 	})
 }

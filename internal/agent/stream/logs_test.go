@@ -1,4 +1,4 @@
-package stream
+package stream_test
 
 import (
 	"bufio"
@@ -7,12 +7,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/client-go/rest"
+
+	"berth.dev/berth/internal/metrics"
 )
 
 const testLog = `2026-01-01T00:00:01.000000001Z stdout F one
@@ -42,11 +43,8 @@ func getLogs(t *testing.T, cfg *rest.Config, query string) (int, string) {
 }
 
 func TestLogs(t *testing.T) {
-	node := &fakeNode{logDir: t.TempDir()}
-	cfg, _ := startServer(t, node)
-	if err := os.WriteFile(filepath.Join(node.logDir, "1.log"), []byte(testLog), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	node, cfg, _ := startServer(t, metrics.Scrape{})
+	node.AppendLog(t, "c", false, testLog)
 	tests := []struct {
 		name     string
 		query    string
@@ -69,12 +67,9 @@ func TestLogs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prev := filepath.Join(node.logDir, "0.log")
-			os.Remove(prev)
+			os.Remove(node.LogPath("c", true))
 			if tt.previous {
-				if err := os.WriteFile(prev, []byte("2026-01-01T00:00:00Z stdout F old\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				node.AppendLog(t, "c", true, "2026-01-01T00:00:00Z stdout F old\n")
 			}
 			if tt.wantCode == 0 {
 				tt.wantCode = http.StatusOK
@@ -88,12 +83,9 @@ func TestLogs(t *testing.T) {
 }
 
 func TestLogsFollow(t *testing.T) {
-	node := &fakeNode{logDir: t.TempDir(), running: true}
-	cfg, _ := startServer(t, node)
-	path := filepath.Join(node.logDir, "1.log")
-	if err := os.WriteFile(path, []byte("2026-01-01T00:00:01Z stdout F first\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	node, cfg, _ := startServer(t, metrics.Scrape{})
+	path := node.LogPath("c", false)
+	node.AppendLog(t, "c", false, "2026-01-01T00:00:01Z stdout F first\n")
 	rt, err := rest.TransportFor(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -114,16 +106,7 @@ func TestLogsFollow(t *testing.T) {
 			t.Fatalf("got %q, %v; want %q", got, err, want)
 		}
 	}
-	appendLog := func(s string) {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, err := f.WriteString(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendLog := func(s string) { node.AppendLog(t, "c", false, s) }
 	expect("first\n")
 	appendLog("2026-01-01T00:00:02Z stdout P sec\n")
 	appendLog("2026-01-01T00:00:02Z stdout F ond\n")
@@ -141,9 +124,7 @@ func TestLogsFollow(t *testing.T) {
 
 	// The container stops after a last line: it is sent, then the stream ends.
 	appendLog("2026-01-01T00:00:05Z stdout F last\n")
-	node.mu.Lock()
-	node.running = false
-	node.mu.Unlock()
+	node.SetRunning(false)
 	expect("last\n")
 	if rest, err := io.ReadAll(lines); err != nil || len(rest) != 0 {
 		t.Fatalf("after the container stopped got %q, %v; want the end", rest, err)

@@ -1,4 +1,4 @@
-package stream
+package stream_test
 
 import (
 	"bytes"
@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
@@ -26,124 +23,28 @@ import (
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/utils/exec"
 
+	"berth.dev/berth/internal/agent/stream"
+	"berth.dev/berth/internal/agent/stream/streamtest"
 	"berth.dev/berth/internal/metrics"
 )
 
-// fakeNode backs a Server with fake containers: one pod ns/p with
-// container c.
-type fakeNode struct {
-	logDir string
-	// echo is the address DialPod connects to for any port.
-	echo string
-
-	// scrape is what ResourceMetrics returns.
-	scrape metrics.Scrape
-
-	mu      sync.Mutex // guards running, resizes and dials
-	running bool
-	resizes []TermSize
-	dials   []uint16
-}
-
-func (n *fakeNode) lookup(ns, pod, container string) (Container, error) {
-	if ns != "ns" || pod != "p" || (container != "" && container != "c") {
-		return Container{}, ErrNotFound
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return Container{PodUID: "uid1", Name: container, ID: "cid1", Running: n.running}, nil
-}
-
-// exec understands a few commands: echo ARGS, cat (stdin to stdout),
-// fail (writes to stderr, exits 3), size (reports resizes until stdin ends).
-func (n *fakeNode) exec(ctx context.Context, c Container, cmd []string, tty bool, s Streams) (int, error) {
-	if c.ID != "cid1" {
-		return 0, fmt.Errorf("exec in %q", c.ID)
-	}
-	switch cmd[0] {
-	case "echo":
-		fmt.Fprintln(s.Stdout, strings.Join(cmd[1:], " "))
-		return 0, nil
-	case "cat":
-		_, err := io.Copy(s.Stdout, s.Stdin)
-		return 0, err
-	case "fail":
-		fmt.Fprintln(s.Stderr, "it failed")
-		return 3, nil
-	case "size":
-		if !tty {
-			return 0, errors.New("size needs a tty")
-		}
-		for size := range s.Resize {
-			n.mu.Lock()
-			n.resizes = append(n.resizes, size)
-			n.mu.Unlock()
-			fmt.Fprintf(s.Stdout, "%dx%d\n", size.Width, size.Height)
-		}
-		return 0, nil
-	}
-	return 0, fmt.Errorf("no such command %q", cmd[0])
-}
-
-func (n *fakeNode) attach(ctx context.Context, c Container, tty bool, s Streams) error {
-	fmt.Fprintf(s.Stdout, "attached tty=%v\n", tty)
-	if s.Stdin != nil {
-		io.Copy(s.Stdout, s.Stdin)
-	}
-	return nil
-}
-
-func (n *fakeNode) logPaths(uid types.UID, container string) (string, string) {
-	if uid != "uid1" || container != "c" {
-		return "", ""
-	}
-	prev := filepath.Join(n.logDir, "0.log")
-	if _, err := os.Stat(prev); err != nil {
-		prev = ""
-	}
-	return filepath.Join(n.logDir, "1.log"), prev
-}
-
-func (n *fakeNode) dialPod(ctx context.Context, uid types.UID, port uint16) (net.Conn, error) {
-	n.mu.Lock()
-	n.dials = append(n.dials, port)
-	n.mu.Unlock()
-	if uid != "uid1" || port == 1 {
-		return nil, errors.New("connection refused")
-	}
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", n.echo)
-}
-
-// startServer starts a Server for node on loopback and returns a client
-// config for it with the API server's identity.
-func startServer(t *testing.T, node *fakeNode) (*rest.Config, *testCA) {
+// startServer serves a fake node with pod ns/p and container c on
+// loopback; it returns the node and a client config for it with the API
+// server's identity.
+func startServer(t *testing.T, scrape metrics.Scrape) (*streamtest.Node, *rest.Config, *testCA) {
 	t.Helper()
 	ca := newTestCA(t)
-	srv, err := New(Config{
-		Certificate: StaticCertificate(ca.tlsCert(t, "node1", true)), ClientCAs: ca.pool(),
-		Lookup: node.lookup, Exec: node.exec, Attach: node.attach, LogPaths: node.logPaths, DialPod: node.dialPod,
-		ResourceMetrics:       func(context.Context) (metrics.Scrape, error) { return node.scrape, nil },
+	node := streamtest.Start(t, streamtest.Pod{
+		Namespace: "ns", Name: "p", UID: "uid1", Containers: []string{"c"},
+		FailStderr: "it failed", FailCode: 3,
+		Attached: func(_ stream.Container, tty bool) string { return fmt.Sprintf("attached tty=%v\n", tty) },
+	}, stream.Config{
+		Certificate: stream.StaticCertificate(ca.tlsCert(t, "node1", true)), ClientCAs: ca.pool(),
+		ResourceMetrics:       func(context.Context) (metrics.Scrape, error) { return scrape, nil },
 		StreamCreationTimeout: 5 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	certPEM, keyPEM := ca.issue(t, APIServerUser, false)
-	return &rest.Config{Host: "https://" + ln.Addr().String(), TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem, CertData: certPEM, KeyData: keyPEM}}, ca
+	certPEM, keyPEM := ca.issue(t, stream.APIServerUser, false)
+	return node, &rest.Config{Host: "https://" + node.Addr(), TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem, CertData: certPEM, KeyData: keyPEM}}, ca
 }
 
 func newExecutor(t *testing.T, cfg *rest.Config, kind, path string) remotecommand.Executor {
@@ -165,8 +66,7 @@ func newExecutor(t *testing.T, cfg *rest.Config, kind, path string) remotecomman
 }
 
 func TestExecAndAttach(t *testing.T) {
-	node := &fakeNode{running: true}
-	cfg, _ := startServer(t, node)
+	_, cfg, _ := startServer(t, metrics.Scrape{})
 	type result struct {
 		Stdout, Stderr string
 		ExitCode       int
@@ -236,8 +136,7 @@ func (q sizeQueue) Next() *remotecommand.TerminalSize {
 func TestExecResize(t *testing.T) {
 	for _, kind := range []string{"spdy", "websocket"} {
 		t.Run(kind, func(t *testing.T) {
-			node := &fakeNode{running: true}
-			cfg, _ := startServer(t, node)
+			node, cfg, _ := startServer(t, metrics.Scrape{})
 			q := sizeQueue{sizes: make(chan remotecommand.TerminalSize, 2)}
 			q.sizes <- remotecommand.TerminalSize{Width: 80, Height: 24}
 			q.sizes <- remotecommand.TerminalSize{Width: 100, Height: 40}
@@ -254,9 +153,7 @@ func TestExecResize(t *testing.T) {
 			// client closes only when it ends; end it.
 			cancel()
 			<-errc
-			node.mu.Lock()
-			defer node.mu.Unlock()
-			if diff := cmp.Diff([]TermSize{{80, 24}, {100, 40}}, node.resizes); diff != "" {
+			if diff := cmp.Diff([]stream.TermSize{{80, 24}, {100, 40}}, node.Resizes()); diff != "" {
 				t.Errorf("resizes (-want +got):\n%s", diff)
 			}
 		})
@@ -292,8 +189,7 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestAuthentication(t *testing.T) {
-	node := &fakeNode{running: true}
-	cfg, ca := startServer(t, node)
+	node, cfg, ca := startServer(t, metrics.Scrape{})
 	other := newTestCA(t)
 	tests := []struct {
 		name     string
@@ -303,12 +199,10 @@ func TestAuthentication(t *testing.T) {
 	}{
 		{name: "API server", cert: func() ([]byte, []byte) { return cfg.CertData, cfg.KeyData }, wantCode: http.StatusOK},
 		{name: "another user of the cluster CA", cert: func() ([]byte, []byte) { return ca.issue(t, "system:node:n2", false) }, wantCode: http.StatusForbidden},
-		{name: "a certificate of another CA", cert: func() ([]byte, []byte) { return other.issue(t, APIServerUser, false) }, wantErr: true},
+		{name: "a certificate of another CA", cert: func() ([]byte, []byte) { return other.issue(t, stream.APIServerUser, false) }, wantErr: true},
 		{name: "no certificate", cert: func() ([]byte, []byte) { return nil, nil }, wantErr: true},
 	}
-	dir := t.TempDir()
-	node.logDir = dir
-	os.WriteFile(filepath.Join(dir, "1.log"), nil, 0o644)
+	node.AppendLog(t, "c", false, "")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := rest.CopyConfig(cfg)
@@ -338,11 +232,11 @@ func TestAuthentication(t *testing.T) {
 
 func TestResourceMetrics(t *testing.T) {
 	now := time.UnixMilli(1700000000000)
-	node := &fakeNode{scrape: metrics.Scrape{
+	scrape := metrics.Scrape{
 		Node:       metrics.Point{CPUSeconds: 10, MemoryBytes: 1 << 30, Time: now},
 		Containers: []metrics.ContainerPoint{{Namespace: "ns", Pod: "p", Container: "c", Point: metrics.Point{CPUSeconds: 1, MemoryBytes: 1 << 20, Time: now}}},
-	}}
-	cfg, ca := startServer(t, node)
+	}
+	_, cfg, ca := startServer(t, scrape)
 	get := func(certPEM, keyPEM []byte) *http.Response {
 		c := rest.CopyConfig(cfg)
 		c.CertData, c.KeyData = certPEM, keyPEM
@@ -365,7 +259,7 @@ func TestResourceMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(node.scrape, got); d != "" {
+	if d := cmp.Diff(scrape, got); d != "" {
 		t.Errorf("scrape (-want +got):\n%s", d)
 	}
 	if resp := get(ca.issue(t, "system:node:n2", false)); resp.StatusCode != http.StatusForbidden {
@@ -374,27 +268,9 @@ func TestResourceMetrics(t *testing.T) {
 }
 
 func TestPortForward(t *testing.T) {
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer echo.Close()
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
 	for _, kind := range []string{"spdy", "tunnel"} {
 		t.Run(kind, func(t *testing.T) {
-			node := &fakeNode{running: true, echo: echo.Addr().String()}
-			cfg, _ := startServer(t, node)
+			node, cfg, _ := startServer(t, metrics.Scrape{})
 			u, _ := url.Parse(cfg.Host + "/portForward/ns/p")
 			var dialer httpstream.Dialer
 			if kind == "tunnel" {
@@ -459,9 +335,7 @@ func TestPortForward(t *testing.T) {
 			c.Close()
 			close(stop)
 			<-done
-			node.mu.Lock()
-			defer node.mu.Unlock()
-			if diff := cmp.Diff([]uint16{8080, 8080, 1}, node.dials); diff != "" {
+			if diff := cmp.Diff([]uint16{8080, 8080, 1}, node.Dials()); diff != "" {
 				t.Errorf("dials (-want +got):\n%s", diff)
 			}
 		})
@@ -469,25 +343,7 @@ func TestPortForward(t *testing.T) {
 }
 
 func TestPortForwardWebSocketV4(t *testing.T) {
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer echo.Close()
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	node := &fakeNode{running: true, echo: echo.Addr().String()}
-	cfg, _ := startServer(t, node)
+	_, cfg, _ := startServer(t, metrics.Scrape{})
 	tlsCfg, err := rest.TLSConfigFor(cfg)
 	if err != nil {
 		t.Fatal(err)
