@@ -28,7 +28,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	cached, err := c.sets.DaemonSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -43,7 +43,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	// Expectations are checked before the pods are read: an event that
 	// satisfies them has already put its pod in the cache.
-	satisfied := c.exp.satisfied(key)
+	satisfied := c.exp.Satisfied(key)
 	nodes, err := c.nodeList()
 	if err != nil {
 		return err
@@ -208,11 +208,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 	if len(create) == 0 && len(remove) == 0 {
 		return nil
 	}
-	uids := make([]types.UID, len(remove))
-	for i, p := range remove {
-		uids[i] = p.UID
-	}
-	c.exp.expect(key, len(create), uids)
+	c.exp.Expect(key, len(create), remove)
 
 	var errs []error
 	var mu sync.Mutex // guards errs
@@ -224,7 +220,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 		for _, node := range create[done : done+n] {
 			wg.Go(func() {
 				if err := c.createPod(ctx, ds, node, hash); err != nil {
-					c.exp.created(key, 1)
+					c.exp.CreationsObserved(key, 1)
 					mu.Lock()
 					errs, failed = append(errs, err), true
 					mu.Unlock()
@@ -234,14 +230,14 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 		wg.Wait()
 		done += n
 		if failed {
-			c.exp.created(key, len(create)-done) // never attempted
+			c.exp.CreationsObserved(key, len(create)-done) // never attempted
 			break
 		}
 	}
 	for _, p := range remove {
 		err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
 		if err != nil && !apierrors.IsNotFound(err) {
-			c.exp.deleted(key, p.UID)
+			c.exp.DeletionObserved(key, p.UID)
 			errs = append(errs, fmt.Errorf("deleting pod %s: %w", p.Name, err))
 			continue
 		}
