@@ -83,22 +83,11 @@ func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel la
 		return nil, err
 	}
 	cl := claim.Claimer[*corev1.Pod]{
-		Owner: ds,
-		Kind:  dsKind,
-		Match: func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
-		CanAdopt: func(ctx context.Context) error {
-			live, err := c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-			if err != nil {
-				return fmt.Errorf("rechecking DaemonSet before adopting: %w", err)
-			}
-			if live.UID != ds.UID || live.DeletionTimestamp != nil {
-				return fmt.Errorf("DaemonSet %s/%s was replaced or is being deleted; not adopting", ds.Namespace, ds.Name)
-			}
-			return nil
-		},
-		Patch: func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
-			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		},
+		Owner:    ds,
+		Kind:     dsKind,
+		Match:    func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
+		CanAdopt: claim.Recheck(ds, dsKind.Kind, c.client.AppsV1().DaemonSets(ds.Namespace).Get),
+		Patch:    claim.PodPatcher(c.client.CoreV1()),
 	}
 	return cl.Claim(ctx, all)
 }
