@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"berth.dev/berth/internal/controller/expectations"
 	"berth.dev/berth/internal/controller/history"
 	"berth.dev/berth/internal/controller/worker"
 )
@@ -65,7 +66,7 @@ type Controller struct {
 	synced  []cache.InformerSynced
 	// queue holds namespace/name keys of DaemonSets.
 	queue workqueue.TypedRateLimitingInterface[string]
-	exp   *expectations
+	exp   *expectations.Expectations[string]
 	// failedBackoff spaces the replacement of failed pods, per DaemonSet
 	// and node; it has its own lock.
 	failedBackoff *flowcontrol.Backoff
@@ -108,7 +109,7 @@ func New(cfg Config) (*Controller, error) {
 		synced: []cache.InformerSynced{dsInf.Informer().HasSynced, podInf.Informer().HasSynced,
 			nodeInf.Informer().HasSynced, revInf.Informer().HasSynced},
 		queue:         workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
-		exp:           newExpectations(cfg.Clock),
+		exp:           expectations.New[string](cfg.Clock),
 		failedBackoff: backoff,
 	}
 	for _, reg := range []struct {
@@ -176,7 +177,7 @@ func (c *Controller) enqueue(obj any) {
 
 func (c *Controller) deleteSet(obj any) {
 	if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		c.exp.forget(k)
+		c.exp.Forget(k)
 		c.queue.Add(k)
 	}
 }
@@ -262,7 +263,7 @@ func (c *Controller) addPod(obj any) {
 	}
 	if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
 		if k, ok := c.owner(p.Namespace, ref); ok {
-			c.exp.created(k, 1)
+			c.exp.CreationsObserved(k, 1)
 			c.queue.Add(k)
 		}
 		return
@@ -306,7 +307,7 @@ func (c *Controller) deletePod(obj any) {
 		return
 	}
 	if k, ok := c.owner(p.Namespace, metav1.GetControllerOfNoCopy(p)); ok {
-		c.exp.deleted(k, p.UID)
+		c.exp.DeletionObserved(k, p.UID)
 		c.queue.Add(k)
 	}
 }

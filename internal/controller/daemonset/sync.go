@@ -28,7 +28,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	cached, err := c.sets.DaemonSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -43,7 +43,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	// Expectations are checked before the pods are read: an event that
 	// satisfies them has already put its pod in the cache.
-	satisfied := c.exp.satisfied(key)
+	satisfied := c.exp.Satisfied(key)
 	nodes, err := c.nodeList()
 	if err != nil {
 		return err
@@ -83,22 +83,11 @@ func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel la
 		return nil, err
 	}
 	cl := claim.Claimer[*corev1.Pod]{
-		Owner: ds,
-		Kind:  dsKind,
-		Match: func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
-		CanAdopt: func(ctx context.Context) error {
-			live, err := c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-			if err != nil {
-				return fmt.Errorf("rechecking DaemonSet before adopting: %w", err)
-			}
-			if live.UID != ds.UID || live.DeletionTimestamp != nil {
-				return fmt.Errorf("DaemonSet %s/%s was replaced or is being deleted; not adopting", ds.Namespace, ds.Name)
-			}
-			return nil
-		},
-		Patch: func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
-			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		},
+		Owner:    ds,
+		Kind:     dsKind,
+		Match:    func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) },
+		CanAdopt: claim.Recheck(ds, dsKind.Kind, c.client.AppsV1().DaemonSets(ds.Namespace).Get),
+		Patch:    claim.PodPatcher(c.client.CoreV1()),
 	}
 	return cl.Claim(ctx, all)
 }
@@ -208,11 +197,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 	if len(create) == 0 && len(remove) == 0 {
 		return nil
 	}
-	uids := make([]types.UID, len(remove))
-	for i, p := range remove {
-		uids[i] = p.UID
-	}
-	c.exp.expect(key, len(create), uids)
+	c.exp.Expect(key, len(create), remove)
 
 	var errs []error
 	var mu sync.Mutex // guards errs
@@ -224,7 +209,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 		for _, node := range create[done : done+n] {
 			wg.Go(func() {
 				if err := c.createPod(ctx, ds, node, hash); err != nil {
-					c.exp.created(key, 1)
+					c.exp.CreationsObserved(key, 1)
 					mu.Lock()
 					errs, failed = append(errs, err), true
 					mu.Unlock()
@@ -234,14 +219,14 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 		wg.Wait()
 		done += n
 		if failed {
-			c.exp.created(key, len(create)-done) // never attempted
+			c.exp.CreationsObserved(key, len(create)-done) // never attempted
 			break
 		}
 	}
 	for _, p := range remove {
 		err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
 		if err != nil && !apierrors.IsNotFound(err) {
-			c.exp.deleted(key, p.UID)
+			c.exp.DeletionObserved(key, p.UID)
 			errs = append(errs, fmt.Errorf("deleting pod %s: %w", p.Name, err))
 			continue
 		}

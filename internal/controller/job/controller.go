@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"berth.dev/berth/internal/controller/expectations"
 	"berth.dev/berth/internal/controller/worker"
 )
 
@@ -60,7 +61,7 @@ type Controller struct {
 	pods   corelisters.PodLister
 	synced []cache.InformerSynced
 	queue  workqueue.TypedRateLimitingInterface[cache.ObjectName]
-	exp    *expectations
+	exp    *expectations.Expectations[cache.ObjectName]
 }
 
 var jobGroupKind = schema.GroupKind{Group: batchv1.GroupName, Kind: "Job"}
@@ -98,14 +99,14 @@ func New(cfg Config) (*Controller, error) {
 		pods:    podInf.Lister(),
 		synced:  []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		queue:   workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[cache.ObjectName]()),
-		exp:     newExpectations(cfg.Clock),
+		exp:     expectations.New[cache.ObjectName](cfg.Clock),
 	}
 	if _, err := jobInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueueJob,
 		UpdateFunc: func(_, cur any) { c.enqueueJob(cur) },
 		DeleteFunc: func(obj any) {
 			if k, err := cache.DeletionHandlingObjectToName(obj); err == nil {
-				c.exp.forget(k)
+				c.exp.Forget(k)
 				c.queue.Add(k)
 			}
 		},
@@ -164,9 +165,9 @@ func (c *Controller) podEvent(obj any, added, deleted bool) {
 	k := cache.ObjectName{Namespace: p.Namespace, Name: ref.Name}
 	switch {
 	case deleted || p.DeletionTimestamp != nil:
-		c.exp.deletionObserved(k, p.UID)
+		c.exp.DeletionObserved(k, p.UID)
 	case added:
-		c.exp.creationObserved(k)
+		c.exp.CreationsObserved(k, 1)
 	}
 	c.queue.Add(k)
 }
@@ -188,13 +189,13 @@ func (c *Controller) enqueueAdopters(p *corev1.Pod) {
 func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 	job, err := c.jobs.Jobs(k.Namespace).Get(k.Name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(k)
+		c.exp.Forget(k)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("getting job: %w", err)
 	}
-	if job.DeletionTimestamp != nil || !c.exp.satisfied(k) {
+	if job.DeletionTimestamp != nil || !c.exp.Satisfied(k) {
 		// Pod events resume the work once the cache shows our writes.
 		return nil
 	}
@@ -225,7 +226,7 @@ func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 	p := decide(job, pods, c.clock.Now(), c.backoff)
 
 	if len(p.delete) > 0 {
-		c.exp.expectDeletions(k, p.delete)
+		c.exp.Expect(k, 0, p.delete)
 		for _, pod := range p.delete {
 			err := c.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 			if err == nil {
@@ -233,21 +234,21 @@ func (c *Controller) sync(ctx context.Context, k cache.ObjectName) error {
 			}
 			// Refused, or already gone (its event may have passed): no
 			// event is left to wait for.
-			c.exp.deletionObserved(k, pod.UID)
+			c.exp.DeletionObserved(k, pod.UID)
 			if !apierrors.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("deleting pod %s: %w", pod.Name, err))
 			}
 		}
 	}
 	if len(p.create) > 0 {
-		c.exp.expectCreations(k, len(p.create))
+		c.exp.Expect(k, len(p.create), nil)
 		for _, idx := range p.create {
 			pod := newPod(job, idx)
 			if n, ok := p.indexFailures[idx]; ok {
 				recordIndexFailures(pod, n)
 			}
 			if _, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-				c.exp.creationObserved(k) // a refused pod will never be seen
+				c.exp.CreationsObserved(k, 1) // a refused pod will never be seen
 				errs = append(errs, fmt.Errorf("creating pod: %w", err))
 			}
 		}

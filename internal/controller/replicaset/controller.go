@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"berth.dev/berth/internal/controller/expectations"
 	"berth.dev/berth/internal/controller/worker"
 )
 
@@ -51,7 +52,7 @@ type Controller struct {
 	pods    corelisters.PodLister
 	synced  []cache.InformerSynced
 	queue   workqueue.TypedRateLimitingInterface[key]
-	exp     *expectations
+	exp     *expectations.Expectations[key]
 }
 
 // New registers the controller's informers (pods, ReplicaSets,
@@ -88,7 +89,7 @@ func New(cfg Config) (*Controller, error) {
 		pods:   podInf.Lister(),
 		synced: []cache.InformerSynced{podInf.Informer().HasSynced, rsInf.Informer().HasSynced, rcInf.Informer().HasSynced},
 		queue:  workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[key]()),
-		exp:    newExpectations(cfg.Clock),
+		exp:    expectations.New[key](cfg.Clock),
 	}
 	for _, reg := range []struct {
 		inf cache.SharedIndexInformer
@@ -128,7 +129,7 @@ func (c *Controller) ownerHandler(kd kind) cache.ResourceEventHandler {
 		DeleteFunc: func(obj any) {
 			if m, err := metaOf(obj); err == nil {
 				k := key{kind: kd, namespace: m.GetNamespace(), name: m.GetName()}
-				c.exp.forget(k)
+				c.exp.Forget(k)
 				c.queue.Add(k)
 			}
 		},
@@ -197,7 +198,7 @@ func (c *Controller) addPod(obj any) {
 	}
 	if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
 		if k, ok := c.resolve(p.Namespace, ref); ok {
-			c.exp.creationObserved(k)
+			c.exp.CreationsObserved(k, 1)
 			c.queue.Add(k)
 		}
 		return
@@ -259,7 +260,7 @@ func (c *Controller) deletePod(obj any) {
 		return
 	}
 	if k, ok := c.resolve(p.Namespace, ref); ok {
-		c.exp.deletionObserved(k, p.UID)
+		c.exp.DeletionObserved(k, p.UID)
 		c.queue.Add(k)
 	}
 }

@@ -23,7 +23,7 @@ func (c *Controller) sync(ctx context.Context, k key) error {
 	o := c.owners[k.kind]
 	rs, err := o.get(k.namespace, k.name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(k)
+		c.exp.Forget(k)
 		return nil
 	}
 	if err != nil {
@@ -35,7 +35,7 @@ func (c *Controller) sync(ctx context.Context, k key) error {
 		c.log.Warn("invalid selector", "kind", o.gvk().Kind, "namespace", k.namespace, "name", k.name)
 		return nil
 	}
-	mayAct := c.exp.satisfied(k) && rs.DeletionTimestamp == nil
+	mayAct := c.exp.Satisfied(k) && rs.DeletionTimestamp == nil
 	all, err := c.pods.Pods(k.namespace).List(labels.Everything())
 	if err != nil {
 		return fmt.Errorf("listing pods: %w", err)
@@ -180,20 +180,18 @@ func (c *Controller) manage(ctx context.Context, k key, o owner, rs *appsv1.Repl
 	switch {
 	case diff < 0:
 		n := min(-diff, c.burst)
-		c.exp.expectCreations(k, n)
+		c.exp.Expect(k, n, nil)
 		created, err := slowStartBatch(n, 1, func() error {
 			_, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, podFromTemplate(rs, o.gvk()), metav1.CreateOptions{})
 			if err != nil && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 				// The namespace is going away with rs; nothing to report.
-				c.exp.creationObserved(k)
+				c.exp.CreationsObserved(k, 1)
 				return nil
 			}
 			return err
 		})
 		// Creations never attempted or failed will not be observed.
-		for range n - created {
-			c.exp.creationObserved(k)
-		}
+		c.exp.CreationsObserved(k, n-created)
 		if err != nil {
 			return fmt.Errorf("creating pods: %w", err)
 		}
@@ -203,18 +201,14 @@ func (c *Controller) manage(ctx context.Context, k key, o owner, rs *appsv1.Repl
 			return err
 		}
 		victims := podsToDelete(pods, related, min(diff, c.burst), c.clock.Now())
-		uids := make([]types.UID, len(victims))
-		for i, p := range victims {
-			uids[i] = p.UID
-		}
-		c.exp.expectDeletions(k, uids)
+		c.exp.Expect(k, 0, victims)
 		errs := make([]error, len(victims))
 		var wg sync.WaitGroup
 		for i, p := range victims {
 			wg.Go(func() {
 				err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
 				if err != nil {
-					c.exp.deletionObserved(k, p.UID)
+					c.exp.DeletionObserved(k, p.UID)
 					if !apierrors.IsNotFound(err) {
 						errs[i] = fmt.Errorf("deleting pod %s: %w", podKey(p), err)
 					}

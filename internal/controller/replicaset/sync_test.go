@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"berth.dev/berth/internal/controller/expectations"
 )
 
 // TestSyncWaitsForItsOwnWrites syncs against caches the test fills by
@@ -74,7 +76,7 @@ func TestSyncWaitsForItsOwnWrites(t *testing.T) {
 	}
 
 	// After the timeout the controller trusts its cache again.
-	clk.SetTime(t0.Add(expectationsTimeout + 1))
+	clk.SetTime(t0.Add(expectations.Timeout + 1))
 	if err := c.sync(t.Context(), k); err != nil {
 		t.Fatalf("sync: %v", err)
 	}

@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
 	"berth.dev/berth/internal/controller/claim"
@@ -92,22 +91,11 @@ func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel
 		return nil, err
 	}
 	cl := claim.Claimer[*corev1.Pod]{
-		Owner: set,
-		Kind:  setKind,
-		Match: func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) && isMember(set, p) },
-		CanAdopt: func(ctx context.Context) error {
-			live, err := c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
-			if err != nil {
-				return fmt.Errorf("rechecking StatefulSet before adopting: %w", err)
-			}
-			if live.UID != set.UID || live.DeletionTimestamp != nil {
-				return fmt.Errorf("StatefulSet %s/%s was replaced or is being deleted; not adopting", set.Namespace, set.Name)
-			}
-			return nil
-		},
-		Patch: func(ctx context.Context, p *corev1.Pod, patch []byte) (*corev1.Pod, error) {
-			return c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
-		},
+		Owner:    set,
+		Kind:     setKind,
+		Match:    func(p *corev1.Pod) bool { return sel.Matches(labels.Set(p.Labels)) && isMember(set, p) },
+		CanAdopt: claim.Recheck(set, setKind.Kind, c.client.AppsV1().StatefulSets(set.Namespace).Get),
+		Patch:    claim.PodPatcher(c.client.CoreV1()),
 	}
 	return cl.Claim(ctx, all)
 }
