@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,12 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/job"
 )
 
@@ -31,40 +28,21 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
+	cl := controllertest.Start(t)
 	c, err := job.New(job.Config{
-		Client: client, Informers: factory,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Client: cl.Client, Informers: cl.Informers, Logger: cl.Logger,
 		// Short enough that recreating a failed pod needs no long wait.
 		BackoffBase: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
-	return &env{t: t, ctx: ctx, client: client}
+	return &env{t: t, ctx: cl.Run(t, c), client: cl.Client}
 }
 
 func (e *env) namespace(t *testing.T, name string) *env {
 	t.Helper()
-	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	controllertest.CreateNamespace(e.ctx, t, e.client, name)
 	return &env{t: t, ctx: e.ctx, client: e.client, ns: name}
 }
 
@@ -123,19 +101,10 @@ func (e *env) waitPods(uid types.UID, active, total int) []corev1.Pod {
 	return act
 }
 
-// waitFor polls cond until it holds, failing the test after 30s with
-// cond's last description.
+// waitFor polls cond until it holds; see controllertest.WaitFor.
 func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		ok, desc, err := cond()
-		last = desc
-		return ok, err
-	})
-	if err != nil {
-		e.t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
-	}
+	controllertest.WaitFor(e.ctx, e.t, what, cond)
 }
 
 // waitJob waits until the Job's status satisfies cond and returns it.
