@@ -27,7 +27,7 @@ type Cluster struct {
 	Server *apiservertest.Server
 	// Client is an admin client.
 	Client kubernetes.Interface
-	// Informers is the factory the controllers share; Run starts it.
+	// Informers is the factory the controllers share, for Run to start.
 	Informers informers.SharedInformerFactory
 	// Logger writes to the test's output.
 	Logger *slog.Logger
@@ -56,15 +56,15 @@ type Runner interface {
 	Run(ctx context.Context) error
 }
 
-// Run starts the informers, then each runner in its own goroutine, and
-// returns the context they run with. When t ends, Run's cleanup cancels
-// that context, waits for every runner, reports the errors they return,
-// and shuts the informers down. Build every runner before calling Run, so
-// that the informers they use are started.
-func (c *Cluster) Run(t testing.TB, runners ...Runner) context.Context {
+// Run starts factory, then each runner in its own goroutine, and returns
+// the context they run with. When t ends, Run's cleanup cancels that
+// context, waits for every runner, reports the errors they return, and
+// shuts factory down. Build every runner before calling Run, so that the
+// informers they use are started.
+func Run(t testing.TB, factory informers.SharedInformerFactory, runners ...Runner) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	c.Informers.Start(ctx.Done())
+	factory.Start(ctx.Done())
 	var wg sync.WaitGroup
 	for _, r := range runners {
 		wg.Go(func() {
@@ -76,7 +76,7 @@ func (c *Cluster) Run(t testing.TB, runners ...Runner) context.Context {
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
-		c.Informers.Shutdown()
+		factory.Shutdown()
 	})
 	return ctx
 }

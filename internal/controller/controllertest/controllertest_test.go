@@ -25,7 +25,7 @@ func TestCluster(t *testing.T) {
 		<-ctx.Done()
 		return nil
 	})
-	ctx := c.Run(t, idle)
+	ctx := Run(t, c.Informers, idle)
 	<-ran
 	CreateNamespace(ctx, t, c.Client, "a")
 	WaitFor(ctx, t, "namespace a in the informer cache", func() (bool, string, error) {

@@ -48,7 +48,7 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
-	return &env{t: t, ctx: cl.Run(t, cj, jobs, nodes), client: cl.Client, clock: clk}
+	return &env{t: t, ctx: controllertest.Run(t, cl.Informers, cj, jobs, nodes), client: cl.Client, clock: clk}
 }
 
 func (e *env) namespace(t *testing.T, name string) *env {

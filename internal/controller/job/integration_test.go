@@ -37,7 +37,7 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return &env{t: t, ctx: cl.Run(t, c), client: cl.Client}
+	return &env{t: t, ctx: controllertest.Run(t, cl.Informers, c), client: cl.Client}
 }
 
 func (e *env) namespace(t *testing.T, name string) *env {
