@@ -2,9 +2,7 @@ package deployment_test
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,14 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/replicaset"
 )
@@ -40,14 +37,8 @@ type env struct {
 
 func start(t *testing.T, clk clock.PassiveClock) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	cl := controllertest.Start(t)
+	client, factory, log := cl.Client, cl.Informers, cl.Logger
 	dc, err := deployment.New(deployment.Config{Client: client, Informers: factory, Clock: clk, Logger: log})
 	if err != nil {
 		t.Fatalf("deployment.New: %v", err)
@@ -56,20 +47,7 @@ func start(t *testing.T, clk clock.PassiveClock) *env {
 	if err != nil {
 		t.Fatalf("replicaset.New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{dc.Run, rc.Run} {
-		wg.Go(func() {
-			if err := run(ctx); err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, factory, dc, rc)
 	return &env{t: t, ctx: ctx, client: client}
 }
 
@@ -77,9 +55,7 @@ func start(t *testing.T, clk clock.PassiveClock) *env {
 // Running and Ready.
 func (e *env) namespace(t *testing.T, name string, ready bool) *env {
 	t.Helper()
-	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	controllertest.CreateNamespace(e.ctx, t, e.client, name)
 	ne := &env{t: t, ctx: e.ctx, client: e.client, ns: name}
 	if ready {
 		ne.keepReady()

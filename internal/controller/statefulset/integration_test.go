@@ -21,12 +21,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/util/retry"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/garbagecollector"
 	"berth.dev/berth/internal/controller/localpath"
 	"berth.dev/berth/internal/controller/statefulset"
@@ -47,15 +46,8 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	cfg := *s.Admin
-	cfg.QPS = -1
-	client, err := kubernetes.NewForConfig(&cfg)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
+	cl := controllertest.Start(t)
+	client, factory := cl.Client, cl.Informers
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c, err := statefulset.New(statefulset.Config{Client: client, Informers: factory, Logger: log})
 	if err != nil {
@@ -69,11 +61,11 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
-	meta, err := metadata.NewForConfig(&cfg)
+	meta, err := metadata.NewForConfig(cl.Server.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(&cfg)
+	disc, err := discovery.NewDiscoveryClientForConfig(cl.Server.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,20 +88,7 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory.Start(ctx.Done())
-	var wg sync.WaitGroup
-	for _, r := range []interface{ Run(context.Context) error }{c, sched, nodes, gc, binder, provisioner, protection} {
-		wg.Go(func() {
-			if err := r.Run(ctx); err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, factory, c, sched, nodes, gc, binder, provisioner, protection)
 	// Claims made before the default class exists would get no class.
 	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
 		_, err := client.StorageV1().StorageClasses().Get(ctx, localpath.DefaultClass, metav1.GetOptions{})
@@ -123,9 +102,7 @@ func start(t *testing.T) *env {
 
 func (e *env) namespace(t *testing.T, name string) *env {
 	t.Helper()
-	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	controllertest.CreateNamespace(e.ctx, t, e.client, name)
 	return &env{t: t, ctx: e.ctx, client: e.client, ns: name}
 }
 
@@ -169,17 +146,10 @@ func (e *env) update(name string, change func(*appsv1.StatefulSet)) {
 	}
 }
 
+// waitFor polls cond until it holds; see controllertest.WaitFor.
 func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		ok, desc, err := cond()
-		last = desc
-		return ok, err
-	})
-	if err != nil {
-		e.t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
-	}
+	controllertest.WaitFor(e.ctx, e.t, what, cond)
 }
 
 // waitStatus waits until the set's status, for its generation, satisfies cond.
