@@ -3,13 +3,11 @@ package endpointslice_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -17,13 +15,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/endpointslice"
 )
 
@@ -74,13 +70,9 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // start runs an API server and the controller with the given workers.
 func start(t *testing.T, workers int) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
+	cl := controllertest.Start(t)
 	writes := &writeLog{}
-	cfg := rest.CopyConfig(s.Admin)
+	cfg := rest.CopyConfig(cl.Server.Admin)
 	cfg.ContentType = "application/json" // so creates can be read below
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -101,23 +93,11 @@ func start(t *testing.T, workers int) *env {
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := endpointslice.New(endpointslice.Config{Client: ctlClient, Informers: factory, Workers: workers, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	c, err := endpointslice.New(endpointslice.Config{Client: ctlClient, Informers: cl.Informers, Workers: workers, Logger: cl.Logger})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
-	return &env{t: t, ctx: ctx, client: client, writes: writes}
+	return &env{t: t, ctx: controllertest.Run(t, cl.Informers, c), client: cl.Client, writes: writes}
 }
 
 // createPod creates a pod and gives it an IP and a Ready condition, as a kubelet would.
@@ -208,19 +188,14 @@ func (e *env) state(svc string) (eps []endpoint, ready, notReady []string, err e
 // nil ready means no Endpoints object.
 func (e *env) waitState(what, svc string, wantEps []endpoint, wantReady, wantNotReady []string) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	controllertest.WaitFor(e.ctx, e.t, what, func() (bool, string, error) {
 		eps, ready, notReady, err := e.state(svc)
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		d := cmp.Diff(wantEps, eps) + cmp.Diff(wantReady, ready) + cmp.Diff(wantNotReady, notReady)
-		last = d
-		return d == "", nil
+		return d == "", "diff -want +got: " + d, nil
 	})
-	if err != nil {
-		e.t.Fatalf("waiting for %s: %v (last diff -want +got: %s)", what, err, last)
-	}
 }
 
 func TestController(t *testing.T) {
