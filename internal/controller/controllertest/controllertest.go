@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/apiserver/apiservertest"
@@ -102,5 +103,27 @@ func WaitFor(ctx context.Context, t testing.TB, what string, cond func() (bool, 
 	})
 	if err != nil {
 		t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
+	}
+}
+
+// Update reads the object name with get, applies change to it and writes
+// it with write (a client's Update or UpdateStatus), starting over on a
+// conflict; any other error fails t.
+func Update[T any](ctx context.Context, t testing.TB, name string,
+	get func(context.Context, string, metav1.GetOptions) (T, error),
+	write func(context.Context, T, metav1.UpdateOptions) (T, error),
+	change func(T)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		obj, err := get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		change(obj)
+		_, err = write(ctx, obj, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("updating %s: %v", name, err)
 	}
 }

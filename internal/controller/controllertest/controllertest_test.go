@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -43,4 +46,33 @@ func TestCluster(t *testing.T) {
 		}
 		return err == nil, fmt.Sprint(names), err
 	})
+}
+
+// TestUpdate updates a ConfigMap through a stale read: the conflict makes
+// Update read it again, and both changes are kept.
+func TestUpdate(t *testing.T) {
+	c := Start(t)
+	ctx := t.Context()
+	cms := c.Client.CoreV1().ConfigMaps("default")
+	if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	raced := false
+	Update(ctx, t, "x", cms.Get, cms.Update, func(cm *corev1.ConfigMap) {
+		if !raced {
+			raced = true
+			Update(ctx, t, "x", cms.Get, cms.Update, func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"a": "1"} })
+		}
+		if cm.Data == nil {
+			cm.Data = map[string]string{}
+		}
+		cm.Data["b"] = "2"
+	})
+	got, err := cms.Get(ctx, "x", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "1", "b": "2"}, got.Data); diff != "" {
+		t.Errorf("data (-want +got):\n%s", diff)
+	}
 }
