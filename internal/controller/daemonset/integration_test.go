@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
 	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/daemonset"
@@ -103,34 +102,18 @@ func (e *env) create(ds *appsv1.DaemonSet) *appsv1.DaemonSet {
 
 func (e *env) update(name string, change func(*appsv1.DaemonSet)) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		ds, err := e.client.AppsV1().DaemonSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	daemonSets := e.client.AppsV1().DaemonSets(e.ns)
+	controllertest.Update(e.ctx, e.t, name, daemonSets.Get, daemonSets.Update, func(ds *appsv1.DaemonSet) {
 		change(ds)
-		_, err = e.client.AppsV1().DaemonSets(e.ns).Update(e.ctx, ds, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating %s: %v", name, err)
-	}
 }
 
 func (e *env) updateNode(name string, change func(*corev1.Node)) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		n, err := e.client.CoreV1().Nodes().Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	nodes := e.client.CoreV1().Nodes()
+	controllertest.Update(e.ctx, e.t, name, nodes.Get, nodes.Update, func(n *corev1.Node) {
 		change(n)
-		_, err = e.client.CoreV1().Nodes().Update(e.ctx, n, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating node %s: %v", name, err)
-	}
 }
 
 // waitFor polls cond until it holds; see controllertest.WaitFor.

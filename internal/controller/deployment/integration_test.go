@@ -140,18 +140,10 @@ func (e *env) create(d *appsv1.Deployment) {
 
 func (e *env) setImage(name, image string) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d, err := e.client.AppsV1().Deployments(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	deployments := e.client.AppsV1().Deployments(e.ns)
+	controllertest.Update(e.ctx, e.t, name, deployments.Get, deployments.Update, func(d *appsv1.Deployment) {
 		d.Spec.Template.Spec.Containers[0].Image = image
-		_, err = e.client.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("setting image: %v", err)
-	}
 }
 
 // sets returns the Deployment's ReplicaSets by pod-template-hash.

@@ -121,21 +121,13 @@ func (e *env) setStatus(name, ip string, ready bool) {
 	if ready {
 		status = corev1.ConditionTrue
 	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		p, err := e.client.CoreV1().Pods(ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	pods := e.client.CoreV1().Pods(ns)
+	controllertest.Update(e.ctx, e.t, name, pods.Get, pods.UpdateStatus, func(p *corev1.Pod) {
 		p.Status.Phase = corev1.PodRunning
 		p.Status.PodIP = ip
 		p.Status.PodIPs = []corev1.PodIP{{IP: ip}}
 		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}
-		_, err = e.client.CoreV1().Pods(ns).UpdateStatus(e.ctx, p, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating status of pod %s: %v", name, err)
-	}
 }
 
 // endpoint is one slice endpoint as the test compares it.

@@ -129,33 +129,22 @@ func (e *env) finish(p corev1.Pod, phase corev1.PodPhase) {
 	if phase == corev1.PodFailed {
 		code = 1
 	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, p.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	pods := e.client.CoreV1().Pods(e.ns)
+	controllertest.Update(e.ctx, e.t, p.Name, pods.Get, pods.UpdateStatus, func(cur *corev1.Pod) {
 		now := metav1.Now()
 		cur.Status.Phase = phase
 		cur.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox", State: corev1.ContainerState{
 			Terminated: &corev1.ContainerStateTerminated{ExitCode: code, StartedAt: now, FinishedAt: now},
 		}}}
-		_, err = e.client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("setting pod %s %s: %v", p.Name, phase, err)
-	}
 }
 
 // fail ends a pod as Failed with its container's exit code and extra
 // pod conditions.
 func (e *env) fail(p corev1.Pod, code int32, conds ...corev1.PodConditionType) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, p.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	pods := e.client.CoreV1().Pods(e.ns)
+	controllertest.Update(e.ctx, e.t, p.Name, pods.Get, pods.UpdateStatus, func(cur *corev1.Pod) {
 		now := metav1.Now()
 		cur.Status.Phase = corev1.PodFailed
 		cur.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox", State: corev1.ContainerState{
@@ -164,12 +153,7 @@ func (e *env) fail(p corev1.Pod, code int32, conds ...corev1.PodConditionType) {
 		for _, c := range conds {
 			cur.Status.Conditions = append(cur.Status.Conditions, corev1.PodCondition{Type: c, Status: corev1.ConditionTrue, LastTransitionTime: now})
 		}
-		_, err = e.client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("failing pod %s: %v", p.Name, err)
-	}
 }
 
 func condition(st batchv1.JobStatus, t batchv1.JobConditionType) *batchv1.JobCondition {

@@ -69,18 +69,10 @@ func (e *env) createRS(name string, replicas, minReady int32) *appsv1.ReplicaSet
 
 func (e *env) scaleRS(name string, replicas int32) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		rs, err := e.client.AppsV1().ReplicaSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	replicaSets := e.client.AppsV1().ReplicaSets(e.ns)
+	controllertest.Update(e.ctx, e.t, name, replicaSets.Get, replicaSets.Update, func(rs *appsv1.ReplicaSet) {
 		rs.Spec.Replicas = &replicas
-		_, err = e.client.AppsV1().ReplicaSets(e.ns).Update(e.ctx, rs, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("scaling %s: %v", name, err)
-	}
 }
 
 // owned returns the active pods whose controller has uid, sorted by name.
@@ -136,21 +128,13 @@ func (e *env) waitRSStatus(name string, what string, cond func(appsv1.ReplicaSet
 // setStatus sets a pod's phase; a non-zero readySince also marks it Ready since then.
 func (e *env) setStatus(p corev1.Pod, phase corev1.PodPhase, readySince time.Time) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, p.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	pods := e.client.CoreV1().Pods(e.ns)
+	controllertest.Update(e.ctx, e.t, p.Name, pods.Get, pods.UpdateStatus, func(cur *corev1.Pod) {
 		cur.Status.Phase = phase
 		if !readySince.IsZero() {
 			cur.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(readySince)}}
 		}
-		_, err = e.client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating status of pod %s: %v", p.Name, err)
-	}
 }
 
 func podNames(pods []corev1.Pod) []string {

@@ -132,18 +132,10 @@ func (e *env) create(set *appsv1.StatefulSet) *appsv1.StatefulSet {
 
 func (e *env) update(name string, change func(*appsv1.StatefulSet)) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		set, err := e.client.AppsV1().StatefulSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	statefulSets := e.client.AppsV1().StatefulSets(e.ns)
+	controllertest.Update(e.ctx, e.t, name, statefulSets.Get, statefulSets.Update, func(set *appsv1.StatefulSet) {
 		change(set)
-		_, err = e.client.AppsV1().StatefulSets(e.ns).Update(e.ctx, set, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating %s: %v", name, err)
-	}
 }
 
 // waitFor polls cond until it holds; see controllertest.WaitFor.
