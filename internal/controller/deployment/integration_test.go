@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -402,20 +401,10 @@ func TestScaleAndPause(t *testing.T) {
 	e := start(t, nil).namespace(t, "scale", true)
 	e.create(newDeployment("api", "app:1", 2))
 	e.waitComplete("api", "app:1", 2)
+	deployments := e.client.AppsV1().Deployments(e.ns)
 	update := func(f func(*appsv1.Deployment)) {
 		t.Helper()
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			d, err := e.client.AppsV1().Deployments(e.ns).Get(e.ctx, "api", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			f(d)
-			_, err = e.client.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{})
-			return err
-		})
-		if err != nil {
-			t.Fatalf("updating Deployment: %v", err)
-		}
+		controllertest.Update(e.ctx, t, "api", deployments.Get, deployments.Update, f)
 	}
 	update(func(d *appsv1.Deployment) { d.Spec.Paused = true; d.Spec.Template.Spec.Containers[0].Image = "app:2" })
 	update(func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](4) })
@@ -468,18 +457,10 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 	}
 	clk.SetTime(clk.Now().Add(61 * time.Second))
 	// Any event makes the controller look again; a label change is one.
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d, err := get(e.ctx)
-		if err != nil {
-			return err
-		}
+	deployments := e.client.AppsV1().Deployments(e.ns)
+	controllertest.Update(e.ctx, t, "stuck", deployments.Get, deployments.Update, func(d *appsv1.Deployment) {
 		d.Labels = map[string]string{"poke": "1"}
-		_, err = e.client.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		t.Fatalf("updating Deployment: %v", err)
-	}
 	var c appsv1.DeploymentCondition
 	err = wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		d, err := get(ctx)
