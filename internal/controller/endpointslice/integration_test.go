@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 
 	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/endpointslice"
@@ -248,18 +247,10 @@ func TestController(t *testing.T) {
 		[]endpoint{{Pod: "a", IP: "10.1.0.1", Zone: "zone-a", Terminating: true}},
 		[]string{}, []string{})
 
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := e.client.CoreV1().Services(ns).Get(e.ctx, "web", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	services := e.client.CoreV1().Services(ns)
+	controllertest.Update(e.ctx, t, "web", services.Get, services.Update, func(cur *corev1.Service) {
 		cur.Spec.Selector = map[string]string{"app": "api"}
-		_, err = e.client.CoreV1().Services(ns).Update(e.ctx, cur, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		t.Fatalf("changing selector: %v", err)
-	}
 	e.waitState("selector moved to c", "web",
 		[]endpoint{{Pod: "c", IP: "10.1.0.3", Ready: true}},
 		[]string{"c"}, []string{})
@@ -303,30 +294,13 @@ func TestNoRewrite(t *testing.T) {
 	if _, err := e.client.CoreV1().Services(ns).Create(e.ctx, manual, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating service: %v", err)
 	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		svc, err := e.client.CoreV1().Services(ns).Get(e.ctx, "web", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	services := e.client.CoreV1().Services(ns)
+	controllertest.Update(e.ctx, t, "web", services.Get, services.Update, func(svc *corev1.Service) {
 		svc.Annotations = map[string]string{"touched": "yes"}
-		_, err = e.client.CoreV1().Services(ns).Update(e.ctx, svc, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		t.Fatalf("touching service: %v", err)
-	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		svc, err := e.client.CoreV1().Services(ns).Get(e.ctx, "later", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	controllertest.Update(e.ctx, t, "later", services.Get, services.Update, func(svc *corev1.Service) {
 		svc.Spec.Selector = map[string]string{"app": "none"}
-		_, err = e.client.CoreV1().Services(ns).Update(e.ctx, svc, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		t.Fatalf("changing selector: %v", err)
-	}
 	e.waitState("later emptied", "later", nil, []string{}, []string{})
 	for _, w := range e.writes.take() {
 		if !strings.Contains(w, "/later-") && !strings.HasSuffix(w, "/later") {

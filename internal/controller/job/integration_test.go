@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
 	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/job"
@@ -238,18 +237,10 @@ func TestJob(t *testing.T) {
 		j := e.createJob("s", 2, 4, 6)
 		e.waitPods(j.UID, 2, 2)
 		setSuspend := func(v bool) {
-			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				cur, err := e.client.BatchV1().Jobs(e.ns).Get(e.ctx, "s", metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
+			jobs := e.client.BatchV1().Jobs(e.ns)
+			controllertest.Update(e.ctx, t, "s", jobs.Get, jobs.Update, func(cur *batchv1.Job) {
 				cur.Spec.Suspend = &v
-				_, err = e.client.BatchV1().Jobs(e.ns).Update(e.ctx, cur, metav1.UpdateOptions{})
-				return err
 			})
-			if err != nil {
-				t.Fatalf("setting suspend %v: %v", v, err)
-			}
 		}
 		setSuspend(true)
 		e.waitPods(j.UID, 0, 0)

@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
 	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/replicaset"
@@ -261,18 +260,10 @@ func TestReplicaSet(t *testing.T) {
 			t.Errorf("adopted pod's controller reference %+v", ref)
 		}
 
-		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			p, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "orphan", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
+		podClient := e.client.CoreV1().Pods(e.ns)
+		controllertest.Update(e.ctx, t, "orphan", podClient.Get, podClient.Update, func(p *corev1.Pod) {
 			p.Labels["app"] = "elsewhere"
-			_, err = e.client.CoreV1().Pods(e.ns).Update(e.ctx, p, metav1.UpdateOptions{})
-			return err
 		})
-		if err != nil {
-			t.Fatalf("relabelling: %v", err)
-		}
 		e.waitFor("release and replacement", func() (bool, string, error) {
 			p, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "orphan", metav1.GetOptions{})
 			if err != nil {
@@ -300,18 +291,10 @@ func TestReplicaSet(t *testing.T) {
 			t.Errorf("controller reference %+v", ref)
 		}
 		e.setStatus(pods[2], corev1.PodRunning, time.Now())
-		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			cur, err := e.client.CoreV1().ReplicationControllers(e.ns).Get(e.ctx, "legacy", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
+		replicationControllers := e.client.CoreV1().ReplicationControllers(e.ns)
+		controllertest.Update(e.ctx, t, "legacy", replicationControllers.Get, replicationControllers.Update, func(cur *corev1.ReplicationController) {
 			cur.Spec.Replicas = new(int32(1))
-			_, err = e.client.CoreV1().ReplicationControllers(e.ns).Update(e.ctx, cur, metav1.UpdateOptions{})
-			return err
 		})
-		if err != nil {
-			t.Fatalf("scaling: %v", err)
-		}
 		e.waitFor("scale down to the ready pod and status", func() (bool, string, error) {
 			now, err := e.owned(rc.UID)
 			if err != nil {

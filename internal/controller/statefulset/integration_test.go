@@ -23,7 +23,6 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/util/retry"
 
 	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/garbagecollector"
@@ -487,18 +486,10 @@ func TestStatefulSet(t *testing.T) {
 		if _, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "cache-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("cache-0 created while its claim was being deleted (err %v)", err)
 		}
-		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			pvc, err := e.client.CoreV1().PersistentVolumeClaims(e.ns).Get(e.ctx, old.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
+		persistentVolumeClaims := e.client.CoreV1().PersistentVolumeClaims(e.ns)
+		controllertest.Update(e.ctx, t, old.Name, persistentVolumeClaims.Get, persistentVolumeClaims.Update, func(pvc *corev1.PersistentVolumeClaim) {
 			pvc.Finalizers = nil
-			_, err = e.client.CoreV1().PersistentVolumeClaims(e.ns).Update(e.ctx, pvc, metav1.UpdateOptions{})
-			return err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		e.waitStatus("cache", "cache-0 ready", rolledOut(1))
 		pvc, err := e.client.CoreV1().PersistentVolumeClaims(e.ns).Get(e.ctx, old.Name, metav1.GetOptions{})
 		if err != nil || pvc.UID == old.UID {
