@@ -291,8 +291,8 @@ func TestReplicaSet(t *testing.T) {
 			t.Errorf("controller reference %+v", ref)
 		}
 		e.setStatus(pods[2], corev1.PodRunning, time.Now())
-		replicationControllers := e.client.CoreV1().ReplicationControllers(e.ns)
-		controllertest.Update(e.ctx, t, "legacy", replicationControllers.Get, replicationControllers.Update, func(cur *corev1.ReplicationController) {
+		rcs := e.client.CoreV1().ReplicationControllers(e.ns)
+		controllertest.Update(e.ctx, t, "legacy", rcs.Get, rcs.Update, func(cur *corev1.ReplicationController) {
 			cur.Spec.Replicas = new(int32(1))
 		})
 		e.waitFor("scale down to the ready pod and status", func() (bool, string, error) {

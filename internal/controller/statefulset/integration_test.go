@@ -486,8 +486,8 @@ func TestStatefulSet(t *testing.T) {
 		if _, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "cache-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("cache-0 created while its claim was being deleted (err %v)", err)
 		}
-		persistentVolumeClaims := e.client.CoreV1().PersistentVolumeClaims(e.ns)
-		controllertest.Update(e.ctx, t, old.Name, persistentVolumeClaims.Get, persistentVolumeClaims.Update, func(pvc *corev1.PersistentVolumeClaim) {
+		claims := e.client.CoreV1().PersistentVolumeClaims(e.ns)
+		controllertest.Update(e.ctx, t, old.Name, claims.Get, claims.Update, func(pvc *corev1.PersistentVolumeClaim) {
 			pvc.Finalizers = nil
 		})
 		e.waitStatus("cache", "cache-0 ready", rolledOut(1))
