@@ -2,6 +2,7 @@ package deployment_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -165,31 +166,27 @@ func (e *env) waitComplete(name, image string, n int32) (*appsv1.Deployment, *ap
 	e.t.Helper()
 	var d *appsv1.Deployment
 	var newRS *appsv1.ReplicaSet
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	controllertest.WaitFor(e.ctx, e.t, fmt.Sprintf("Deployment %s to complete with %s", name, image), func() (bool, string, error) {
 		var err error
-		d, err = e.client.AppsV1().Deployments(e.ns).Get(ctx, name, metav1.GetOptions{})
+		d, err = e.client.AppsV1().Deployments(e.ns).Get(e.ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		st := d.Status
-		last = describe(st)
+		last := describe(st)
 		if st.ObservedGeneration < d.Generation || st.Replicas != n || st.UpdatedReplicas != n || st.AvailableReplicas != n || st.ReadyReplicas != n || st.UnavailableReplicas != 0 {
-			return false, nil
+			return false, last, nil
 		}
 		newRS = nil
 		for _, rs := range e.sets(name) {
 			if rs.Spec.Template.Spec.Containers[0].Image == image {
 				newRS = rs
 			} else if *rs.Spec.Replicas != 0 || rs.Status.Replicas != 0 {
-				return false, nil
+				return false, last, nil
 			}
 		}
-		return newRS != nil && newRS.Status.AvailableReplicas == n, nil
+		return newRS != nil && newRS.Status.AvailableReplicas == n, last, nil
 	})
-	if err != nil {
-		e.t.Fatalf("Deployment %s never completed with %s: %v; last status %s", name, image, err, last)
-	}
 	return d, newRS
 }
 
@@ -409,17 +406,14 @@ func TestScaleAndPause(t *testing.T) {
 	update(func(d *appsv1.Deployment) { d.Spec.Paused = true; d.Spec.Template.Spec.Containers[0].Image = "app:2" })
 	update(func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](4) })
 	// Paused: scaled to 4 without a new ReplicaSet.
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		d, err := e.client.AppsV1().Deployments(e.ns).Get(ctx, "api", metav1.GetOptions{})
+	controllertest.WaitFor(e.ctx, t, "paused Deployment to scale to 4", func() (bool, string, error) {
+		d, err := deployments.Get(e.ctx, "api", metav1.GetOptions{})
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		c := condition(d, appsv1.DeploymentProgressing)
-		return d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 4 && c.Reason == "DeploymentPaused", nil
+		return d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 4 && c.Reason == "DeploymentPaused", describe(d.Status), nil
 	})
-	if err != nil {
-		t.Fatalf("paused Deployment never scaled to 4: %v", err)
-	}
 	if got := len(e.sets("api")); got != 1 {
 		t.Errorf("%d ReplicaSets while paused, want 1", got)
 	}
@@ -437,18 +431,15 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 		return e.client.AppsV1().Deployments(e.ns).Get(ctx, "stuck", metav1.GetOptions{})
 	}
 	// The rollout stalls with three pods that never become ready.
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		d, err := get(ctx)
+	controllertest.WaitFor(e.ctx, t, "rollout to stall at 3 unavailable pods", func() (bool, string, error) {
+		d, err := get(e.ctx)
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		c := condition(d, appsv1.DeploymentProgressing)
-		return d.Status.Replicas == 3 && d.Status.UnavailableReplicas == 3 && c.Status == corev1.ConditionTrue, nil
+		return d.Status.Replicas == 3 && d.Status.UnavailableReplicas == 3 && c.Status == corev1.ConditionTrue, describe(d.Status), nil
 	})
-	if err != nil {
-		t.Fatalf("rollout never stalled at 3 unavailable pods: %v", err)
-	}
-	d, err = get(e.ctx)
+	d, err := get(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,17 +453,14 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 		d.Labels = map[string]string{"poke": "1"}
 	})
 	var c appsv1.DeploymentCondition
-	err = wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		d, err := get(ctx)
+	controllertest.WaitFor(e.ctx, t, "Progressing to become ProgressDeadlineExceeded", func() (bool, string, error) {
+		d, err := get(e.ctx)
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		c = condition(d, appsv1.DeploymentProgressing)
-		return c.Reason == "ProgressDeadlineExceeded", nil
+		return c.Reason == "ProgressDeadlineExceeded", string(c.Status) + "/" + c.Reason, nil
 	})
-	if err != nil {
-		t.Fatalf("Progressing never became ProgressDeadlineExceeded: %v; last %s/%s", err, c.Status, c.Reason)
-	}
 	if c.Status != corev1.ConditionFalse {
 		t.Errorf("Progressing status = %s, want False", c.Status)
 	}
