@@ -106,6 +106,25 @@ func WaitFor(ctx context.Context, t testing.TB, what string, cond func() (bool, 
 	}
 }
 
+// WaitObject reads the object name with get until done holds for it, and
+// returns it. done also describes the object for the failure message;
+// an error from get, or 30s, fails t as in WaitFor.
+func WaitObject[T any](ctx context.Context, t testing.TB, what, name string,
+	get func(context.Context, string, metav1.GetOptions) (T, error),
+	done func(T) (bool, string)) T {
+	t.Helper()
+	var obj T
+	WaitFor(ctx, t, what, func() (bool, string, error) {
+		var err error
+		if obj, err = get(ctx, name, metav1.GetOptions{}); err != nil {
+			return false, "", err
+		}
+		ok, desc := done(obj)
+		return ok, desc, nil
+	})
+	return obj
+}
+
 // Update reads the object name with get, applies change to it and writes
 // it with write (a client's Update or UpdateStatus), starting over on a
 // conflict; any other error fails t.

@@ -49,7 +49,7 @@ func TestCluster(t *testing.T) {
 }
 
 // TestUpdate updates a ConfigMap through a stale read: the conflict makes
-// Update read it again, and both changes are kept.
+// Update read it again, and both changes are kept, as WaitObject reads.
 func TestUpdate(t *testing.T) {
 	c := Start(t)
 	ctx := t.Context()
@@ -68,10 +68,9 @@ func TestUpdate(t *testing.T) {
 		}
 		cm.Data["b"] = "2"
 	})
-	got, err := cms.Get(ctx, "x", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := WaitObject(ctx, t, "the ConfigMap's data", "x", cms.Get, func(cm *corev1.ConfigMap) (bool, string) {
+		return len(cm.Data) == 2, fmt.Sprint(cm.Data)
+	})
 	if diff := cmp.Diff(map[string]string{"a": "1", "b": "2"}, got.Data); diff != "" {
 		t.Errorf("data (-want +got):\n%s", diff)
 	}

@@ -137,16 +137,10 @@ func (e *env) waitJobs(want ...string) {
 // waitStatus waits until the CronJob's status satisfies cond.
 func (e *env) waitStatus(name, what string, cond func(batchv1.CronJobStatus) bool) batchv1.CronJobStatus {
 	e.t.Helper()
-	var st batchv1.CronJobStatus
-	e.waitFor(what, func() (bool, string, error) {
-		cj, err := e.client.BatchV1().CronJobs(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		st = cj.Status
-		return cond(st), fmt.Sprintf("%+v", st), nil
+	cj := controllertest.WaitObject(e.ctx, e.t, what, name, e.client.BatchV1().CronJobs(e.ns).Get, func(cj *batchv1.CronJob) (bool, string) {
+		return cond(cj.Status), fmt.Sprintf("%+v", cj.Status)
 	})
-	return st
+	return cj.Status
 }
 
 // waitEvent waits for an Event with reason on the named CronJob.

@@ -124,16 +124,9 @@ func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 
 func (e *env) waitStatus(name, what string, cond func(appsv1.DaemonSetStatus) bool) *appsv1.DaemonSet {
 	e.t.Helper()
-	var ds *appsv1.DaemonSet
-	e.waitFor(what, func() (bool, string, error) {
-		var err error
-		ds, err = e.client.AppsV1().DaemonSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		return ds.Status.ObservedGeneration == ds.Generation && cond(ds.Status), fmt.Sprintf("%+v", ds.Status), nil
+	return controllertest.WaitObject(e.ctx, e.t, what, name, e.client.AppsV1().DaemonSets(e.ns).Get, func(ds *appsv1.DaemonSet) (bool, string) {
+		return ds.Status.ObservedGeneration == ds.Generation && cond(ds.Status), fmt.Sprintf("%+v", ds.Status)
 	})
-	return ds
 }
 
 // rolledOut is the status of a DaemonSet complete on n nodes.

@@ -109,16 +109,10 @@ func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 // waitJob waits until the Job's status satisfies cond and returns it.
 func (e *env) waitJob(name, what string, cond func(batchv1.JobStatus) bool) batchv1.JobStatus {
 	e.t.Helper()
-	var st batchv1.JobStatus
-	e.waitFor(what, func() (bool, string, error) {
-		j, err := e.client.BatchV1().Jobs(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		st = j.Status
-		return cond(st), fmt.Sprintf("%+v", st), nil
+	j := controllertest.WaitObject(e.ctx, e.t, what, name, e.client.BatchV1().Jobs(e.ns).Get, func(j *batchv1.Job) (bool, string) {
+		return cond(j.Status), fmt.Sprintf("%+v", j.Status)
 	})
-	return st
+	return j.Status
 }
 
 // finish ends a pod as the kubelet would: phase and a terminated container.

@@ -112,16 +112,10 @@ func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 
 func (e *env) waitRSStatus(name string, what string, cond func(appsv1.ReplicaSetStatus) bool) appsv1.ReplicaSetStatus {
 	e.t.Helper()
-	var st appsv1.ReplicaSetStatus
-	e.waitFor(what, func() (bool, string, error) {
-		rs, err := e.client.AppsV1().ReplicaSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		st = rs.Status
-		return rs.Status.ObservedGeneration == rs.Generation && cond(rs.Status), fmt.Sprintf("%+v", rs.Status), nil
+	rs := controllertest.WaitObject(e.ctx, e.t, what, name, e.client.AppsV1().ReplicaSets(e.ns).Get, func(rs *appsv1.ReplicaSet) (bool, string) {
+		return rs.Status.ObservedGeneration == rs.Generation && cond(rs.Status), fmt.Sprintf("%+v", rs.Status)
 	})
-	return st
+	return rs.Status
 }
 
 // setStatus sets a pod's phase; a non-zero readySince also marks it Ready since then.

@@ -146,16 +146,9 @@ func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 // waitStatus waits until the set's status, for its generation, satisfies cond.
 func (e *env) waitStatus(name, what string, cond func(appsv1.StatefulSetStatus) bool) *appsv1.StatefulSet {
 	e.t.Helper()
-	var set *appsv1.StatefulSet
-	e.waitFor(what, func() (bool, string, error) {
-		var err error
-		set, err = e.client.AppsV1().StatefulSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		return set.Status.ObservedGeneration == set.Generation && cond(set.Status), fmt.Sprintf("%+v", set.Status), nil
+	return controllertest.WaitObject(e.ctx, e.t, what, name, e.client.AppsV1().StatefulSets(e.ns).Get, func(set *appsv1.StatefulSet) (bool, string) {
+		return set.Status.ObservedGeneration == set.Generation && cond(set.Status), fmt.Sprintf("%+v", set.Status)
 	})
-	return set
 }
 
 func rolledOut(replicas int32) func(appsv1.StatefulSetStatus) bool {
