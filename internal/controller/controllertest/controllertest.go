@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
-	"berth.dev/berth/internal/apiserver"
 	"berth.dev/berth/internal/apiserver/apiservertest"
 )
 
@@ -34,11 +33,10 @@ type Cluster struct {
 	Logger *slog.Logger
 }
 
-// Start starts an API server that stops when t ends. Each configure
-// function may change the server's configuration, as in apiservertest.Start.
-func Start(t testing.TB, configure ...func(*apiserver.Config)) *Cluster {
+// Start starts an API server that stops when t ends.
+func Start(t testing.TB) *Cluster {
 	t.Helper()
-	s := apiservertest.Start(t, configure...)
+	s := apiservertest.Start(t)
 	client, err := kubernetes.NewForConfig(s.Admin)
 	if err != nil {
 		t.Fatalf("client: %v", err)
