@@ -10,10 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 )
 
 func hasRule(rules []rbacv1.PolicyRule, want rbacv1.PolicyRule) bool {
@@ -21,24 +19,13 @@ func hasRule(rules []rbacv1.PolicyRule, want rbacv1.PolicyRule) bool {
 }
 
 func TestAggregation(t *testing.T) {
-	s := apiservertest.Start(t)
-	client := kubernetes.NewForConfigOrDie(s.Admin)
-	ctx, cancel := context.WithCancel(context.Background())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := New(Config{Client: client, Informers: factory})
+	cl := controllertest.Start(t)
+	client := cl.Client
+	c, err := New(Config{Client: client, Informers: cl.Informers})
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, cl.Informers, c)
 
 	// waitRules waits until role holds every rule of want.
 	waitRules := func(role string, want ...rbacv1.PolicyRule) {

@@ -3,7 +3,6 @@ package cronjob_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -12,12 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	fakeclock "k8s.io/utils/clock/testing"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/cronjob"
 	"berth.dev/berth/internal/controller/job"
 	"berth.dev/berth/internal/sim"
@@ -35,52 +32,28 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	cl := controllertest.Start(t)
 	// The fake clock starts at the real time, so that the API server's
 	// creation timestamps are where the schedule math expects them.
 	clk := fakeclock.NewFakeClock(time.Now())
-	cj, err := cronjob.New(cronjob.Config{Client: client, Informers: factory, Clock: clk, Logger: log})
+	cj, err := cronjob.New(cronjob.Config{Client: cl.Client, Informers: cl.Informers, Clock: clk, Logger: cl.Logger})
 	if err != nil {
 		t.Fatalf("cronjob.New: %v", err)
 	}
-	jobs, err := job.New(job.Config{Client: client, Informers: factory, Logger: log})
+	jobs, err := job.New(job.Config{Client: cl.Client, Informers: cl.Informers, Logger: cl.Logger})
 	if err != nil {
 		t.Fatalf("job.New: %v", err)
 	}
-	nodes, err := sim.New(sim.Config{Client: client, Informers: factory, Nodes: 1, Logger: log})
+	nodes, err := sim.New(sim.Config{Client: cl.Client, Informers: cl.Informers, Nodes: 1, Logger: cl.Logger})
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	type runner interface{ Run(context.Context) error }
-	done := make(chan error, 3)
-	for _, r := range []runner{cj, jobs, nodes} {
-		go func() { done <- r.Run(ctx) }()
-	}
-	t.Cleanup(func() {
-		cancel()
-		for range 3 {
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-		factory.Shutdown()
-	})
-	return &env{t: t, ctx: ctx, client: client, clock: clk}
+	return &env{t: t, ctx: controllertest.Run(t, cl.Informers, cj, jobs, nodes), client: cl.Client, clock: clk}
 }
 
 func (e *env) namespace(t *testing.T, name string) *env {
 	t.Helper()
-	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	controllertest.CreateNamespace(e.ctx, t, e.client, name)
 	return &env{t: t, ctx: e.ctx, client: e.client, clock: e.clock, ns: name}
 }
 
@@ -131,19 +104,10 @@ func (e *env) tick() time.Time {
 	return next
 }
 
-// waitFor polls cond until it holds, failing the test after 30s with
-// cond's last description.
+// waitFor polls cond until it holds; see controllertest.WaitFor.
 func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		ok, desc, err := cond()
-		last = desc
-		return ok, err
-	})
-	if err != nil {
-		e.t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
-	}
+	controllertest.WaitFor(e.ctx, e.t, what, cond)
 }
 
 // jobs returns the names of the namespace's Jobs, sorted.
@@ -173,16 +137,10 @@ func (e *env) waitJobs(want ...string) {
 // waitStatus waits until the CronJob's status satisfies cond.
 func (e *env) waitStatus(name, what string, cond func(batchv1.CronJobStatus) bool) batchv1.CronJobStatus {
 	e.t.Helper()
-	var st batchv1.CronJobStatus
-	e.waitFor(what, func() (bool, string, error) {
-		cj, err := e.client.BatchV1().CronJobs(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		st = cj.Status
-		return cond(st), fmt.Sprintf("%+v", st), nil
+	cj := controllertest.WaitObject(e.ctx, e.t, what, name, e.client.BatchV1().CronJobs(e.ns).Get, func(cj *batchv1.CronJob) (bool, string) {
+		return cond(cj.Status), fmt.Sprintf("%+v", cj.Status)
 	})
-	return st
+	return cj.Status
 }
 
 // waitEvent waits for an Event with reason on the named CronJob.

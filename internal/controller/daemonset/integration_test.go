@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,13 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/daemonset"
 	"berth.dev/berth/internal/scheduler"
 	"berth.dev/berth/internal/sim"
@@ -41,15 +37,8 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	cfg := *s.Admin
-	cfg.QPS = -1
-	client, err := kubernetes.NewForConfig(&cfg)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
+	cl := controllertest.Start(t)
+	client, factory := cl.Client, cl.Informers
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c, err := daemonset.New(daemonset.Config{Client: client, Informers: factory, Logger: log})
 	if err != nil {
@@ -63,20 +52,7 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	var wg sync.WaitGroup
-	for _, r := range []interface{ Run(context.Context) error }{c, sched, nodes} {
-		wg.Go(func() {
-			if err := r.Run(ctx); err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, factory, c, sched, nodes)
 	e := &env{t: t, ctx: ctx, client: client, sim: nodes}
 	e.waitFor("3 ready nodes", func() (bool, string, error) {
 		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
@@ -98,9 +74,7 @@ func start(t *testing.T) *env {
 
 func (e *env) namespace(t *testing.T, name string) *env {
 	t.Helper()
-	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	controllertest.CreateNamespace(e.ctx, t, e.client, name)
 	return &env{t: t, ctx: e.ctx, client: e.client, sim: e.sim, ns: name}
 }
 
@@ -128,61 +102,31 @@ func (e *env) create(ds *appsv1.DaemonSet) *appsv1.DaemonSet {
 
 func (e *env) update(name string, change func(*appsv1.DaemonSet)) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		ds, err := e.client.AppsV1().DaemonSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	daemonSets := e.client.AppsV1().DaemonSets(e.ns)
+	controllertest.Update(e.ctx, e.t, name, daemonSets.Get, daemonSets.Update, func(ds *appsv1.DaemonSet) {
 		change(ds)
-		_, err = e.client.AppsV1().DaemonSets(e.ns).Update(e.ctx, ds, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating %s: %v", name, err)
-	}
 }
 
 func (e *env) updateNode(name string, change func(*corev1.Node)) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		n, err := e.client.CoreV1().Nodes().Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	nodes := e.client.CoreV1().Nodes()
+	controllertest.Update(e.ctx, e.t, name, nodes.Get, nodes.Update, func(n *corev1.Node) {
 		change(n)
-		_, err = e.client.CoreV1().Nodes().Update(e.ctx, n, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating node %s: %v", name, err)
-	}
 }
 
+// waitFor polls cond until it holds; see controllertest.WaitFor.
 func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		ok, desc, err := cond()
-		last = desc
-		return ok, err
-	})
-	if err != nil {
-		e.t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
-	}
+	controllertest.WaitFor(e.ctx, e.t, what, cond)
 }
 
 func (e *env) waitStatus(name, what string, cond func(appsv1.DaemonSetStatus) bool) *appsv1.DaemonSet {
 	e.t.Helper()
-	var ds *appsv1.DaemonSet
-	e.waitFor(what, func() (bool, string, error) {
-		var err error
-		ds, err = e.client.AppsV1().DaemonSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		return ds.Status.ObservedGeneration == ds.Generation && cond(ds.Status), fmt.Sprintf("%+v", ds.Status), nil
+	return controllertest.WaitObject(e.ctx, e.t, what, name, e.client.AppsV1().DaemonSets(e.ns).Get, func(ds *appsv1.DaemonSet) (bool, string) {
+		return ds.Status.ObservedGeneration == ds.Generation && cond(ds.Status), fmt.Sprintf("%+v", ds.Status)
 	})
-	return ds
 }
 
 // rolledOut is the status of a DaemonSet complete on n nodes.

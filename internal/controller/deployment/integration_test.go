@@ -2,9 +2,8 @@ package deployment_test
 
 import (
 	"context"
-	"log/slog"
+	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,14 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/replicaset"
 )
@@ -40,14 +37,8 @@ type env struct {
 
 func start(t *testing.T, clk clock.PassiveClock) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	cl := controllertest.Start(t)
+	client, factory, log := cl.Client, cl.Informers, cl.Logger
 	dc, err := deployment.New(deployment.Config{Client: client, Informers: factory, Clock: clk, Logger: log})
 	if err != nil {
 		t.Fatalf("deployment.New: %v", err)
@@ -56,20 +47,7 @@ func start(t *testing.T, clk clock.PassiveClock) *env {
 	if err != nil {
 		t.Fatalf("replicaset.New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{dc.Run, rc.Run} {
-		wg.Go(func() {
-			if err := run(ctx); err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, factory, dc, rc)
 	return &env{t: t, ctx: ctx, client: client}
 }
 
@@ -77,9 +55,7 @@ func start(t *testing.T, clk clock.PassiveClock) *env {
 // Running and Ready.
 func (e *env) namespace(t *testing.T, name string, ready bool) *env {
 	t.Helper()
-	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	controllertest.CreateNamespace(e.ctx, t, e.client, name)
 	ne := &env{t: t, ctx: e.ctx, client: e.client, ns: name}
 	if ready {
 		ne.keepReady()
@@ -164,18 +140,10 @@ func (e *env) create(d *appsv1.Deployment) {
 
 func (e *env) setImage(name, image string) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d, err := e.client.AppsV1().Deployments(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	deployments := e.client.AppsV1().Deployments(e.ns)
+	controllertest.Update(e.ctx, e.t, name, deployments.Get, deployments.Update, func(d *appsv1.Deployment) {
 		d.Spec.Template.Spec.Containers[0].Image = image
-		_, err = e.client.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("setting image: %v", err)
-	}
 }
 
 // sets returns the Deployment's ReplicaSets by pod-template-hash.
@@ -198,31 +166,27 @@ func (e *env) waitComplete(name, image string, n int32) (*appsv1.Deployment, *ap
 	e.t.Helper()
 	var d *appsv1.Deployment
 	var newRS *appsv1.ReplicaSet
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	controllertest.WaitFor(e.ctx, e.t, fmt.Sprintf("Deployment %s to complete with %s", name, image), func() (bool, string, error) {
 		var err error
-		d, err = e.client.AppsV1().Deployments(e.ns).Get(ctx, name, metav1.GetOptions{})
+		d, err = e.client.AppsV1().Deployments(e.ns).Get(e.ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		st := d.Status
-		last = describe(st)
+		last := describe(st)
 		if st.ObservedGeneration < d.Generation || st.Replicas != n || st.UpdatedReplicas != n || st.AvailableReplicas != n || st.ReadyReplicas != n || st.UnavailableReplicas != 0 {
-			return false, nil
+			return false, last, nil
 		}
 		newRS = nil
 		for _, rs := range e.sets(name) {
 			if rs.Spec.Template.Spec.Containers[0].Image == image {
 				newRS = rs
 			} else if *rs.Spec.Replicas != 0 || rs.Status.Replicas != 0 {
-				return false, nil
+				return false, last, nil
 			}
 		}
-		return newRS != nil && newRS.Status.AvailableReplicas == n, nil
+		return newRS != nil && newRS.Status.AvailableReplicas == n, last, nil
 	})
-	if err != nil {
-		e.t.Fatalf("Deployment %s never completed with %s: %v; last status %s", name, image, err, last)
-	}
 	return d, newRS
 }
 
@@ -434,35 +398,22 @@ func TestScaleAndPause(t *testing.T) {
 	e := start(t, nil).namespace(t, "scale", true)
 	e.create(newDeployment("api", "app:1", 2))
 	e.waitComplete("api", "app:1", 2)
+	deployments := e.client.AppsV1().Deployments(e.ns)
 	update := func(f func(*appsv1.Deployment)) {
 		t.Helper()
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			d, err := e.client.AppsV1().Deployments(e.ns).Get(e.ctx, "api", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			f(d)
-			_, err = e.client.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{})
-			return err
-		})
-		if err != nil {
-			t.Fatalf("updating Deployment: %v", err)
-		}
+		controllertest.Update(e.ctx, t, "api", deployments.Get, deployments.Update, f)
 	}
 	update(func(d *appsv1.Deployment) { d.Spec.Paused = true; d.Spec.Template.Spec.Containers[0].Image = "app:2" })
 	update(func(d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](4) })
 	// Paused: scaled to 4 without a new ReplicaSet.
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		d, err := e.client.AppsV1().Deployments(e.ns).Get(ctx, "api", metav1.GetOptions{})
+	controllertest.WaitFor(e.ctx, t, "paused Deployment to scale to 4", func() (bool, string, error) {
+		d, err := deployments.Get(e.ctx, "api", metav1.GetOptions{})
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		c := condition(d, appsv1.DeploymentProgressing)
-		return d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 4 && c.Reason == "DeploymentPaused", nil
+		return d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 4 && c.Reason == "DeploymentPaused", describe(d.Status), nil
 	})
-	if err != nil {
-		t.Fatalf("paused Deployment never scaled to 4: %v", err)
-	}
 	if got := len(e.sets("api")); got != 1 {
 		t.Errorf("%d ReplicaSets while paused, want 1", got)
 	}
@@ -480,18 +431,15 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 		return e.client.AppsV1().Deployments(e.ns).Get(ctx, "stuck", metav1.GetOptions{})
 	}
 	// The rollout stalls with three pods that never become ready.
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		d, err := get(ctx)
+	controllertest.WaitFor(e.ctx, t, "rollout to stall at 3 unavailable pods", func() (bool, string, error) {
+		d, err := get(e.ctx)
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		c := condition(d, appsv1.DeploymentProgressing)
-		return d.Status.Replicas == 3 && d.Status.UnavailableReplicas == 3 && c.Status == corev1.ConditionTrue, nil
+		return d.Status.Replicas == 3 && d.Status.UnavailableReplicas == 3 && c.Status == corev1.ConditionTrue, describe(d.Status), nil
 	})
-	if err != nil {
-		t.Fatalf("rollout never stalled at 3 unavailable pods: %v", err)
-	}
-	d, err = get(e.ctx)
+	d, err := get(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,30 +448,19 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 	}
 	clk.SetTime(clk.Now().Add(61 * time.Second))
 	// Any event makes the controller look again; a label change is one.
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	deployments := e.client.AppsV1().Deployments(e.ns)
+	controllertest.Update(e.ctx, t, "stuck", deployments.Get, deployments.Update, func(d *appsv1.Deployment) {
+		d.Labels = map[string]string{"poke": "1"}
+	})
+	var c appsv1.DeploymentCondition
+	controllertest.WaitFor(e.ctx, t, "Progressing to become ProgressDeadlineExceeded", func() (bool, string, error) {
 		d, err := get(e.ctx)
 		if err != nil {
-			return err
-		}
-		d.Labels = map[string]string{"poke": "1"}
-		_, err = e.client.AppsV1().Deployments(e.ns).Update(e.ctx, d, metav1.UpdateOptions{})
-		return err
-	})
-	if err != nil {
-		t.Fatalf("updating Deployment: %v", err)
-	}
-	var c appsv1.DeploymentCondition
-	err = wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		d, err := get(ctx)
-		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		c = condition(d, appsv1.DeploymentProgressing)
-		return c.Reason == "ProgressDeadlineExceeded", nil
+		return c.Reason == "ProgressDeadlineExceeded", string(c.Status) + "/" + c.Reason, nil
 	})
-	if err != nil {
-		t.Fatalf("Progressing never became ProgressDeadlineExceeded: %v; last %s/%s", err, c.Status, c.Reason)
-	}
 	if c.Status != corev1.ConditionFalse {
 		t.Errorf("Progressing status = %s, want False", c.Status)
 	}

@@ -20,14 +20,13 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/scale"
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/disruption"
 )
 
@@ -44,11 +43,8 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	srv := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(srv.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := controllertest.Start(t)
+	srv, client := cl.Server, cl.Client
 	disc, err := discovery.NewDiscoveryClientForConfig(srv.Admin)
 	if err != nil {
 		t.Fatal(err)
@@ -66,27 +62,13 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
 	clk := testingclock.NewFakeClock(time.Now())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := disruption.New(disruption.Config{Client: client, Informers: factory, Scales: scales, Mapper: mapper, Clock: clk})
+	c, err := disruption.New(disruption.Config{Client: client, Informers: cl.Informers, Scales: scales, Mapper: mapper, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
-	return &env{t: t, ctx: ctx, client: client, dyn: dyn, ext: ext, clock: clk}
+	controllertest.CreateNamespace(t.Context(), t, client, ns)
+	return &env{t: t, ctx: controllertest.Run(t, cl.Informers, c), client: client, dyn: dyn, ext: ext, clock: clk}
 }
 
 // pod creates a Running, Ready pod with labels, controlled by owner if

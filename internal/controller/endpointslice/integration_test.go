@@ -3,13 +3,11 @@ package endpointslice_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -17,13 +15,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/endpointslice"
 )
 
@@ -74,13 +69,9 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // start runs an API server and the controller with the given workers.
 func start(t *testing.T, workers int) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
+	cl := controllertest.Start(t)
 	writes := &writeLog{}
-	cfg := rest.CopyConfig(s.Admin)
+	cfg := rest.CopyConfig(cl.Server.Admin)
 	cfg.ContentType = "application/json" // so creates can be read below
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -101,23 +92,11 @@ func start(t *testing.T, workers int) *env {
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := endpointslice.New(endpointslice.Config{Client: ctlClient, Informers: factory, Workers: workers, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	c, err := endpointslice.New(endpointslice.Config{Client: ctlClient, Informers: cl.Informers, Workers: workers, Logger: cl.Logger})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
-	return &env{t: t, ctx: ctx, client: client, writes: writes}
+	return &env{t: t, ctx: controllertest.Run(t, cl.Informers, c), client: cl.Client, writes: writes}
 }
 
 // createPod creates a pod and gives it an IP and a Ready condition, as a kubelet would.
@@ -141,21 +120,13 @@ func (e *env) setStatus(name, ip string, ready bool) {
 	if ready {
 		status = corev1.ConditionTrue
 	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		p, err := e.client.CoreV1().Pods(ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	pods := e.client.CoreV1().Pods(ns)
+	controllertest.Update(e.ctx, e.t, name, pods.Get, pods.UpdateStatus, func(p *corev1.Pod) {
 		p.Status.Phase = corev1.PodRunning
 		p.Status.PodIP = ip
 		p.Status.PodIPs = []corev1.PodIP{{IP: ip}}
 		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}
-		_, err = e.client.CoreV1().Pods(ns).UpdateStatus(e.ctx, p, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating status of pod %s: %v", name, err)
-	}
 }
 
 // endpoint is one slice endpoint as the test compares it.
@@ -208,19 +179,14 @@ func (e *env) state(svc string) (eps []endpoint, ready, notReady []string, err e
 // nil ready means no Endpoints object.
 func (e *env) waitState(what, svc string, wantEps []endpoint, wantReady, wantNotReady []string) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	controllertest.WaitFor(e.ctx, e.t, what, func() (bool, string, error) {
 		eps, ready, notReady, err := e.state(svc)
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		d := cmp.Diff(wantEps, eps) + cmp.Diff(wantReady, ready) + cmp.Diff(wantNotReady, notReady)
-		last = d
-		return d == "", nil
+		return d == "", "diff -want +got: " + d, nil
 	})
-	if err != nil {
-		e.t.Fatalf("waiting for %s: %v (last diff -want +got: %s)", what, err, last)
-	}
 }
 
 func TestController(t *testing.T) {
@@ -281,18 +247,10 @@ func TestController(t *testing.T) {
 		[]endpoint{{Pod: "a", IP: "10.1.0.1", Zone: "zone-a", Terminating: true}},
 		[]string{}, []string{})
 
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := e.client.CoreV1().Services(ns).Get(e.ctx, "web", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	services := e.client.CoreV1().Services(ns)
+	controllertest.Update(e.ctx, t, "web", services.Get, services.Update, func(cur *corev1.Service) {
 		cur.Spec.Selector = map[string]string{"app": "api"}
-		_, err = e.client.CoreV1().Services(ns).Update(e.ctx, cur, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		t.Fatalf("changing selector: %v", err)
-	}
 	e.waitState("selector moved to c", "web",
 		[]endpoint{{Pod: "c", IP: "10.1.0.3", Ready: true}},
 		[]string{"c"}, []string{})
@@ -336,30 +294,13 @@ func TestNoRewrite(t *testing.T) {
 	if _, err := e.client.CoreV1().Services(ns).Create(e.ctx, manual, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating service: %v", err)
 	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		svc, err := e.client.CoreV1().Services(ns).Get(e.ctx, "web", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	services := e.client.CoreV1().Services(ns)
+	controllertest.Update(e.ctx, t, "web", services.Get, services.Update, func(svc *corev1.Service) {
 		svc.Annotations = map[string]string{"touched": "yes"}
-		_, err = e.client.CoreV1().Services(ns).Update(e.ctx, svc, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		t.Fatalf("touching service: %v", err)
-	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		svc, err := e.client.CoreV1().Services(ns).Get(e.ctx, "later", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	controllertest.Update(e.ctx, t, "later", services.Get, services.Update, func(svc *corev1.Service) {
 		svc.Spec.Selector = map[string]string{"app": "none"}
-		_, err = e.client.CoreV1().Services(ns).Update(e.ctx, svc, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		t.Fatalf("changing selector: %v", err)
-	}
 	e.waitState("later emptied", "later", nil, []string{}, []string{})
 	for _, w := range e.writes.take() {
 		if !strings.Contains(w, "/later-") && !strings.HasSuffix(w, "/later") {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,12 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/job"
 )
 
@@ -31,40 +27,21 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
+	cl := controllertest.Start(t)
 	c, err := job.New(job.Config{
-		Client: client, Informers: factory,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Client: cl.Client, Informers: cl.Informers, Logger: cl.Logger,
 		// Short enough that recreating a failed pod needs no long wait.
 		BackoffBase: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
-	return &env{t: t, ctx: ctx, client: client}
+	return &env{t: t, ctx: controllertest.Run(t, cl.Informers, c), client: cl.Client}
 }
 
 func (e *env) namespace(t *testing.T, name string) *env {
 	t.Helper()
-	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	controllertest.CreateNamespace(e.ctx, t, e.client, name)
 	return &env{t: t, ctx: e.ctx, client: e.client, ns: name}
 }
 
@@ -123,34 +100,19 @@ func (e *env) waitPods(uid types.UID, active, total int) []corev1.Pod {
 	return act
 }
 
-// waitFor polls cond until it holds, failing the test after 30s with
-// cond's last description.
+// waitFor polls cond until it holds; see controllertest.WaitFor.
 func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 20*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		ok, desc, err := cond()
-		last = desc
-		return ok, err
-	})
-	if err != nil {
-		e.t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
-	}
+	controllertest.WaitFor(e.ctx, e.t, what, cond)
 }
 
 // waitJob waits until the Job's status satisfies cond and returns it.
 func (e *env) waitJob(name, what string, cond func(batchv1.JobStatus) bool) batchv1.JobStatus {
 	e.t.Helper()
-	var st batchv1.JobStatus
-	e.waitFor(what, func() (bool, string, error) {
-		j, err := e.client.BatchV1().Jobs(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		st = j.Status
-		return cond(st), fmt.Sprintf("%+v", st), nil
+	j := controllertest.WaitObject(e.ctx, e.t, what, name, e.client.BatchV1().Jobs(e.ns).Get, func(j *batchv1.Job) (bool, string) {
+		return cond(j.Status), fmt.Sprintf("%+v", j.Status)
 	})
-	return st
+	return j.Status
 }
 
 // finish ends a pod as the kubelet would: phase and a terminated container.
@@ -160,33 +122,22 @@ func (e *env) finish(p corev1.Pod, phase corev1.PodPhase) {
 	if phase == corev1.PodFailed {
 		code = 1
 	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, p.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	pods := e.client.CoreV1().Pods(e.ns)
+	controllertest.Update(e.ctx, e.t, p.Name, pods.Get, pods.UpdateStatus, func(cur *corev1.Pod) {
 		now := metav1.Now()
 		cur.Status.Phase = phase
 		cur.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox", State: corev1.ContainerState{
 			Terminated: &corev1.ContainerStateTerminated{ExitCode: code, StartedAt: now, FinishedAt: now},
 		}}}
-		_, err = e.client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("setting pod %s %s: %v", p.Name, phase, err)
-	}
 }
 
 // fail ends a pod as Failed with its container's exit code and extra
 // pod conditions.
 func (e *env) fail(p corev1.Pod, code int32, conds ...corev1.PodConditionType) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, p.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	pods := e.client.CoreV1().Pods(e.ns)
+	controllertest.Update(e.ctx, e.t, p.Name, pods.Get, pods.UpdateStatus, func(cur *corev1.Pod) {
 		now := metav1.Now()
 		cur.Status.Phase = corev1.PodFailed
 		cur.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c", Image: "busybox", State: corev1.ContainerState{
@@ -195,12 +146,7 @@ func (e *env) fail(p corev1.Pod, code int32, conds ...corev1.PodConditionType) {
 		for _, c := range conds {
 			cur.Status.Conditions = append(cur.Status.Conditions, corev1.PodCondition{Type: c, Status: corev1.ConditionTrue, LastTransitionTime: now})
 		}
-		_, err = e.client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("failing pod %s: %v", p.Name, err)
-	}
 }
 
 func condition(st batchv1.JobStatus, t batchv1.JobConditionType) *batchv1.JobCondition {
@@ -285,18 +231,10 @@ func TestJob(t *testing.T) {
 		j := e.createJob("s", 2, 4, 6)
 		e.waitPods(j.UID, 2, 2)
 		setSuspend := func(v bool) {
-			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				cur, err := e.client.BatchV1().Jobs(e.ns).Get(e.ctx, "s", metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
+			jobs := e.client.BatchV1().Jobs(e.ns)
+			controllertest.Update(e.ctx, t, "s", jobs.Get, jobs.Update, func(cur *batchv1.Job) {
 				cur.Spec.Suspend = &v
-				_, err = e.client.BatchV1().Jobs(e.ns).Update(e.ctx, cur, metav1.UpdateOptions{})
-				return err
 			})
-			if err != nil {
-				t.Fatalf("setting suspend %v: %v", v, err)
-			}
 		}
 		setSuspend(true)
 		e.waitPods(j.UID, 0, 0)

@@ -2,7 +2,6 @@ package localpath_test
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -13,10 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/localpath"
 	"berth.dev/berth/internal/controller/volumebinding"
 	"berth.dev/berth/internal/controller/volumeprotection"
@@ -24,22 +22,14 @@ import (
 	"berth.dev/berth/internal/sim"
 )
 
-type runner interface{ Run(context.Context) error }
-
 // start runs an API server with simulated nodes, the scheduler, the
 // binder, the provisioner and the protection controller.
 func start(t *testing.T) (context.Context, kubernetes.Interface) {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	var runners []runner
-	add := func(r runner, err error) {
+	cl := controllertest.Start(t)
+	client, factory, log := cl.Client, cl.Informers, cl.Logger
+	var runners []controllertest.Runner
+	add := func(r controllertest.Runner, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -51,21 +41,7 @@ func start(t *testing.T) (context.Context, kubernetes.Interface) {
 	add(volumebinding.New(volumebinding.Config{Client: client, Informers: factory, Logger: log}))
 	add(localpath.New(localpath.Config{Client: client, Informers: factory, DataDir: "/data", Logger: log}))
 	add(volumeprotection.New(volumeprotection.Config{Client: client, Informers: factory, Logger: log}))
-	factory.Start(ctx.Done())
-	done := make(chan error, len(runners))
-	for _, r := range runners {
-		go func() { done <- r.Run(ctx) }()
-	}
-	t.Cleanup(func() {
-		cancel()
-		for range runners {
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-		factory.Shutdown()
-	})
-	return ctx, client
+	return controllertest.Run(t, factory, runners...), client
 }
 
 func waitFor(t *testing.T, ctx context.Context, what string, cond func(context.Context) (bool, error)) {

@@ -18,11 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
 	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 )
 
 var widgets = schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}
@@ -36,11 +36,8 @@ type env struct {
 
 func startEnv(t *testing.T) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := controllertest.Start(t)
+	s, client := cl.Server, cl.Client
 	meta, err := metadata.NewForConfig(s.Admin)
 	if err != nil {
 		t.Fatal(err)
@@ -49,27 +46,16 @@ func startEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory := informers.NewSharedInformerFactory(client, 0)
 	c, err := New(Config{
 		Client:    client,
-		Informers: factory,
+		Informers: cl.Informers,
 		Metadata:  meta,
 		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, cl.Informers, c)
 	return &env{client: client, dynamic: dyn, s: s}
 }
 

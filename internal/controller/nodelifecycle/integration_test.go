@@ -12,13 +12,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	coordinationlisters "k8s.io/client-go/listers/coordination/v1"
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/nodelifecycle"
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/scheduler"
@@ -49,16 +48,10 @@ type cluster struct {
 
 func startCluster(t *testing.T, nodes int) *cluster {
 	t.Helper()
-	srv := apiservertest.Start(t)
-	cfg := *srv.Admin
-	cfg.QPS = -1
-	client, err := kubernetes.NewForConfig(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := controllertest.Start(t)
+	client, factory := cl.Client, cl.Informers
 	clk := testingclock.NewFakeClock(time.Now())
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	factory := informers.NewSharedInformerFactory(client, 0)
 	s, err := sim.New(sim.Config{Client: client, Informers: factory, Nodes: nodes, LeaseDuration: leaseDuration, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
@@ -75,26 +68,9 @@ func startCluster(t *testing.T, nodes int) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	controllertest.CreateNamespace(t.Context(), t, client, ns)
 	leases := factory.Coordination().V1().Leases().Lister()
-	ctx, cancel := context.WithCancel(t.Context())
-	factory.Start(ctx.Done())
-	done := make(chan error, 4)
-	runners := []interface{ Run(context.Context) error }{s, rs, sched, nl}
-	for _, r := range runners {
-		go func() { done <- r.Run(ctx) }()
-	}
-	t.Cleanup(func() {
-		cancel()
-		for range runners {
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, factory, s, rs, sched, nl)
 	c := &cluster{t: t, ctx: ctx, client: client, clock: clk, sim: s, leases: leases, dead: map[string]bool{}}
 	c.poll("every node is Ready", func() bool {
 		for _, n := range s.NodeNames() {

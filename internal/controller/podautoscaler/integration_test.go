@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/scale"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/deployment"
 	"berth.dev/berth/internal/controller/replicaset"
 	"berth.dev/berth/internal/metrics/metricstest"
@@ -33,8 +34,6 @@ import (
 func TestAutoscaleDeployment(t *testing.T) {
 	c := metricstest.Start(t, 1, 200*time.Millisecond)
 	client := c.Client
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	disc, err := discovery.NewDiscoveryClientForConfig(c.Admin)
 	if err != nil {
 		t.Fatal(err)
@@ -62,20 +61,7 @@ func TestAutoscaleDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 3)
-	for _, r := range []interface{ Run(context.Context) error }{rs, dep, hpa} {
-		go func() { done <- r.Run(ctx) }()
-	}
-	defer func() {
-		cancel()
-		for range 3 {
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-		factory.Shutdown()
-	}()
+	ctx := controllertest.Run(t, factory, rs, dep, hpa)
 
 	labels := map[string]string{"app": "web"}
 	d := &appsv1.Deployment{

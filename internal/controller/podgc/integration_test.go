@@ -9,11 +9,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	testingclock "k8s.io/utils/clock/testing"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/podgc"
 )
 
@@ -24,21 +22,14 @@ const hold = "test.berth.dev/hold"
 // been missing for the quarantine; finished pods beyond the threshold go,
 // the evicted and then the oldest first.
 func TestPodGC(t *testing.T) {
-	srv := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(srv.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
+	cl := controllertest.Start(t)
+	client, ctx := cl.Client, t.Context()
 	clk := testingclock.NewFakeClock(time.Now())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := podgc.New(podgc.Config{Client: client, Informers: factory, Clock: clk, TerminatedPodThreshold: 2})
+	c, err := podgc.New(podgc.Config{Client: client, Informers: cl.Informers, Clock: clk, TerminatedPodThreshold: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gc"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	controllertest.CreateNamespace(ctx, t, client, "gc")
 	pods := client.CoreV1().Pods("gc")
 	create := func(name, node string, finalizers ...string) *corev1.Pod {
 		t.Helper()
@@ -66,16 +57,7 @@ func TestPodGC(t *testing.T) {
 	finish(create("evicted", ""), corev1.PodFailed, "Evicted")
 	start := clk.Now()
 
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, cl.Informers, c)
 
 	poll := func(what string, cond func() bool) {
 		t.Helper()

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/replicaset"
 )
 
@@ -49,22 +50,12 @@ func TestReplicaFailure(t *testing.T) {
 		return false, nil, nil
 	})
 
-	ctx, cancel := context.WithCancel(t.Context())
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c, err := replicaset.New(replicaset.Config{Client: client, Informers: factory})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, factory, c)
 
 	status := func(cond func(appsv1.ReplicaSetStatus) bool) appsv1.ReplicaSetStatus {
 		t.Helper()

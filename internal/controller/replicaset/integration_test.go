@@ -3,7 +3,6 @@ package replicaset_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -13,12 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/replicaset"
 )
 
@@ -32,37 +28,18 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
-	log := slog.New(slog.NewTextHandler(t.Output(), nil))
-	c, err := replicaset.New(replicaset.Config{Client: client, Informers: factory, Logger: log})
+	cl := controllertest.Start(t)
+	c, err := replicaset.New(replicaset.Config{Client: cl.Client, Informers: cl.Informers, Logger: cl.Logger})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
-	return &env{t: t, ctx: ctx, client: client}
+	return &env{t: t, ctx: controllertest.Run(t, cl.Informers, c), client: cl.Client}
 }
 
 // namespace creates a fresh namespace for one subtest.
 func (e *env) namespace(t *testing.T, name string) *env {
 	t.Helper()
-	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	controllertest.CreateNamespace(e.ctx, t, e.client, name)
 	return &env{t: t, ctx: e.ctx, client: e.client, ns: name}
 }
 
@@ -91,18 +68,10 @@ func (e *env) createRS(name string, replicas, minReady int32) *appsv1.ReplicaSet
 
 func (e *env) scaleRS(name string, replicas int32) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		rs, err := e.client.AppsV1().ReplicaSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	replicaSets := e.client.AppsV1().ReplicaSets(e.ns)
+	controllertest.Update(e.ctx, e.t, name, replicaSets.Get, replicaSets.Update, func(rs *appsv1.ReplicaSet) {
 		rs.Spec.Replicas = &replicas
-		_, err = e.client.AppsV1().ReplicaSets(e.ns).Update(e.ctx, rs, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("scaling %s: %v", name, err)
-	}
 }
 
 // owned returns the active pods whose controller has uid, sorted by name.
@@ -135,52 +104,30 @@ func (e *env) waitOwned(uid types.UID, n int) []corev1.Pod {
 	return pods
 }
 
-// waitFor polls cond until it holds, failing the test after 30s with cond's last description.
+// waitFor polls cond until it holds; see controllertest.WaitFor.
 func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		ok, desc, err := cond()
-		last = desc
-		return ok, err
-	})
-	if err != nil {
-		e.t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
-	}
+	controllertest.WaitFor(e.ctx, e.t, what, cond)
 }
 
 func (e *env) waitRSStatus(name string, what string, cond func(appsv1.ReplicaSetStatus) bool) appsv1.ReplicaSetStatus {
 	e.t.Helper()
-	var st appsv1.ReplicaSetStatus
-	e.waitFor(what, func() (bool, string, error) {
-		rs, err := e.client.AppsV1().ReplicaSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		st = rs.Status
-		return rs.Status.ObservedGeneration == rs.Generation && cond(rs.Status), fmt.Sprintf("%+v", rs.Status), nil
+	rs := controllertest.WaitObject(e.ctx, e.t, what, name, e.client.AppsV1().ReplicaSets(e.ns).Get, func(rs *appsv1.ReplicaSet) (bool, string) {
+		return rs.Status.ObservedGeneration == rs.Generation && cond(rs.Status), fmt.Sprintf("%+v", rs.Status)
 	})
-	return st
+	return rs.Status
 }
 
 // setStatus sets a pod's phase; a non-zero readySince also marks it Ready since then.
 func (e *env) setStatus(p corev1.Pod, phase corev1.PodPhase, readySince time.Time) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, p.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	pods := e.client.CoreV1().Pods(e.ns)
+	controllertest.Update(e.ctx, e.t, p.Name, pods.Get, pods.UpdateStatus, func(cur *corev1.Pod) {
 		cur.Status.Phase = phase
 		if !readySince.IsZero() {
 			cur.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(readySince)}}
 		}
-		_, err = e.client.CoreV1().Pods(e.ns).UpdateStatus(e.ctx, cur, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating status of pod %s: %v", p.Name, err)
-	}
 }
 
 func podNames(pods []corev1.Pod) []string {
@@ -307,18 +254,10 @@ func TestReplicaSet(t *testing.T) {
 			t.Errorf("adopted pod's controller reference %+v", ref)
 		}
 
-		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			p, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "orphan", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
+		podClient := e.client.CoreV1().Pods(e.ns)
+		controllertest.Update(e.ctx, t, "orphan", podClient.Get, podClient.Update, func(p *corev1.Pod) {
 			p.Labels["app"] = "elsewhere"
-			_, err = e.client.CoreV1().Pods(e.ns).Update(e.ctx, p, metav1.UpdateOptions{})
-			return err
 		})
-		if err != nil {
-			t.Fatalf("relabelling: %v", err)
-		}
 		e.waitFor("release and replacement", func() (bool, string, error) {
 			p, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "orphan", metav1.GetOptions{})
 			if err != nil {
@@ -346,18 +285,10 @@ func TestReplicaSet(t *testing.T) {
 			t.Errorf("controller reference %+v", ref)
 		}
 		e.setStatus(pods[2], corev1.PodRunning, time.Now())
-		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			cur, err := e.client.CoreV1().ReplicationControllers(e.ns).Get(e.ctx, "legacy", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
+		rcs := e.client.CoreV1().ReplicationControllers(e.ns)
+		controllertest.Update(e.ctx, t, "legacy", rcs.Get, rcs.Update, func(cur *corev1.ReplicationController) {
 			cur.Spec.Replicas = new(int32(1))
-			_, err = e.client.CoreV1().ReplicationControllers(e.ns).Update(e.ctx, cur, metav1.UpdateOptions{})
-			return err
 		})
-		if err != nil {
-			t.Fatalf("scaling: %v", err)
-		}
 		e.waitFor("scale down to the ready pod and status", func() (bool, string, error) {
 			now, err := e.owned(rc.UID)
 			if err != nil {

@@ -3,7 +3,6 @@ package resourcequota_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -17,13 +16,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/resourcequota"
 )
 
@@ -42,43 +40,26 @@ func start(t *testing.T) *env {
 // startWith starts the controller with clk (nil: the real clock).
 func startWith(t *testing.T, clk clock.WithTicker) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	meta, err := metadata.NewForConfig(s.Admin)
+	cl := controllertest.Start(t)
+	meta, err := metadata.NewForConfig(cl.Server.Admin)
 	if err != nil {
 		t.Fatalf("metadata client: %v", err)
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(s.Admin)
+	disc, err := discovery.NewDiscoveryClientForConfig(cl.Server.Admin)
 	if err != nil {
 		t.Fatalf("discovery client: %v", err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
 	c, err := resourcequota.New(resourcequota.Config{
-		Client: client, Informers: factory, Metadata: meta, Discovery: disc, Clock: clk,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Client: cl.Client, Informers: cl.Informers, Metadata: meta, Discovery: disc, Clock: clk,
+		Logger: cl.Logger,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, cl.Informers, c)
 	ns := "quota"
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
-	return &env{t: t, ctx: ctx, client: client, ns: ns}
+	controllertest.CreateNamespace(ctx, t, cl.Client, ns)
+	return &env{t: t, ctx: ctx, client: cl.Client, ns: ns}
 }
 
 func (e *env) quota(name string, hard corev1.ResourceList) {

@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 )
 
 const testCA = "-----BEGIN CERTIFICATE-----\nMAo=\n-----END CERTIFICATE-----\n"
@@ -125,24 +125,13 @@ func TestSync(t *testing.T) {
 // client and the cluster CA it publishes.
 func start(t *testing.T) (kubernetes.Interface, string) {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client := kubernetes.NewForConfigOrDie(s.Admin)
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := New(Config{Client: client, Informers: factory, RootCA: s.PKI.CAPEM()})
+	cl := controllertest.Start(t)
+	s, client := cl.Server, cl.Client
+	c, err := New(Config{Client: client, Informers: cl.Informers, RootCA: s.PKI.CAPEM()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	factory.Start(ctx.Done())
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, cl.Informers, c)
 	return client, string(s.PKI.CAPEM())
 }
 

@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 )
 
 func namespace(name string, phase corev1.NamespacePhase) *corev1.Namespace {
@@ -97,24 +97,13 @@ func TestSync(t *testing.T) {
 // client.
 func start(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	s := apiservertest.Start(t)
-	client := kubernetes.NewForConfigOrDie(s.Admin)
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := New(Config{Client: client, Informers: factory})
+	cl := controllertest.Start(t)
+	client := cl.Client
+	c, err := New(Config{Client: client, Informers: cl.Informers})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	factory.Start(ctx.Done())
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, cl.Informers, c)
 	return client
 }
 

@@ -21,12 +21,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/util/retry"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 	"berth.dev/berth/internal/controller/garbagecollector"
 	"berth.dev/berth/internal/controller/localpath"
 	"berth.dev/berth/internal/controller/statefulset"
@@ -47,15 +45,8 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	s := apiservertest.Start(t)
-	cfg := *s.Admin
-	cfg.QPS = -1
-	client, err := kubernetes.NewForConfig(&cfg)
-	if err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
+	cl := controllertest.Start(t)
+	client, factory := cl.Client, cl.Informers
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c, err := statefulset.New(statefulset.Config{Client: client, Informers: factory, Logger: log})
 	if err != nil {
@@ -69,11 +60,11 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
-	meta, err := metadata.NewForConfig(&cfg)
+	meta, err := metadata.NewForConfig(cl.Server.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(&cfg)
+	disc, err := discovery.NewDiscoveryClientForConfig(cl.Server.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,20 +87,7 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory.Start(ctx.Done())
-	var wg sync.WaitGroup
-	for _, r := range []interface{ Run(context.Context) error }{c, sched, nodes, gc, binder, provisioner, protection} {
-		wg.Go(func() {
-			if err := r.Run(ctx); err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, factory, c, sched, nodes, gc, binder, provisioner, protection)
 	// Claims made before the default class exists would get no class.
 	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
 		_, err := client.StorageV1().StorageClasses().Get(ctx, localpath.DefaultClass, metav1.GetOptions{})
@@ -123,9 +101,7 @@ func start(t *testing.T) *env {
 
 func (e *env) namespace(t *testing.T, name string) *env {
 	t.Helper()
-	if _, err := e.client.CoreV1().Namespaces().Create(e.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
+	controllertest.CreateNamespace(e.ctx, t, e.client, name)
 	return &env{t: t, ctx: e.ctx, client: e.client, ns: name}
 }
 
@@ -155,46 +131,24 @@ func (e *env) create(set *appsv1.StatefulSet) *appsv1.StatefulSet {
 
 func (e *env) update(name string, change func(*appsv1.StatefulSet)) {
 	e.t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		set, err := e.client.AppsV1().StatefulSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
+	statefulSets := e.client.AppsV1().StatefulSets(e.ns)
+	controllertest.Update(e.ctx, e.t, name, statefulSets.Get, statefulSets.Update, func(set *appsv1.StatefulSet) {
 		change(set)
-		_, err = e.client.AppsV1().StatefulSets(e.ns).Update(e.ctx, set, metav1.UpdateOptions{})
-		return err
 	})
-	if err != nil {
-		e.t.Fatalf("updating %s: %v", name, err)
-	}
 }
 
+// waitFor polls cond until it holds; see controllertest.WaitFor.
 func (e *env) waitFor(what string, cond func() (bool, string, error)) {
 	e.t.Helper()
-	var last string
-	err := wait.PollUntilContextTimeout(e.ctx, 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		ok, desc, err := cond()
-		last = desc
-		return ok, err
-	})
-	if err != nil {
-		e.t.Fatalf("waiting for %s: %v (last: %s)", what, err, last)
-	}
+	controllertest.WaitFor(e.ctx, e.t, what, cond)
 }
 
 // waitStatus waits until the set's status, for its generation, satisfies cond.
 func (e *env) waitStatus(name, what string, cond func(appsv1.StatefulSetStatus) bool) *appsv1.StatefulSet {
 	e.t.Helper()
-	var set *appsv1.StatefulSet
-	e.waitFor(what, func() (bool, string, error) {
-		var err error
-		set, err = e.client.AppsV1().StatefulSets(e.ns).Get(e.ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		return set.Status.ObservedGeneration == set.Generation && cond(set.Status), fmt.Sprintf("%+v", set.Status), nil
+	return controllertest.WaitObject(e.ctx, e.t, what, name, e.client.AppsV1().StatefulSets(e.ns).Get, func(set *appsv1.StatefulSet) (bool, string) {
+		return set.Status.ObservedGeneration == set.Generation && cond(set.Status), fmt.Sprintf("%+v", set.Status)
 	})
-	return set
 }
 
 func rolledOut(replicas int32) func(appsv1.StatefulSetStatus) bool {
@@ -525,18 +479,10 @@ func TestStatefulSet(t *testing.T) {
 		if _, err := e.client.CoreV1().Pods(e.ns).Get(e.ctx, "cache-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("cache-0 created while its claim was being deleted (err %v)", err)
 		}
-		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			pvc, err := e.client.CoreV1().PersistentVolumeClaims(e.ns).Get(e.ctx, old.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
+		claims := e.client.CoreV1().PersistentVolumeClaims(e.ns)
+		controllertest.Update(e.ctx, t, old.Name, claims.Get, claims.Update, func(pvc *corev1.PersistentVolumeClaim) {
 			pvc.Finalizers = nil
-			_, err = e.client.CoreV1().PersistentVolumeClaims(e.ns).Update(e.ctx, pvc, metav1.UpdateOptions{})
-			return err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		e.waitStatus("cache", "cache-0 ready", rolledOut(1))
 		pvc, err := e.client.CoreV1().PersistentVolumeClaims(e.ns).Get(e.ctx, old.Name, metav1.GetOptions{})
 		if err != nil || pvc.UID == old.UID {

@@ -2,7 +2,6 @@ package ttlafterfinished
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,11 +11,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	fakeclock "k8s.io/utils/clock/testing"
 
-	"berth.dev/berth/internal/apiserver/apiservertest"
+	"berth.dev/berth/internal/controller/controllertest"
 )
 
 var t0 = time.Date(2026, 11, 16, 10, 0, 0, 0, time.UTC)
@@ -56,29 +53,15 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestDeletesExpiredJobs(t *testing.T) {
-	s := apiservertest.Start(t)
-	client, err := kubernetes.NewForConfig(s.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	factory := informers.NewSharedInformerFactory(client, 0)
+	cl := controllertest.Start(t)
+	client := cl.Client
 	finishedAt := time.Now().Truncate(time.Second)
 	clk := fakeclock.NewFakeClock(finishedAt)
-	c, err := New(Config{Client: client, Informers: factory, Clock: clk, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	c, err := New(Config{Client: client, Informers: cl.Informers, Clock: clk, Logger: cl.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	ctx := controllertest.Run(t, cl.Informers, c)
 
 	create := func(name string, ttl *int32, finished bool) {
 		t.Helper()
