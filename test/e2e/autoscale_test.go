@@ -58,7 +58,9 @@ spec:
 	})
 
 	// The metrics resources themselves, printed as metrics-server prints them.
-	podMetrics := regexp.MustCompile(`(?m)^NAME\s+CPU\s+MEMORY\s+WINDOW\s*\nweb-\S+\s+150m\s+64Mi\s+\d+m?s\s*$`)
+	// The window is the time between the node's two samples, to the
+	// millisecond ("1.001s" as well as "1s").
+	podMetrics := regexp.MustCompile(`(?m)^NAME\s+CPU\s+MEMORY\s+WINDOW\s*\nweb-\S+\s+150m\s+64Mi\s+\d+(\.\d+)?m?s\s*$`)
 	if got := s.kubectl(t, "get", "podmetrics"); !podMetrics.MatchString(got) {
 		t.Errorf("kubectl get podmetrics:\n%s", got)
 	}
